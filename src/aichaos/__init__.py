@@ -1,0 +1,49 @@
+"""aichaos: chaos engineering for AI pipelines and model-serving layers.
+
+The public names below load lazily (PEP 562), so ``import aichaos`` has no side effects
+and stays fast; heavy libraries load only where they are used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "AichaosError": "aichaos.errors",
+    "BlastRadius": "aichaos.faults.base",
+    "FAULTS": "aichaos.faults.base",
+    "Fault": "aichaos.faults.base",
+    "Injection": "aichaos.faults.base",
+    "InjectionContext": "aichaos.faults.base",
+    "PROBES": "aichaos.probes.base",
+    "Probe": "aichaos.probes.base",
+    "ProbeContext": "aichaos.probes.base",
+    "TARGETS": "aichaos.targets",
+    "Target": "aichaos.targets",
+    "ValidationError": "aichaos.errors",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:
+    from aichaos.errors import AichaosError, ValidationError
+    from aichaos.faults.base import FAULTS, BlastRadius, Fault, Injection, InjectionContext
+    from aichaos.probes.base import PROBES, Probe, ProbeContext
+    from aichaos.targets import TARGETS, Target
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aichaos' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

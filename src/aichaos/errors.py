@@ -1,0 +1,123 @@
+"""The one exception tree of aichaos.
+
+Every error aichaos raises on purpose is an :class:`AichaosError`; third-party errors
+are translated at the boundary with ``raise ... from exc``::
+
+    AichaosError
+    ├── ValidationError          bad user input: experiment file, CLI flag, API body, batch
+    │   └── ExperimentError      an experiment file that does not validate (many problems)
+    ├── RegistryError            an unknown fault / probe type, a duplicate registration
+    ├── TargetError              a target that cannot be reached or does not exist
+    ├── InjectionError           applying or reverting a fault failed
+    │   └── RevertError          a revert failed or timed out: something may be left applied
+    ├── ProbeError               a probe could not take its measurement
+    ├── OperationTimeout         a probe, apply or revert ran past its enforced timeout
+    ├── SafetyError              a safety rule refused the action (floors, environments)
+    └── Aborted                  the run was stopped (guardrail, kill switch, signal)
+
+:func:`http_status` is the one place that maps an error to an HTTP status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "AichaosError",
+    "Aborted",
+    "ExperimentError",
+    "InjectionError",
+    "OperationTimeout",
+    "Problem",
+    "ProbeError",
+    "RegistryError",
+    "RevertError",
+    "SafetyError",
+    "TargetError",
+    "ValidationError",
+    "http_status",
+]
+
+
+class AichaosError(Exception):
+    """Base of every error aichaos raises on purpose."""
+
+
+class ValidationError(AichaosError, ValueError):
+    """Bad user input. The message names the field, the value and what was expected."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mistake in a user's file: where it is, what is wrong, what was expected."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.path or "<file>"
+        if self.line is not None:
+            where = f"{where} (line {self.line})"
+        return f"{where}: {self.message}"
+
+
+class ExperimentError(ValidationError):
+    """An experiment file that does not validate; carries every problem found at once."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = [f"{source}: {len(self.problems)} problem(s)"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class RegistryError(AichaosError, LookupError):
+    """An unknown fault or probe type, or a name registered twice."""
+
+
+class TargetError(AichaosError):
+    """A target that does not exist or cannot be reached."""
+
+
+class InjectionError(AichaosError):
+    """Applying or reverting a fault failed."""
+
+
+class RevertError(InjectionError):
+    """A revert failed or timed out: the journal records what may be left applied."""
+
+
+class ProbeError(AichaosError):
+    """A probe could not take its measurement."""
+
+
+class OperationTimeout(AichaosError, TimeoutError):
+    """A probe, fault apply or revert ran past its enforced timeout."""
+
+
+class SafetyError(AichaosError):
+    """A safety rule refused the action (resource floors, allowed environments...)."""
+
+
+class Aborted(AichaosError):
+    """The run was stopped: guardrail breach, kill switch or signal."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def http_status(exc: BaseException) -> int:
+    """Map an error to the HTTP status every control API answers with."""
+    if isinstance(exc, RegistryError):
+        return 404
+    if isinstance(exc, ValidationError):
+        return 400
+    if isinstance(exc, SafetyError):
+        return 403
+    if isinstance(exc, OperationTimeout):
+        return 504
+    return 500

@@ -1,0 +1,160 @@
+"""The fault vocabulary: :class:`Fault` (plain data), :class:`Injection` (a live fault).
+
+A fault never applies itself: :meth:`Fault.injection` builds an :class:`Injection`, an
+async context manager whose entry applies and whose exit reverts. The engine pushes each
+injection onto an ``AsyncExitStack`` so exactly what was applied is undone.
+
+Every injection has a TTL. Faults that live outside the runner process (a paused
+process, a file, a proxy toxic) describe their undo as :class:`~aichaos.faults.undo.UndoAction`
+data; the engine hands those to a watchdog process that performs them if the runner stops
+renewing the lease (the dead-man's switch). Faults that live inside the runner die with it.
+
+Optional capabilities beside the tiny core (checked with ``isinstance``):
+
+* :class:`Updatable` -- the live fault can change intensity in place (ramps).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aichaos.faults.undo import UndoAction
+from aichaos.registry import Registry
+
+__all__ = [
+    "FAULTS",
+    "BlastRadius",
+    "Fault",
+    "Injection",
+    "InjectionContext",
+    "Updatable",
+]
+
+
+class BlastRadius(BaseModel):
+    """Who is hit: a fraction of requests / connections / rows, optionally narrowed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fraction: float = Field(1.0, ge=0.0, le=1.0, description="share of units hit, 0..1")
+    match: dict[str, str] = Field(
+        default_factory=dict,
+        description="fault-specific narrowing, e.g. {'path': '/v1/predict', 'method': 'POST'}",
+    )
+
+
+@dataclass
+class InjectionContext:
+    """What an injection gets from the engine: its target, blast radius, RNG and TTL.
+
+    ``target`` is the resolved target object (see :mod:`aichaos.targets`), or ``None`` for
+    faults that need none. ``rng`` is seeded from the run's seed, never the global one.
+    """
+
+    target: Any = None
+    blast_radius: BlastRadius = field(default_factory=BlastRadius)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    ttl_s: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    label: str = ""
+
+
+class Fault(BaseModel):
+    """A named, parameterised disturbance: frozen plain data with units in field names.
+
+    Subclasses register themselves by type name::
+
+        @FAULTS.register("process-pause")
+        class ProcessPause(Fault):
+            '''Pause a process with SIGSTOP; SIGCONT on revert.'''
+            def injection(self, ctx): return _PauseInjection(self, ctx)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: ClassVar[str] = ""
+    #: the target kinds this fault can act on (empty: needs no target)
+    target_kinds: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def injection(self, ctx: InjectionContext) -> Injection:
+        """Build the live injection for this fault on ``ctx.target`` (not yet applied)."""
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the docstring, for ``aichaos faults``."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+class Injection(ABC):
+    """A live fault on a target. ``async with`` applies it; leaving reverts it.
+
+    Subclasses implement :meth:`apply` and :meth:`revert`; :meth:`undo_actions` says what a
+    watchdog must do if the runner dies (empty when the fault dies with the runner or
+    expires by itself); :meth:`renew` pushes a self-expiring remote fault's deadline.
+    """
+
+    def __init__(self, fault: Fault, ctx: InjectionContext) -> None:
+        self.fault = fault
+        self.ctx = ctx
+        self.applied = False
+
+    @abstractmethod
+    async def apply(self) -> None:
+        """Apply the fault. Must be idempotent on failure: raise, leaving nothing applied."""
+
+    @abstractmethod
+    async def revert(self) -> None:
+        """Undo exactly what :meth:`apply` did."""
+
+    def undo_actions(self) -> list[UndoAction]:
+        """What a watchdog performs if the runner stops renewing (default: nothing)."""
+        return []
+
+    async def renew(self, ttl_s: float) -> None:  # noqa: B027 - optional hook
+        """Push the deadline of a fault that expires on its own (default: nothing to do)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Journal-safe description: the fault's type and parameters."""
+        return {"type": self.fault.type, **self.fault.model_dump(mode="json")}
+
+    async def __aenter__(self) -> Injection:
+        await self.apply()
+        self.applied = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.applied:
+            self.applied = False
+            await self.revert()
+
+
+@runtime_checkable
+class Updatable(Protocol):
+    """Optional capability: change a live fault's parameters without revert + apply."""
+
+    async def update(self, fault: Fault) -> None:
+        """Switch the live injection to ``fault``'s parameters."""
+
+
+FAULTS: Registry[Fault] = Registry(
+    "fault",
+    "aichaos.faults",
+    builtin_modules=(
+        "aichaos.faults.process_pause",
+        "aichaos.faults.python_callable",
+    ),
+)

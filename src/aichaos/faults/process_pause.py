@@ -1,0 +1,68 @@
+"""``process-pause``: freeze a process with SIGSTOP; SIGCONT on revert, always.
+
+The watchdog holds a SIGCONT for every paused pid, so a runner killed mid-fault cannot
+leave the process frozen past the TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import ClassVar
+
+from aichaos.errors import InjectionError, TargetError
+from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+from aichaos.faults.undo import SendSignal, UndoAction
+from aichaos.targets import ProcessTarget
+
+__all__ = ["ProcessPause"]
+
+
+@FAULTS.register("process-pause")
+class ProcessPause(Fault):
+    """Pause a process (SIGSTOP) for the step's duration; resume it (SIGCONT) on revert."""
+
+    target_kinds: ClassVar[tuple[str, ...]] = ("process",)
+
+    def injection(self, ctx: InjectionContext) -> Injection:
+        """Build the injection that pauses ``ctx.target``'s processes."""
+        if not isinstance(ctx.target, ProcessTarget):
+            raise TargetError("process-pause needs a target of type 'process'")
+        return _PauseInjection(self, ctx)
+
+
+class _PauseInjection(Injection):
+    def __init__(self, fault: Fault, ctx: InjectionContext) -> None:
+        super().__init__(fault, ctx)
+        self.target: ProcessTarget = ctx.target
+        self.pids: list[int] = []
+
+    async def apply(self) -> None:
+        pids = await asyncio.to_thread(self.target.resolve)
+        fraction = self.ctx.blast_radius.fraction
+        count = max(1, round(len(pids) * fraction)) if fraction > 0 else 0
+        chosen = sorted(self.ctx.rng.sample(pids, count))
+        # Record before sending, so undo_actions covers a pid even if a later kill fails.
+        self.pids = chosen
+        for pid in chosen:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                continue
+            except PermissionError as exc:
+                await self.revert()
+                raise InjectionError(f"not allowed to pause pid {pid}: {exc}") from exc
+
+    async def revert(self) -> None:
+        for pid in self.pids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+    def undo_actions(self) -> list[UndoAction]:
+        return [SendSignal(pid=pid, signal="SIGCONT") for pid in self.pids]
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "pids": list(self.pids)}

@@ -1,0 +1,92 @@
+"""``python-callable``: call the user's own ``module:apply`` and ``module:revert``.
+
+For faults aichaos has no injector for yet. Both callables may be sync or async; ``apply``
+receives ``arguments`` as keyword arguments and may return a token that is passed to
+``revert`` as ``token``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import Field
+
+from aichaos.errors import InjectionError, ValidationError
+from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+
+__all__ = ["PythonCallable", "import_callable"]
+
+_REF = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
+
+
+def import_callable(ref: str) -> Callable[..., Any]:
+    """Import ``package.module:function`` and return the callable, with a clear error."""
+    module_name, _, attr = ref.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValidationError(f"cannot import module {module_name!r} (from {ref!r}): {exc}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ValidationError(f"{module_name!r} has no attribute {attr!r} (from {ref!r})") from None
+    if not callable(obj):
+        raise ValidationError(f"{ref!r} is not callable")
+    return obj  # type: ignore[no-any-return]
+
+
+async def call_maybe_async(fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call ``fn``; await it if it is async; run it in a thread if it is sync."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(**kwargs)
+    result = await asyncio.to_thread(fn, **kwargs)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+@FAULTS.register("python-callable")
+class PythonCallable(Fault):
+    """Call user functions ``apply`` (on inject) and ``revert`` (on revert)."""
+
+    apply: str = Field(pattern=_REF, description="module:function called to apply the fault")
+    revert: str | None = Field(
+        None, pattern=_REF, description="module:function called to revert it (optional)"
+    )
+    arguments: dict[str, Any] = Field(default_factory=dict, description="keyword arguments")
+
+    def injection(self, ctx: InjectionContext) -> Injection:
+        """Build the injection that calls the user's functions."""
+        return _CallableInjection(self, ctx)
+
+
+class _CallableInjection(Injection):
+    fault: PythonCallable
+
+    def __init__(self, fault: PythonCallable, ctx: InjectionContext) -> None:
+        super().__init__(fault, ctx)
+        self.token: Any = None
+
+    async def apply(self) -> None:
+        fn = import_callable(self.fault.apply)
+        try:
+            self.token = await call_maybe_async(fn, **self.fault.arguments)
+        except Exception as exc:
+            raise InjectionError(f"{self.fault.apply} raised {type(exc).__name__}: {exc}") from exc
+
+    async def revert(self) -> None:
+        if self.fault.revert is None:
+            return
+        fn = import_callable(self.fault.revert)
+        kwargs = dict(self.fault.arguments)
+        if self.token is not None:
+            kwargs["token"] = self.token
+        try:
+            await call_maybe_async(fn, **kwargs)
+        except Exception as exc:
+            raise InjectionError(f"{self.fault.revert} raised {type(exc).__name__}: {exc}") from exc

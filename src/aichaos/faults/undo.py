@@ -1,0 +1,93 @@
+"""Undo actions: what a watchdog does to revert a fault whose runner died.
+
+They are plain data (JSON in a lease file) and run without the engine, so each one is
+small, idempotent and safe to repeat: sending SIGCONT twice, restoring a file that is
+already restored, or deleting a proxy toxic that is gone are all harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import urllib.request
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+__all__ = [
+    "HttpRequest",
+    "RemovePath",
+    "RestoreFile",
+    "SendSignal",
+    "UndoAction",
+    "perform",
+]
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SendSignal(_Action):
+    """Send a signal to a pid (e.g. SIGCONT to a paused process)."""
+
+    kind: Literal["signal"] = "signal"
+    pid: int
+    signal: str = "SIGCONT"
+
+
+class RemovePath(_Action):
+    """Remove a file or directory tree that a fault created (disk fill, ballast)."""
+
+    kind: Literal["remove"] = "remove"
+    path: str
+
+
+class RestoreFile(_Action):
+    """Move a kept original back over a file a fault replaced or removed."""
+
+    kind: Literal["restore"] = "restore"
+    backup: str
+    path: str
+
+
+class HttpRequest(_Action):
+    """An HTTP request to a loopback control API (e.g. DELETE a proxy toxic)."""
+
+    kind: Literal["http"] = "http"
+    method: str = "DELETE"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = 2.0
+
+
+UndoAction = Annotated[
+    SendSignal | RemovePath | RestoreFile | HttpRequest, Field(discriminator="kind")
+]
+UNDO_ADAPTER: TypeAdapter[UndoAction] = TypeAdapter(UndoAction)
+
+
+def perform(action: UndoAction) -> None:
+    """Perform one undo action; 'already undone' is success, other failures raise OSError."""
+    if isinstance(action, SendSignal):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(action.pid, getattr(signal, action.signal))
+    elif isinstance(action, RemovePath):
+        if os.path.isdir(action.path) and not os.path.islink(action.path):
+            shutil.rmtree(action.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(action.path)
+    elif isinstance(action, RestoreFile):
+        if os.path.exists(action.backup):
+            os.replace(action.backup, action.path)
+    else:
+        req = urllib.request.Request(action.url, method=action.method, headers=action.headers)
+        try:
+            with urllib.request.urlopen(req, timeout=action.timeout_s):  # noqa: S310
+                pass
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:  # 404: already gone
+                raise OSError(f"{action.method} {action.url} -> {exc.code}") from exc

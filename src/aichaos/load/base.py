@@ -1,0 +1,59 @@
+"""Workloads: traffic that runs through baseline, injection and recovery.
+
+A workload is plain data plus an async :meth:`Workload.run` that sends traffic until
+``stop`` is set and calls ``emit`` once per window with that window's metrics
+(``sent``, ``rate``, ``p99_ms``, ``error_rate``, quality figures...). The engine stores
+them as ``<workload name>.<metric>`` (default name ``load``), so SLOs can name them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from abc import abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aichaos.registry import Registry
+
+__all__ = ["WORKLOADS", "Workload", "WorkloadContext"]
+
+Emit = Callable[[dict[str, float]], None]
+
+
+@dataclass
+class WorkloadContext:
+    """What a workload gets from the engine."""
+
+    targets: Mapping[str, Any] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    #: the engine's phase, for workloads that treat baseline traffic specially
+    phase: Callable[[], str] = lambda: "baseline"
+
+
+class Workload(BaseModel):
+    """Base of every workload type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: ClassVar[str] = ""
+
+    name: str = Field("load", pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    window_s: float = Field(1.0, gt=0, description="metrics are emitted once per window")
+
+    @abstractmethod
+    async def run(self, ctx: WorkloadContext, emit: Emit, stop: asyncio.Event) -> None:
+        """Send traffic until ``stop`` is set, emitting one metrics dict per window."""
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the docstring."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+WORKLOADS: Registry[Workload] = Registry(
+    "workload", "aichaos.workloads", builtin_modules=()
+)

@@ -1,0 +1,105 @@
+"""Probes: observations of the system, returning ``dict[str, float]`` measurements.
+
+A probe is plain data (its settings) plus an async :meth:`Probe.measure`. The engine
+calls it every ``every_s`` seconds under an enforced timeout and stores each metric as
+``<probe name>.<metric>``, which SLOs then name (``api.latency_ms < 250``).
+
+Optional capability: :class:`Stateful` probes get ``open`` before the run and ``close``
+after it (a connection pool, a baseline recording).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aichaos.errors import TargetError
+from aichaos.registry import Registry
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["PROBES", "Probe", "ProbeContext", "Stateful"]
+
+
+@dataclass
+class ProbeContext:
+    """What a probe gets from the engine: resolved targets, a shared HTTP client, RNG."""
+
+    targets: Mapping[str, Any] = field(default_factory=dict)
+    http: httpx.AsyncClient | None = None
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    clock: Callable[[], float] = time.monotonic
+
+    def target(self, name: str | None, kind: str) -> Any:
+        """The target called ``name``, checked to be of ``kind``."""
+        if name is None:
+            raise TargetError(f"this probe needs a target of type {kind!r}")
+        try:
+            t = self.targets[name]
+        except KeyError:
+            raise TargetError(f"unknown target {name!r}") from None
+        if t.type != kind:
+            raise TargetError(f"target {name!r} is {t.type!r}, expected {kind!r}")
+        return t
+
+    def client(self) -> httpx.AsyncClient:
+        """The shared HTTP client (created lazily outside the engine, e.g. in tests)."""
+        if self.http is None:
+            import httpx
+
+            self.http = httpx.AsyncClient()
+        return self.http
+
+
+class Probe(BaseModel):
+    """Base of every probe type: settings as plain data, ``measure`` does the work."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: ClassVar[str] = ""
+
+    every_s: float | None = Field(
+        None, gt=0, description="sampling interval; default: safety.probe_interval_s"
+    )
+    timeout_s: float | None = Field(
+        None, gt=0, description="enforced timeout per sample; default: safety.timeouts.probe_s"
+    )
+
+    @abstractmethod
+    async def measure(self, ctx: ProbeContext) -> dict[str, float]:
+        """Take one sample. Failures to reach the system are measurements, not errors."""
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the docstring, for ``aichaos faults``."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+@runtime_checkable
+class Stateful(Protocol):
+    """Optional capability: set up before the first sample, tear down after the run."""
+
+    async def open(self, ctx: ProbeContext) -> None:
+        """Prepare (connect, record a baseline...)."""
+
+    async def close(self) -> None:
+        """Release what ``open`` took."""
+
+
+PROBES: Registry[Probe] = Registry(
+    "probe",
+    "aichaos.probes",
+    builtin_modules=(
+        "aichaos.probes.http",
+        "aichaos.probes.prometheus",
+        "aichaos.probes.process",
+        "aichaos.probes.callable",
+    ),
+)

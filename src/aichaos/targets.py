@@ -1,0 +1,116 @@
+"""Targets: the parts of the system under test that faults act on and probes observe.
+
+A target is plain data in the experiment's ``targets`` map, named by the steps and
+probes that use it. New kinds register in :data:`TARGETS` like faults do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from aichaos.errors import TargetError
+from aichaos.registry import Registry
+
+__all__ = ["TARGETS", "HttpTarget", "ProcessTarget", "Target"]
+
+
+class Target(BaseModel):
+    """Base of every target kind."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: ClassVar[str] = ""
+
+    def describe(self) -> str:
+        """One line for the plan and the journal (no secrets)."""
+        return self.type
+
+
+TARGETS: Registry[Target] = Registry(
+    "target", "aichaos.targets", builtin_modules=("aichaos.targets",)
+)
+
+
+@TARGETS.register("http")
+class HttpTarget(Target):
+    """An HTTP service (inference API, feature store...) reached at ``url``."""
+
+    url: str = Field(pattern=r"^https?://", description="base URL, e.g. http://127.0.0.1:8000")
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with every request")
+
+    def describe(self) -> str:
+        return f"http {self.url}"
+
+
+@TARGETS.register("process")
+class ProcessTarget(Target):
+    """A local process, by ``pid``, by a ``pid_file``, or by a command-line regex ``match``."""
+
+    pid: int | None = Field(None, gt=0)
+    pid_file: str | None = None
+    match: str | None = Field(None, description="regex searched in /proc/<pid>/cmdline")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ProcessTarget:
+        given = [x for x in (self.pid, self.pid_file, self.match) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of pid, pid_file, match")
+        if self.match is not None:
+            try:
+                re.compile(self.match)
+            except re.error as exc:
+                raise ValueError(f"match is not a valid regex: {exc}") from None
+        return self
+
+    def describe(self) -> str:
+        if self.pid is not None:
+            return f"process pid={self.pid}"
+        if self.pid_file is not None:
+            return f"process pid_file={self.pid_file}"
+        return f"process match={self.match!r}"
+
+    def resolve(self) -> list[int]:
+        """The live pids this target names now; :class:`TargetError` if there are none."""
+        if self.pid is not None:
+            pids = [self.pid]
+        elif self.pid_file is not None:
+            try:
+                pids = [int(Path(self.pid_file).read_text().strip())]
+            except (OSError, ValueError) as exc:
+                raise TargetError(f"cannot read a pid from {self.pid_file}: {exc}") from exc
+        else:
+            pids = _pids_matching(re.compile(self.match or ""))
+        alive = [p for p in pids if _alive(p)]
+        if not alive:
+            raise TargetError(f"no running process for target ({self.describe()})")
+        return alive
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pids_matching(pattern: re.Pattern[str]) -> list[int]:
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline and pattern.search(cmdline):
+            found.append(int(entry.name))
+    return sorted(found)
