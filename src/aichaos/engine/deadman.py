@@ -1,0 +1,122 @@
+"""The dead-man's switch: faults that expire on their own if the runner dies.
+
+Every applied injection that leaves state outside the runner (a paused process, a
+replaced file, a proxy toxic) gets a *lease*: a small JSON file holding its undo actions
+and TTL. The runner renews a lease by touching it; a separate watchdog process (started
+in its own session, so a Ctrl-C or SIGKILL of the runner does not reach it) performs the
+undo actions of every lease whose ``mtime + ttl_s`` has passed, and exits once the runner
+is gone and no lease is left. A normal revert deletes the lease first.
+
+Touching a file is the cheapest renewal there is, and a lease directory survives the
+runner, so ``aichaos`` can also report what the watchdog had to undo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from aichaos.faults.undo import UNDO_ADAPTER, UndoAction
+
+__all__ = ["DeadMan", "Lease"]
+
+
+class Lease:
+    """One injection's lease: renew it while the fault should stay, release it on revert."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def renew(self) -> None:
+        """Push the deadline to now + TTL."""
+        try:
+            os.utime(self.path)
+        except FileNotFoundError:
+            pass  # already expired and undone by the watchdog; the revert is idempotent
+
+    def release(self) -> None:
+        """The fault was reverted normally: the watchdog has nothing to do."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class DeadMan:
+    """A lease directory plus the watchdog process that enforces it.
+
+    >>> dm = DeadMan.start(ttl_s=10)                    # doctest: +SKIP
+    >>> lease = dm.lease("pause worker", [SendSignal(pid=1234)])   # doctest: +SKIP
+    """
+
+    def __init__(self, directory: Path, ttl_s: float, proc: subprocess.Popen[bytes] | None):
+        self.directory = directory
+        self.ttl_s = ttl_s
+        self.proc = proc
+
+    @classmethod
+    def start(cls, ttl_s: float, directory: Path | None = None) -> DeadMan:
+        """Create the lease directory and start a watchdog for this process."""
+        d = directory or Path(tempfile.mkdtemp(prefix="aichaos-leases-"))
+        d.mkdir(parents=True, exist_ok=True)
+        os.chmod(d, 0o700)  # undo actions may carry a control-API token
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aichaos.engine.watchdog",
+                str(d),
+                "--parent",
+                str(os.getpid()),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+        return cls(d, ttl_s, proc)
+
+    def lease(self, label: str, actions: Sequence[UndoAction]) -> Lease:
+        """Write a lease for ``actions`` (atomically: write, then rename)."""
+        lease_id = uuid.uuid4().hex[:12]
+        body = {
+            "label": label,
+            "ttl_s": self.ttl_s,
+            "created": time.time(),
+            "actions": [UNDO_ADAPTER.dump_python(a, mode="json") for a in actions],
+        }
+        tmp = self.directory / f".{lease_id}.tmp"
+        final = self.directory / f"{lease_id}.lease"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(body, f)
+        os.replace(tmp, final)
+        return Lease(final)
+
+    def expired(self) -> list[dict[str, object]]:
+        """Reports the watchdog left for leases it had to undo (label, actions, errors)."""
+        out = []
+        for p in sorted(self.directory.glob("*.expired")):
+            try:
+                out.append(json.loads(p.read_text()))
+            except (OSError, ValueError):
+                continue
+        return out
+
+    def stop(self) -> None:
+        """Normal end: no lease left, so the watchdog may go; don't wait long for it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=2)
