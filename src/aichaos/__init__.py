@@ -30,10 +30,18 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
-    from aichaos.errors import AichaosError, ValidationError
-    from aichaos.faults.base import FAULTS, BlastRadius, Fault, Injection, InjectionContext
-    from aichaos.probes.base import PROBES, Probe, ProbeContext
-    from aichaos.targets import TARGETS, Target
+    from aichaos.errors import AichaosError as AichaosError
+    from aichaos.errors import ValidationError as ValidationError
+    from aichaos.faults.base import FAULTS as FAULTS
+    from aichaos.faults.base import BlastRadius as BlastRadius
+    from aichaos.faults.base import Fault as Fault
+    from aichaos.faults.base import Injection as Injection
+    from aichaos.faults.base import InjectionContext as InjectionContext
+    from aichaos.probes.base import PROBES as PROBES
+    from aichaos.probes.base import Probe as Probe
+    from aichaos.probes.base import ProbeContext as ProbeContext
+    from aichaos.targets import TARGETS as TARGETS
+    from aichaos.targets import Target as Target
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,7 @@ runner, so ``aichaos`` can also report what the watchdog had to undo.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -36,17 +37,13 @@ class Lease:
 
     def renew(self) -> None:
         """Push the deadline to now + TTL."""
-        try:
+        # gone: already expired and undone by the watchdog; the revert is idempotent
+        with contextlib.suppress(FileNotFoundError):
             os.utime(self.path)
-        except FileNotFoundError:
-            pass  # already expired and undone by the watchdog; the revert is idempotent
 
     def release(self) -> None:
         """The fault was reverted normally: the watchdog has nothing to do."""
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        self.path.unlink(missing_ok=True)
 
 
 class DeadMan:

@@ -7,6 +7,7 @@ leave the process frozen past the TTL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from typing import ClassVar
@@ -56,10 +57,8 @@ class _PauseInjection(Injection):
 
     async def revert(self) -> None:
         for pid in self.pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
 
     def undo_actions(self) -> list[UndoAction]:
         return [SendSignal(pid=pid, signal="SIGCONT") for pid in self.pids]

@@ -1,0 +1,88 @@
+"""The run's metric store: every probe and workload sample, by ``<source>.<metric>``.
+
+Samples are kept per metric as time-ordered ``(t, value)`` pairs so an SLO can look at a
+window (``over 10s``) or the latest value. The store holds numbers only: no payloads.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["MetricStore", "aggregate"]
+
+
+@dataclass
+class MetricStore:
+    """Time series of float samples keyed by metric name."""
+
+    _t: dict[str, list[float]] = field(default_factory=dict)
+    _v: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, t: float, source: str, values: Mapping[str, float]) -> None:
+        """Record ``values`` taken at ``t`` from ``source`` (a probe or workload name)."""
+        for key, value in values.items():
+            name = f"{source}.{key}"
+            ts = self._t.setdefault(name, [])
+            vs = self._v.setdefault(name, [])
+            if ts and t < ts[-1]:  # keep order even if a slow probe reports late
+                i = bisect.bisect_right(ts, t)
+                ts.insert(i, t)
+                vs.insert(i, float(value))
+            else:
+                ts.append(t)
+                vs.append(float(value))
+
+    def names(self) -> list[str]:
+        """Every metric name seen so far, sorted."""
+        return sorted(self._t)
+
+    def window(self, name: str, since: float, until: float = math.inf) -> list[float]:
+        """Values of ``name`` with ``since <= t <= until``."""
+        ts = self._t.get(name)
+        if not ts:
+            return []
+        lo = bisect.bisect_left(ts, since)
+        hi = bisect.bisect_right(ts, until)
+        return self._v[name][lo:hi]
+
+    def last(self, name: str) -> tuple[float, float] | None:
+        """The latest ``(t, value)`` of ``name``, or ``None``."""
+        ts = self._t.get(name)
+        if not ts:
+            return None
+        return ts[-1], self._v[name][-1]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    if len(s) == 1:
+        return s[0]
+    pos = (len(s) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def aggregate(agg: str, values: Iterable[float]) -> float:
+    """Reduce window values: last, mean, min, max, sum, count, or pNN (e.g. p99)."""
+    vals = list(values)
+    if agg == "count":
+        return float(len(vals))
+    if not vals:
+        return math.nan
+    if agg == "last":
+        return vals[-1]
+    if agg == "mean":
+        return math.fsum(vals) / len(vals)
+    if agg == "min":
+        return min(vals)
+    if agg == "max":
+        return max(vals)
+    if agg == "sum":
+        return math.fsum(vals)
+    if agg.startswith("p"):
+        return _percentile(vals, float(agg[1:]))
+    raise ValueError(f"unknown aggregation {agg!r}")

@@ -1,0 +1,418 @@
+"""The engine: an explicit state machine around one experiment run.
+
+``planned -> baseline -> injecting -> recovering -> done`` with a verdict of
+``passed | deviated | aborted | failed-baseline | error``. The baseline must hold or
+nothing is injected. Guardrails are checked on every sample and every
+``guardrail_interval_s``; the first breach is recorded and never overwritten. On every
+exit path -- normal end, guardrail, kill switch, exception, SIGINT, SIGTERM (a second
+signal too) -- the method is cancelled, which reverts exactly what was applied, and the
+rollbacks run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aichaos.engine.deadman import DeadMan
+from aichaos.engine.journal import Journal
+from aichaos.engine.method import MethodRunner
+from aichaos.engine.metrics import MetricStore
+from aichaos.engine.plan import plan
+from aichaos.engine.rollback import run_rollbacks
+from aichaos.engine.sampler import Sampler
+from aichaos.engine.slo import Check
+from aichaos.engine.state import ExperimentState, Phase
+from aichaos.errors import SafetyError
+from aichaos.experiment.model import Experiment
+from aichaos.load.base import WorkloadContext
+from aichaos.probes.base import ProbeContext
+
+__all__ = ["EXIT_CODES", "Engine", "RunResult"]
+
+#: process exit code of ``aichaos run`` for each verdict (2 is bad input / refused)
+EXIT_CODES = {"passed": 0, "deviated": 1, "aborted": 3, "failed-baseline": 4, "error": 5}
+
+
+@dataclass
+class RunResult:
+    """The verdict of a run and what led to it."""
+
+    status: str
+    reason: str
+    seed: int
+    breaking_points: list[dict[str, Any]] = field(default_factory=list)
+    revert_failures: list[str] = field(default_factory=list)
+    checks: dict[str, int] = field(default_factory=dict)
+    journal: Path | None = None
+    summary: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The documented exit code for :attr:`status`."""
+        return EXIT_CODES[self.status]
+
+
+def _leaves(check: Check) -> list[Check]:
+    return [check] if not check.parts else [leaf for p in check.parts for leaf in _leaves(p)]
+
+
+def _flatten(check: Check) -> list[dict[str, Any]]:
+    return [
+        {"slo": c.expr, "ok": c.ok, "value": c.value, "detail": c.detail} for c in _leaves(check)
+    ]
+
+
+def _no_data(check: Check) -> bool:
+    return all(c.detail == "no data" for c in check.failing())
+
+
+class Engine:
+    """Run one experiment. Clock, seed and environment are injectable for tests.
+
+    >>> result = await Engine(experiment, journal_path=Path("run.jsonl")).run()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        *,
+        journal_path: Path | None = None,
+        journal: Journal | None = None,
+        seed: int | None = None,
+        environment: str | None = None,
+        clock: Callable[[], float] | None = None,
+        watchdog: bool = True,
+        handle_signals: bool = False,
+    ) -> None:
+        self.experiment = experiment
+        self.seed = (
+            seed
+            if seed is not None
+            else (
+                experiment.seed
+                if experiment.seed is not None
+                else random.SystemRandom().randrange(2**32)
+            )
+        )
+        self.environment = environment if environment is not None else os.environ.get("AICHAOS_ENV")
+        self._clock = clock
+        self._journal_path = journal_path
+        self.journal = journal
+        self.watchdog = watchdog
+        self.handle_signals = handle_signals
+        self.store = MetricStore()
+        self.phase = Phase.PLANNED
+        self.phase_started = 0.0
+        self.started = 0.0
+        self.method: MethodRunner | None = None
+        self.abort_reason: str | None = None
+        self._abort = asyncio.Event()
+        self._deviations = 0
+        self._checks = {"held": 0, "broke": 0}
+        self._signals = 0
+
+    # -- state ---------------------------------------------------------------------------
+    def clock(self) -> float:
+        """The engine's clock (the event loop's, unless one was injected)."""
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    def state(self) -> ExperimentState:
+        """The state object handed to every policy."""
+        m = self.method
+        ramping = m.ramping() if m else []
+        level = m.steps[ramping[0]].level if m and ramping else None
+        return ExperimentState(
+            phase=self.phase,
+            now=self.clock(),
+            started=self.started,
+            phase_started=self.phase_started,
+            store=self.store,
+            step=ramping[0] if ramping else None,
+            level=level,
+            seed=self.seed,
+        )
+
+    def _enter(self, phase: str) -> None:
+        self.phase = phase
+        self.phase_started = self.clock()
+        assert self.journal is not None
+        self.journal.write("phase", phase=phase)
+
+    def abort(self, reason: str) -> None:
+        """Stop the run; the first reason wins and is never overwritten."""
+        if self.abort_reason is None:
+            self.abort_reason = reason
+            if self.journal is not None:
+                self.journal.write("abort", reason=reason, phase=self.phase)
+        self._abort.set()
+
+    # -- policies ------------------------------------------------------------------------
+    def _check_guardrails(self) -> None:
+        if self.phase != Phase.INJECTING or self.abort_reason is not None:
+            return
+        guard = self.experiment.guardrail_slo()
+        if guard is None:
+            return
+        check = guard.evaluate(self.state())
+        if not check.ok and not _no_data(check):
+            failing = [c for c in check.failing() if c.detail != "no data"]
+            assert self.journal is not None
+            self.journal.write("guardrail", ok=False, checks=_flatten(check))
+            self.abort(
+                "guardrail breached: " + "; ".join(f"{c.expr} ({c.detail})" for c in failing)
+            )
+
+    def _check_steady(self, where: str) -> Check | None:
+        steady = self.experiment.steady_state_slo()
+        if steady is None:
+            return None
+        check = steady.evaluate(self.state())
+        assert self.journal is not None
+        self.journal.write("steady-state", phase=where, ok=check.ok, checks=_flatten(check))
+        return check
+
+    def _on_sample(self) -> None:
+        self._check_guardrails()
+
+    async def _tick(self, interval: float) -> None:
+        """Every interval: kill switch, max duration, guardrails, steady state, renewals."""
+        safety = self.experiment.safety
+        while True:
+            await asyncio.sleep(interval)
+            if os.path.exists(safety.kill_switch):  # noqa: ASYNC240 - one stat, no I/O wait
+                self.abort(f"kill switch {safety.kill_switch} exists")
+            if self.clock() - self.started > safety.max_duration_s:
+                self.abort(f"max_duration_s={safety.max_duration_s:g} exceeded")
+            self._check_guardrails()
+            if self.phase == Phase.INJECTING and self.abort_reason is None:
+                check = self._check_steady("injecting")
+                if check is not None and not check.ok and not _no_data(check):
+                    self._deviations += 1
+                    self._checks["broke"] += 1
+                    if self.method is not None:
+                        self.method.signal_breach()
+                elif check is not None and check.ok:
+                    self._checks["held"] += 1
+            if self.method is not None:
+                await self.method.renew()
+
+    async def _wait(self, seconds: float) -> bool:
+        """Wait ``seconds`` unless aborted; True if aborted."""
+        try:
+            await asyncio.wait_for(self._abort.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    # -- the run -------------------------------------------------------------------------
+    def _install_signals(self) -> Callable[[], None]:
+        loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            self._signals += 1
+            if self._signals > 1 and self.journal is not None:
+                self.journal.write(
+                    "signal", signal=sig.name, note="already stopping; rollback continues"
+                )
+            self.abort(f"received {sig.name}")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig)
+
+        def restore() -> None:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+        return restore
+
+    def check_environment(self) -> None:
+        """Refuse to run where ``safety.allowed_environments`` says not to."""
+        allowed = self.experiment.safety.allowed_environments
+        if allowed and self.environment not in allowed:
+            raise SafetyError(
+                f"this experiment may run only in environments {allowed}; "
+                f"AICHAOS_ENV / --env is {self.environment!r}"
+            )
+
+    async def run(self) -> RunResult:
+        """Run the experiment to a verdict. Never raises for the experiment's own failures."""
+        self.check_environment()
+        loop_clock = self.clock
+        self.started = loop_clock()
+        if self.journal is None:
+            self.journal = Journal(self._journal_path, clock=loop_clock)
+        journal = self.journal
+        exp = self.experiment
+        journal.write(
+            "run-started",
+            seed=self.seed,
+            title=exp.title,
+            experiment=exp.model_dump(mode="json"),
+            plan=plan(exp, self.seed),
+            pid=os.getpid(),
+        )
+        restore_signals = self._install_signals() if self.handle_signals else None
+        status, reason = "error", ""
+        try:
+            status, reason = await self._run()
+        except Exception as exc:
+            status, reason = "error", f"{type(exc).__name__}: {exc}"
+        finally:
+            if restore_signals is not None:
+                restore_signals()
+        if self.abort_reason is not None and status not in ("error", "failed-baseline"):
+            status, reason = "aborted", self.abort_reason
+        m = self.method
+        result = RunResult(
+            status=status,
+            reason=reason,
+            seed=self.seed,
+            breaking_points=list(m.breaking_points) if m else [],
+            revert_failures=list(m.revert_failures) if m else [],
+            checks=dict(self._checks),
+            journal=journal.path,
+        )
+        journal.write("run-ended", status=status, reason=reason, exit_code=result.exit_code)
+        result.summary = journal.write_summary(
+            {
+                "title": exp.title,
+                "status": status,
+                "reason": reason,
+                "exit_code": result.exit_code,
+                "seed": self.seed,
+                "breaking_points": result.breaking_points,
+                "revert_failures": result.revert_failures,
+                "checks": result.checks,
+                "duration_s": round(self.clock() - self.started, 3),
+                "complete": True,
+            }
+        )
+        journal.close()
+        return result
+
+    async def _run(self) -> tuple[str, str]:
+        exp = self.experiment
+        safety = exp.safety
+        journal = self.journal
+        assert journal is not None
+        if os.path.exists(safety.kill_switch):  # noqa: ASYNC240 - one stat at start
+            self.abort(
+                f"kill switch {safety.kill_switch} exists; remove it to run (aichaos halt --clear)"
+            )
+            return "aborted", self.abort_reason or ""
+        async with AsyncExitStack() as stack:
+            deadman = DeadMan.start(safety.ttl_s) if self.watchdog else None
+            if deadman is not None:
+                stack.callback(deadman.stop)
+            import httpx
+
+            client = httpx.AsyncClient()
+            stack.push_async_callback(client.aclose)
+            targets = dict(exp.targets)
+            sampler = Sampler(
+                exp.probes,
+                exp.workload,
+                store=self.store,
+                journal=journal,
+                probe_ctx=ProbeContext(targets=targets, http=client, rng=random.Random(self.seed)),
+                workload_ctx=WorkloadContext(
+                    targets=targets, rng=random.Random(self.seed + 1), phase=lambda: self.phase
+                ),
+                default_every_s=safety.probe_interval_s,
+                default_timeout_s=safety.timeouts.probe_s,
+                clock=self.clock,
+                phase=lambda: self.phase,
+                on_sample=self._on_sample,
+            )
+            self._enter(Phase.BASELINE)
+            await sampler.start()
+            stack.push_async_callback(sampler.stop)
+            ticker = asyncio.create_task(self._tick(safety.guardrail_interval_s))
+            stack.push_async_callback(_cancel, ticker)
+
+            if await self._wait(exp.phases.baseline_s):
+                return "aborted", self.abort_reason or ""
+            check = self._check_steady("baseline")
+            if check is not None and not check.ok:
+                failing = "; ".join(f"{c.expr} ({c.detail})" for c in check.failing())
+                return "failed-baseline", f"steady state did not hold before injection: {failing}"
+
+            self.method = MethodRunner(
+                exp,
+                targets=targets,
+                journal=journal,
+                deadman=deadman,
+                seed=self.seed,
+                clock=self.clock,
+            )
+            self._enter(Phase.INJECTING)
+            method_task = asyncio.create_task(self.method.run())
+            abort_wait = asyncio.create_task(self._abort.wait())
+            try:
+                await asyncio.wait({method_task, abort_wait}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                abort_wait.cancel()
+                if not method_task.done():
+                    method_task.cancel()
+                # the method's exit stacks revert what was applied; shield it from a
+                # second cancellation so a repeated signal cannot skip the revert
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(_settle(method_task))
+            error = _task_error(method_task)
+
+            self._enter(Phase.RECOVERING)
+            await run_rollbacks(exp, targets=targets, journal=journal, client=client)
+            if error is not None:
+                return "error", error
+            if self.abort_reason is not None:
+                return "aborted", self.abort_reason
+            await self._wait(exp.phases.recovery_s)
+            if self.abort_reason is not None:
+                return "aborted", self.abort_reason
+            await sampler.sample_all()
+            after = self._check_steady("recovery")
+            self._enter(Phase.DONE)
+            if self.method.revert_failures:
+                return "error", "some faults could not be reverted: " + "; ".join(
+                    self.method.revert_failures
+                )
+            if after is not None and not after.ok:
+                failing = "; ".join(f"{c.expr} ({c.detail})" for c in after.failing())
+                return "deviated", f"steady state did not recover: {failing}"
+            if self._deviations:
+                return (
+                    "deviated",
+                    f"steady state broke during injection ({self._deviations} check(s))",
+                )
+            return "passed", "steady state held during injection and after recovery"
+
+
+async def _settle(task: asyncio.Task[None]) -> None:
+    with contextlib.suppress(BaseException):
+        await task
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+def _task_error(task: asyncio.Task[None]) -> str | None:
+    if task.cancelled():
+        return None
+    exc = task.exception()
+    if exc is None:
+        return None
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(f"{type(e).__name__}: {e}" for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,138 @@
+"""Runs the probes on their schedules and the workload, feeding the metric store.
+
+Each probe sample runs under an enforced timeout: a hung model call becomes a
+``probe-error`` event, never a hung run. After every stored sample the engine's
+``on_sample`` hook runs, so a guardrail sees a breach the moment its data arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aichaos.engine.journal import Journal
+from aichaos.engine.metrics import MetricStore
+from aichaos.load.base import Workload, WorkloadContext
+from aichaos.probes.base import Probe, ProbeContext, Stateful
+
+__all__ = ["Sampler"]
+
+
+class Sampler:
+    """Owns the probe and workload tasks of one run."""
+
+    def __init__(
+        self,
+        probes: Mapping[str, Probe],
+        workload: Workload | None,
+        *,
+        store: MetricStore,
+        journal: Journal,
+        probe_ctx: ProbeContext,
+        workload_ctx: WorkloadContext,
+        default_every_s: float,
+        default_timeout_s: float,
+        clock: Callable[[], float],
+        phase: Callable[[], str],
+        on_sample: Callable[[], None],
+    ) -> None:
+        self.probes = probes
+        self.workload = workload
+        self.store = store
+        self.journal = journal
+        self.probe_ctx = probe_ctx
+        self.workload_ctx = workload_ctx
+        self.default_every_s = default_every_s
+        self.default_timeout_s = default_timeout_s
+        self.clock = clock
+        self.phase = phase
+        self.on_sample = on_sample
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._opened: list[Stateful] = []
+
+    async def start(self) -> None:
+        """Open stateful probes and start every sampling task."""
+        for name, probe in self.probes.items():
+            if isinstance(probe, Stateful):
+                await asyncio.wait_for(probe.open(self.probe_ctx), self.default_timeout_s)
+                self._opened.append(probe)
+            self._tasks.append(asyncio.create_task(self._probe_loop(name, probe)))
+        if self.workload is not None:
+            self._tasks.append(asyncio.create_task(self._workload(self.workload)))
+
+    async def sample_all(self) -> None:
+        """Take one sample of every probe now (used at phase boundaries)."""
+        await asyncio.gather(*(self._sample(n, p) for n, p in self.probes.items()))
+
+    def record(self, source: str, values: Mapping[str, float]) -> None:
+        """Store and journal one sample, then let the engine check its policies."""
+        now = self.clock()
+        self.store.add(now, source, values)
+        self.journal.write("sample", source=source, phase=self.phase(), values=dict(values))
+        self.on_sample()
+
+    async def _sample(self, name: str, probe: Probe) -> None:
+        timeout = probe.timeout_s or self.default_timeout_s
+        try:
+            values = await asyncio.wait_for(probe.measure(self.probe_ctx), timeout)
+        except TimeoutError:
+            self.journal.write("probe-error", source=name, error=f"timed out after {timeout:g}s")
+            return
+        except Exception as exc:  # a broken probe is journaled, not fatal
+            self.journal.write("probe-error", source=name, error=f"{type(exc).__name__}: {exc}")
+            return
+        self.record(name, values)
+
+    async def _probe_loop(self, name: str, probe: Probe) -> None:
+        every = probe.every_s or self.default_every_s
+        next_at = self.clock()
+        while not self._stop.is_set():
+            await self._sample(name, probe)
+            next_at += every
+            delay = next_at - self.clock()
+            if delay < 0:  # a slow probe: skip missed ticks instead of bursting
+                next_at = self.clock()
+                delay = 0
+            await self._nap(delay)
+
+    async def _nap(self, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _workload(self, workload: Workload) -> None:
+        def emit(values: dict[str, float]) -> None:
+            self.record(workload.name, values)
+
+        try:
+            await workload.run(self.workload_ctx, emit, self._stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.journal.write(
+                "probe-error", source=workload.name, error=f"{type(exc).__name__}: {exc}"
+            )
+
+    async def stop(self) -> None:
+        """Stop sampling (bounded: tasks get 5 s to finish, then are cancelled)."""
+        self._stop.set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=5.0)
+            for t in pending:
+                t.cancel()
+            for t in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+        for probe in self._opened:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(probe.close(), self.default_timeout_s)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """What the sampler runs, for the plan."""
+        return {
+            "probes": sorted(self.probes),
+            "workload": self.workload.name if self.workload else None,
+        }

@@ -1,0 +1,239 @@
+"""SLOs: conditions over metrics in time windows, composable with ``&`` and ``|``.
+
+One line of text is one SLO::
+
+    api.latency_ms < 250                 latest sample
+    p99(load.latency_ms) < 250 over 10s  99th percentile of the last 10 s of samples
+    mean(quality.accuracy) >= 0.9 over 30s
+
+Aggregations: last, mean, min, max, sum, count, p50, p90, p95, p99 (any pNN). Operators:
+``< <= > >= == !=``. In files, ``{all: [...]}`` and ``{any: [...]}`` combine; in Python,
+``slo("a.x < 1") & slo("b.y > 2")`` gives a flattened :class:`AllOf`. A plain callable
+``f(state) -> bool`` is accepted wherever an SLO is.
+
+An SLO with no sample in its window is *unknown*, which does not hold: a silent system
+is not a healthy one.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aichaos.engine.metrics import aggregate
+from aichaos.errors import ValidationError
+
+if TYPE_CHECKING:
+    from aichaos.engine.state import ExperimentState
+
+__all__ = ["SLO", "AllOf", "AnyOf", "Check", "Condition", "FromCallable", "parse_slo", "slo"]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_AGG = r"last|mean|min|max|sum|count|p\d{1,2}(?:\.\d+)?"
+_NAME = r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+"
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan"
+_RE = re.compile(
+    rf"^\s*(?:(?P<agg>{_AGG})\(\s*(?P<aname>{_NAME})\s*\)|(?P<name>{_NAME}))"
+    rf"\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>{_NUM})"
+    rf"(?:\s+over\s+(?P<win>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m))?\s*$"
+)
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0}
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of evaluating an SLO: ``ok`` is False when breached or unknown."""
+
+    ok: bool
+    expr: str
+    value: float | None = None
+    detail: str = ""
+    parts: tuple[Check, ...] = field(default=())
+
+    def failing(self) -> list[Check]:
+        """The leaf checks that did not hold."""
+        if self.ok:
+            return []
+        if not self.parts:
+            return [self]
+        return [leaf for p in self.parts for leaf in p.failing()]
+
+
+class SLO(ABC):
+    """Base of every SLO: ``evaluate(state) -> Check``; combine with ``&`` and ``|``."""
+
+    @abstractmethod
+    def evaluate(self, state: ExperimentState) -> Check:
+        """Evaluate against the run's state (its metric store and clock)."""
+
+    @abstractmethod
+    def to_data(self) -> Any:
+        """The file form: a string, or ``{'all': [...]}`` / ``{'any': [...]}``."""
+
+    def metrics(self) -> set[str]:
+        """Metric names this SLO reads (for plan checks)."""
+        return set()
+
+    def __and__(self, other: SLO | Callable[[ExperimentState], bool]) -> AllOf:
+        return AllOf((*_flat(self, AllOf), *_flat(as_slo(other), AllOf)))
+
+    def __or__(self, other: SLO | Callable[[ExperimentState], bool]) -> AnyOf:
+        return AnyOf((*_flat(self, AnyOf), *_flat(as_slo(other), AnyOf)))
+
+    def __str__(self) -> str:
+        data = self.to_data()
+        return data if isinstance(data, str) else repr(data)
+
+
+def _flat(s: SLO, kind: type[AllOf] | type[AnyOf]) -> tuple[SLO, ...]:
+    return s.parts if isinstance(s, kind) else (s,)
+
+
+@dataclass(frozen=True)
+class Condition(SLO):
+    """``agg(metric) op threshold [over window_s]``."""
+
+    metric: str
+    op: str
+    threshold: float
+    agg: str = "last"
+    window_s: float | None = None
+    text: str = ""
+
+    def evaluate(self, state: ExperimentState) -> Check:
+        now = state.now
+        if self.window_s is None and self.agg == "last":
+            latest = state.store.last(self.metric)
+            values = [latest[1]] if latest and latest[0] >= state.phase_started else []
+        else:
+            since = now - self.window_s if self.window_s is not None else state.phase_started
+            values = state.store.window(self.metric, since, now)
+        expr = self.text or self.to_data()
+        if not values:
+            return Check(False, expr, None, "no data")
+        value = aggregate(self.agg, values)
+        if math.isnan(value):
+            return Check(False, expr, value, "value is NaN")
+        ok = _OPS[self.op](value, self.threshold)
+        return Check(
+            ok, expr, value, "" if ok else f"{value:g} violates {self.op} {self.threshold:g}"
+        )
+
+    def to_data(self) -> str:
+        if self.text:
+            return self.text
+        lhs = self.metric if self.agg == "last" else f"{self.agg}({self.metric})"
+        over = f" over {self.window_s:g}s" if self.window_s is not None else ""
+        return f"{lhs} {self.op} {self.threshold:g}{over}"
+
+    def metrics(self) -> set[str]:
+        return {self.metric}
+
+
+@dataclass(frozen=True)
+class AllOf(SLO):
+    """Holds when every part holds."""
+
+    parts: tuple[SLO, ...]
+
+    def evaluate(self, state: ExperimentState) -> Check:
+        checks = tuple(p.evaluate(state) for p in self.parts)
+        return Check(all(c.ok for c in checks), "all", None, "", checks)
+
+    def to_data(self) -> dict[str, list[Any]]:
+        return {"all": [p.to_data() for p in self.parts]}
+
+    def metrics(self) -> set[str]:
+        return set().union(*(p.metrics() for p in self.parts))
+
+
+@dataclass(frozen=True)
+class AnyOf(SLO):
+    """Holds when at least one part holds."""
+
+    parts: tuple[SLO, ...]
+
+    def evaluate(self, state: ExperimentState) -> Check:
+        checks = tuple(p.evaluate(state) for p in self.parts)
+        return Check(any(c.ok for c in checks), "any", None, "", checks)
+
+    def to_data(self) -> dict[str, list[Any]]:
+        return {"any": [p.to_data() for p in self.parts]}
+
+    def metrics(self) -> set[str]:
+        return set().union(*(p.metrics() for p in self.parts))
+
+
+@dataclass(frozen=True)
+class FromCallable(SLO):
+    """A plain callable ``f(state) -> bool`` used as an SLO (Python API only)."""
+
+    fn: Callable[[ExperimentState], bool]
+
+    def evaluate(self, state: ExperimentState) -> Check:
+        name = getattr(self.fn, "__name__", "callable")
+        return Check(bool(self.fn(state)), name)
+
+    def to_data(self) -> str:
+        return f"<callable {getattr(self.fn, '__name__', '?')}>"
+
+
+def parse_slo(text: str) -> Condition:
+    """Parse one SLO line; :class:`ValidationError` says what is wrong with it."""
+    if not isinstance(text, str):
+        raise ValidationError(f"an SLO must be a string like 'api.p99_ms < 250', got {text!r}")
+    m = _RE.match(text)
+    if m is None:
+        raise ValidationError(
+            f"cannot parse SLO {text!r}: expected '[agg(]source.metric[)] OP NUMBER"
+            " [over N(ms|s|m)]', e.g. 'p99(load.latency_ms) < 250 over 10s'"
+        )
+    window = None
+    if m["win"] is not None:
+        window = float(m["win"]) * _UNIT[m["unit"]]
+        if window <= 0:
+            raise ValidationError(f"SLO window must be > 0 in {text!r}")
+    return Condition(
+        metric=m["aname"] or m["name"],
+        op=m["op"],
+        threshold=float(m["value"]),
+        agg=m["agg"] or "last",
+        window_s=window,
+        text=" ".join(text.split()),
+    )
+
+
+def slo(spec: Any) -> SLO:
+    """Build an SLO from its file form: a string, ``{'all': [...]}``, ``{'any': [...]}``."""
+    if isinstance(spec, SLO):
+        return spec
+    if isinstance(spec, str):
+        return parse_slo(spec)
+    if isinstance(spec, dict) and len(spec) == 1:
+        ((key, parts),) = spec.items()
+        if key in ("all", "any") and isinstance(parts, list) and parts:
+            built = tuple(slo(p) for p in parts)
+            return AllOf(built) if key == "all" else AnyOf(built)
+    if callable(spec):
+        return FromCallable(spec)
+    raise ValidationError(
+        "an SLO is a string like 'api.p99_ms < 250' or {all: [...]} / {any: [...]} "
+        f"with a non-empty list, got {spec!r}"
+    )
+
+
+def as_slo(spec: Any) -> SLO:
+    """Alias of :func:`slo` used by the operators."""
+    return slo(spec)

@@ -1,0 +1,71 @@
+"""The one state object every policy (SLO, guardrail, stop condition) receives."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from aichaos.engine.metrics import MetricStore
+
+__all__ = ["ExperimentState", "Phase", "make_state"]
+
+
+class Phase:
+    """The engine's phases and terminal statuses, as plain strings for the journal."""
+
+    PLANNED = "planned"
+    BASELINE = "baseline"
+    INJECTING = "injecting"
+    RECOVERING = "recovering"
+    DONE = "done"
+
+
+@dataclass
+class ExperimentState:
+    """What a policy may look at.
+
+    Attributes:
+        phase: current phase (``baseline``, ``injecting``, ``recovering``).
+        now: the engine clock's current reading (monotonic seconds).
+        started: clock reading when the run started.
+        phase_started: clock reading when the current phase started; SLOs without an
+            explicit window look only at samples taken since then.
+        store: every metric sample so far.
+        step: name of the running method step, if any.
+        level: the running step's current ramp level, if any.
+        seed: the run's seed.
+        rng: the run's random generator (seeded).
+    """
+
+    phase: str
+    now: float
+    started: float
+    phase_started: float
+    store: MetricStore
+    step: str | None = None
+    level: float | None = None
+    seed: int = 0
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return self.now - self.started
+
+
+def make_state(
+    samples: dict[str, list[tuple[float, float]]] | None = None,
+    *,
+    now: float = 100.0,
+    phase: str = Phase.INJECTING,
+    phase_started: float = 0.0,
+) -> ExperimentState:
+    """Build a state for tests: ``samples`` maps ``source.metric`` to ``[(t, value)]``."""
+    store = MetricStore()
+    for name, pairs in (samples or {}).items():
+        source, _, metric = name.partition(".")
+        for t, v in pairs:
+            store.add(t, source, {metric: v})
+    return ExperimentState(
+        phase=phase, now=now, started=0.0, phase_started=phase_started, store=store
+    )

@@ -1,0 +1,250 @@
+"""Load an experiment file (YAML or JSON), reporting every mistake at once.
+
+Each problem names the field path (``method[1].fault.latency_ms``), the YAML line, the
+bad value and what was expected. Values may come from the environment or a secrets
+file -- ``${env:NAME}``, ``${file:/path}`` -- and are remembered so the journal and logs
+can redact them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from aichaos.errors import ExperimentError, Problem
+from aichaos.experiment.model import Experiment
+
+__all__ = ["Loaded", "Redactor", "format_path", "load_experiment", "parse_experiment"]
+
+_REF = re.compile(r"\$\{(env|file):([^}]+)\}")
+_MAX_BYTES = 1 << 20
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Redactor:
+    """Replaces secret values with their ``${env:NAME}`` placeholder in any text."""
+
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    def add(self, value: str, placeholder: str) -> None:
+        """Remember ``value`` (if long enough to be worth hiding) as a secret."""
+        if len(value) >= 3:
+            self.secrets[value] = placeholder
+
+    def text(self, s: str) -> str:
+        """``s`` with every secret replaced."""
+        for value, placeholder in sorted(self.secrets.items(), key=lambda kv: -len(kv[0])):
+            if value in s:
+                s = s.replace(value, placeholder)
+        return s
+
+    def data(self, obj: Any) -> Any:
+        """A copy of JSON-like ``obj`` with every string redacted."""
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, dict):
+            return {self.text(str(k)): self.data(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [self.data(v) for v in obj]
+        return obj
+
+
+@dataclass
+class Loaded:
+    """A validated experiment, its source and the redactor for its secrets."""
+
+    experiment: Experiment
+    source: str
+    redactor: Redactor
+
+
+def format_path(loc: Iterable[str | int]) -> str:
+    """``('method', 1, 'fault')`` -> ``method[1].fault``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _line_map(node: yaml.Node | None) -> dict[Path_, int]:
+    lines: dict[Path_, int] = {}
+
+    def walk(n: yaml.Node, path: Path_) -> None:
+        lines[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
+                lines[(*path, key)] = k.start_mark.line + 1
+                walk(v, (*path, key))
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                walk(v, (*path, i))
+
+    if node is not None:
+        walk(node, ())
+    return lines
+
+
+def _line_for(lines: dict[Path_, int], loc: Path_) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _substitute(
+    data: Any, path: Path_, redactor: Redactor, problems: list[tuple[Path_, str]]
+) -> Any:
+    if isinstance(data, dict):
+        return {k: _substitute(v, (*path, k), redactor, problems) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_substitute(v, (*path, i), redactor, problems) for i, v in enumerate(data)]
+    if not isinstance(data, str) or "${" not in data:
+        return data
+
+    def repl(m: re.Match[str]) -> str:
+        kind, name = m.group(1), m.group(2).strip()
+        if kind == "env":
+            value = os.environ.get(name)
+            if value is None:
+                problems.append((path, f"environment variable {name!r} is not set"))
+                return m.group(0)
+        else:
+            try:
+                value = Path(name).read_text().strip()
+            except OSError as exc:
+                problems.append((path, f"cannot read secrets file {name!r}: {exc.strerror}"))
+                return m.group(0)
+        redactor.add(value, m.group(0))
+        return value
+
+    return _REF.sub(repl, data)
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    got = _describe(err.get("input"))
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {
+            "greater_than_equal": ">=",
+            "greater_than": ">",
+            "less_than_equal": "<=",
+            "less_than": "<",
+        }[kind]
+        bound = next(iter(ctx.values()))
+        return f"must be {op} {bound}, got {got}"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx.get('pattern')}, got {got}"
+    if kind in ("too_short", "too_long"):
+        return f"{err['msg'][0].lower()}{err['msg'][1:]}"
+    return f"{err['msg'][0].lower()}{err['msg'][1:]}, got {got}"
+
+
+def parse_experiment(text: str | bytes, source: str = "<experiment>") -> Loaded:
+    """Validate experiment text (YAML or JSON); :class:`ExperimentError` lists every problem."""
+    if isinstance(text, bytes):
+        if len(text) > _MAX_BYTES:
+            raise ExperimentError(source, [Problem("", f"file is larger than {_MAX_BYTES} bytes")])
+        if b"\0" in text:
+            raise ExperimentError(source, [Problem("", "not a text file (contains NUL bytes)")])
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ExperimentError(
+                source, [Problem("", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]
+            ) from None
+    if not text.strip():
+        raise ExperimentError(
+            source,
+            [Problem("", "file is empty; an experiment needs at least 'title' and 'method'")],
+        )
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        what = getattr(exc, "problem", None) or str(exc)
+        raise ExperimentError(source, [Problem("", f"YAML syntax error: {what}", line)]) from None
+    if not isinstance(raw, dict):
+        raise ExperimentError(
+            source,
+            [Problem("", f"the top level must be a mapping of fields, got {type(raw).__name__}")],
+        )
+    lines = _line_map(node)
+    redactor = Redactor()
+    subst_problems: list[tuple[Path_, str]] = []
+    data = _substitute(raw, (), redactor, subst_problems)
+    problems = [Problem(format_path(p), m, _line_for(lines, p)) for p, m in subst_problems]
+    try:
+        experiment = Experiment.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems += _problems(exc, lines)
+        raise ExperimentError(source, problems) from None
+    if problems:
+        raise ExperimentError(source, problems)
+    return Loaded(experiment, source, redactor)
+
+
+def _problems(exc: pydantic.ValidationError, lines: dict[Path_, int]) -> list[Problem]:
+    out: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc: Path_ = tuple(err["loc"])
+        msg = _message(err)
+        if (err["type"] == "value_error" and not loc and "\n" in msg) or re.match(
+            r"^[\w\[\]\.]+: ", msg
+        ):
+            # model-level check: each line is "path: message"
+            for line in msg.splitlines():
+                path, _, text = line.partition(": ")
+                out.append(Problem(path, text, _line_for(lines, _parse_path(path))))
+            continue
+        out.append(Problem(format_path(loc), msg, _line_for(lines, loc)))
+    return out
+
+
+def _parse_path(path: str) -> Path_:
+    parts: list[str | int] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        parts.append(int(index) if index else name)
+    return tuple(parts)
+
+
+def load_experiment(path: str | os.PathLike[str]) -> Loaded:
+    """Read and validate an experiment file; :class:`ExperimentError` lists every problem."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > _MAX_BYTES:
+            raise ExperimentError(str(p), [Problem("", f"file is larger than {_MAX_BYTES} bytes")])
+        data = p.read_bytes()
+    except IsADirectoryError:
+        raise ExperimentError(
+            str(p), [Problem("", "is a directory, not an experiment file")]
+        ) from None
+    except OSError as exc:
+        raise ExperimentError(str(p), [Problem("", f"cannot read: {exc.strerror}")]) from None
+    return parse_experiment(data, str(p))

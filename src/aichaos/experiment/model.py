@@ -1,0 +1,314 @@
+"""The experiment: a pydantic model that the YAML file, the Python API and the journal share.
+
+Faults, probes, targets and workloads are registry types: in a file they are mappings
+with a ``type`` key, dispatched to the registered class (``fault: {type: process-pause}``).
+Cross-references (a step's target, an SLO's source) are checked here, so an experiment
+that validates can be planned without surprises.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializeAsAny,
+    field_validator,
+    model_validator,
+)
+
+from aichaos.engine.slo import SLO, slo
+from aichaos.faults.base import FAULTS, BlastRadius, Fault
+from aichaos.load.base import WORKLOADS, Workload
+from aichaos.probes.base import PROBES, Probe
+from aichaos.registry import Registry
+from aichaos.targets import TARGETS, Target
+
+__all__ = [
+    "Experiment",
+    "HttpRollback",
+    "Phases",
+    "PythonRollback",
+    "Ramp",
+    "Safety",
+    "Step",
+    "Timeouts",
+    "default_kill_switch",
+]
+
+_NAME = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+
+
+def _dispatch(registry: Registry[Any]) -> BeforeValidator:
+    """Turn ``{type: name, ...}`` into the registered class's instance."""
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, dict):
+            if "type" not in value:
+                known = ", ".join(registry.names())
+                raise ValueError(f"needs a 'type' naming a {registry.family}; known: {known}")
+            kind = value["type"]
+            if not isinstance(kind, str) or kind not in registry:
+                raise ValueError(
+                    f"unknown {registry.family} type {kind!r}; known: {', '.join(registry.names())}"
+                )
+            cls = registry.get(kind)
+            return cls.model_validate({k: v for k, v in value.items() if k != "type"})
+        return value
+
+    return BeforeValidator(validate)
+
+
+def _dump_typed(value: Any) -> dict[str, Any]:
+    return {"type": value.type, **value.model_dump(mode="json")}
+
+
+FaultField = Annotated[SerializeAsAny[Fault], _dispatch(FAULTS), PlainSerializer(_dump_typed)]
+ProbeField = Annotated[SerializeAsAny[Probe], _dispatch(PROBES), PlainSerializer(_dump_typed)]
+TargetField = Annotated[SerializeAsAny[Target], _dispatch(TARGETS), PlainSerializer(_dump_typed)]
+WorkloadField = Annotated[
+    SerializeAsAny[Workload], _dispatch(WORKLOADS), PlainSerializer(_dump_typed)
+]
+SLOField = Annotated[
+    SLO,
+    BeforeValidator(slo),
+    PlainSerializer(lambda s: s.to_data()),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class Ramp(_Model):
+    """Raise a step's blast radius or intensity in levels, stopping at the first breach.
+
+    ``field`` is ``fraction`` (the blast radius) or a numeric field of the fault
+    (``latency_ms``); each of ``values`` is held for ``hold_s`` seconds.
+    """
+
+    field: str = Field("fraction", description="'fraction' or a numeric fault field")
+    values: list[float] = Field(min_length=1, description="levels, in order")
+    hold_s: float = Field(gt=0, description="seconds each level is held")
+    stop_on_breach: bool = Field(True, description="stop ramping when the steady state breaks")
+
+
+class Step(_Model):
+    """One fault on one target, on a schedule, with a blast radius (optionally ramped)."""
+
+    name: str = Field("", description="label for the journal; default: the fault type")
+    fault: FaultField
+    target: str | None = Field(None, description="name of an entry in the experiment's targets")
+    start_s: float = Field(0.0, ge=0, description="offset from the start of the method phase")
+    duration_s: float | None = Field(
+        None, gt=0, description="how long the fault stays; a ramp sets it to levels x hold_s"
+    )
+    blast_radius: BlastRadius = Field(default_factory=BlastRadius)
+    ramp: Ramp | None = None
+
+    @model_validator(mode="after")
+    def _duration(self) -> Step:
+        if self.ramp is None and self.duration_s is None:
+            raise ValueError("give duration_s (seconds the fault stays) or a ramp")
+        if self.ramp is not None:
+            if self.ramp.field == "fraction":
+                bad = [v for v in self.ramp.values if not 0 <= v <= 1]
+                if bad:
+                    raise ValueError(f"ramp values for 'fraction' must be in [0, 1], got {bad}")
+            elif self.ramp.field not in type(self.fault).model_fields:
+                known = ", ".join(["fraction", *type(self.fault).model_fields])
+                raise ValueError(
+                    f"ramp field {self.ramp.field!r} is not a field of fault "
+                    f"{self.fault.type!r}; known: {known}"
+                )
+        return self
+
+    @property
+    def label(self) -> str:
+        """The step's name, or its fault type."""
+        return self.name or self.fault.type
+
+    @property
+    def total_s(self) -> float:
+        """Seconds from the step's start to its end."""
+        if self.ramp is not None:
+            return len(self.ramp.values) * self.ramp.hold_s
+        assert self.duration_s is not None
+        return self.duration_s
+
+
+class PythonRollback(_Model):
+    """Rollback action: call ``module:function`` (sync or async) with ``arguments``."""
+
+    type: Literal["python"] = "python"
+    call: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class HttpRollback(_Model):
+    """Rollback action: an HTTP request to a target (e.g. ``POST /admin/reload``)."""
+
+    type: Literal["http"] = "http"
+    target: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    path: str = "/"
+    expect_status: int = Field(200, ge=100, le=599)
+
+
+Rollback = Annotated[PythonRollback | HttpRollback, Field(discriminator="type")]
+
+
+class Timeouts(_Model):
+    """Enforced timeouts: a hung call can never hang the run."""
+
+    probe_s: float = Field(5.0, gt=0)
+    apply_s: float = Field(10.0, gt=0)
+    revert_s: float = Field(10.0, gt=0)
+    rollback_s: float = Field(30.0, gt=0)
+
+
+def default_kill_switch() -> str:
+    """Where ``aichaos halt`` writes and every run looks: ``$AICHAOS_KILL_SWITCH`` or tmp."""
+    return os.environ.get(
+        "AICHAOS_KILL_SWITCH", os.path.join(tempfile.gettempdir(), "aichaos.halt")
+    )
+
+
+class Safety(_Model):
+    """Limits that keep a run safe."""
+
+    max_duration_s: float = Field(3600.0, gt=0, description="the run aborts past this")
+    allowed_environments: list[str] = Field(
+        default_factory=list,
+        description="if set, AICHAOS_ENV (or --env) must be one of these",
+    )
+    dry_run: bool = False
+    guardrail_interval_s: float = Field(1.0, gt=0, le=60)
+    probe_interval_s: float = Field(1.0, gt=0, le=300)
+    kill_switch: str = Field(default_factory=default_kill_switch)
+    ttl_s: float = Field(
+        15.0, gt=0, le=3600, description="faults expire this long after the runner stops renewing"
+    )
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+
+
+class Phases(_Model):
+    """Lengths of the observation phases around the method."""
+
+    baseline_s: float = Field(5.0, gt=0)
+    recovery_s: float = Field(5.0, ge=0)
+
+
+class Experiment(_Model):
+    """A chaos experiment: targets, workload, steady state, method, guardrails, safety."""
+
+    title: str = Field(min_length=1)
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    seed: int | None = Field(None, ge=0, description="fixes every random choice; recorded")
+    targets: dict[str, TargetField] = Field(default_factory=dict)
+    workload: WorkloadField | None = None
+    probes: dict[str, ProbeField] = Field(default_factory=dict)
+    steady_state: list[SLOField] = Field(default_factory=list)
+    method: list[Step] = Field(min_length=1)
+    guardrails: list[SLOField] = Field(default_factory=list)
+    rollbacks: list[Rollback] = Field(default_factory=list)
+    phases: Phases = Field(default_factory=Phases)
+    safety: Safety = Field(default_factory=Safety)
+
+    @field_validator("targets", "probes")
+    @classmethod
+    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        import re
+
+        for name in v:
+            if not re.match(_NAME, name):
+                raise ValueError(f"name {name!r} must match {_NAME}")
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> Experiment:
+        problems: list[str] = []
+        for i, step in enumerate(self.method):
+            kinds = type(step.fault).target_kinds
+            if step.target is None:
+                if kinds:
+                    problems.append(
+                        f"method[{i}].target: fault {step.fault.type!r} needs a target of type "
+                        f"{' or '.join(kinds)}"
+                    )
+                continue
+            target = self.targets.get(step.target)
+            if target is None:
+                problems.append(
+                    f"method[{i}].target: unknown target {step.target!r}; "
+                    f"known: {', '.join(self.targets) or 'none'}"
+                )
+            elif kinds and target.type not in kinds:
+                problems.append(
+                    f"method[{i}].target: fault {step.fault.type!r} acts on "
+                    f"{' or '.join(kinds)}, but {step.target!r} is {target.type!r}"
+                )
+        for i, rb in enumerate(self.rollbacks):
+            if isinstance(rb, HttpRollback) and rb.target not in self.targets:
+                problems.append(f"rollbacks[{i}].target: unknown target {rb.target!r}")
+        sources = set(self.probes) | ({self.workload.name} if self.workload else set())
+        for section in ("steady_state", "guardrails"):
+            for i, s in enumerate(getattr(self, section)):
+                for metric in sorted(s.metrics()):
+                    source = metric.split(".", 1)[0]
+                    if source not in sources:
+                        problems.append(
+                            f"{section}[{i}]: {metric!r} names source {source!r}, which is "
+                            f"no probe or workload; known: {', '.join(sorted(sources)) or 'none'}"
+                        )
+        for name, probe in self.probes.items():
+            ref = getattr(probe, "target", None)
+            if isinstance(ref, str) and ref not in self.targets:
+                problems.append(f"probes.{name}.target: unknown target {ref!r}")
+        if self.workload is not None:
+            ref = getattr(self.workload, "target", None)
+            if isinstance(ref, str) and ref not in self.targets:
+                problems.append(f"workload.target: unknown target {ref!r}")
+        planned = self.planned_duration_s
+        if planned > self.safety.max_duration_s:
+            problems.append(
+                f"safety.max_duration_s: the plan takes {planned:g}s, more than "
+                f"max_duration_s={self.safety.max_duration_s:g}"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def method_duration_s(self) -> float:
+        """Seconds from the start of the method phase to the end of its last step."""
+        return max(s.start_s + s.total_s for s in self.method)
+
+    @property
+    def planned_duration_s(self) -> float:
+        """Baseline + method + recovery, in seconds."""
+        return self.phases.baseline_s + self.method_duration_s + self.phases.recovery_s
+
+    def steady_state_slo(self) -> SLO | None:
+        """All steady-state SLOs combined, or ``None`` when there are none."""
+        return _combine(self.steady_state)
+
+    def guardrail_slo(self) -> SLO | None:
+        """All guardrails combined, or ``None``."""
+        return _combine(self.guardrails)
+
+
+def _combine(parts: list[SLO]) -> SLO | None:
+    if not parts:
+        return None
+    out = parts[0]
+    for p in parts[1:]:
+        out = out & p
+    return out

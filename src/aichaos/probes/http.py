@@ -1,0 +1,85 @@
+"""``http`` probe: status, latency and optionally one JSON field of an HTTP endpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from pydantic import Field
+
+from aichaos.errors import ValidationError
+from aichaos.probes.base import PROBES, Probe, ProbeContext
+from aichaos.probes.jsonpath import JsonPath
+
+__all__ = ["HttpProbe"]
+
+
+@PROBES.register("http")
+class HttpProbe(Probe):
+    """Request ``path`` on an ``http`` target; report ok, status, latency_ms [, value].
+
+    ``ok`` is 1 when the status is in ``expect_status`` (and the JSON field, if named,
+    is a number). Connection failures and timeouts are measurements (``ok = 0``,
+    ``status = 0``), not errors: an unreachable service is exactly what chaos shows.
+    """
+
+    target: str = Field(description="name of an http target")
+    path: str = Field("/", pattern=r"^/")
+    method: str = Field("GET", pattern=r"^(GET|POST|PUT|PATCH|DELETE|HEAD)$")
+    json_body: Any = Field(None, description="JSON sent with the request")
+    expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
+    json_field: str | None = Field(None, description="JSON path of a number, e.g. $.score")
+
+    def model_post_init(self, _ctx: Any) -> None:
+        """Check the JSON path once, at load time."""
+        if self.json_field is not None:
+            try:
+                JsonPath.parse(self.json_field)
+            except ValidationError as exc:
+                raise ValueError(str(exc)) from None
+
+    async def measure(self, ctx: ProbeContext) -> dict[str, float]:
+        """One request; latency measured around the whole exchange."""
+        import httpx
+
+        target = ctx.target(self.target, "http")
+        url = target.url.rstrip("/") + self.path
+        client = ctx.client()
+        t0 = time.perf_counter()
+        try:
+            resp = await client.request(
+                self.method,
+                url,
+                headers=target.headers,
+                json=self.json_body,
+                timeout=self.timeout_s or 5.0,
+            )
+            body = resp.content
+        except httpx.HTTPError:
+            return {"ok": 0.0, "status": 0.0, "latency_ms": (time.perf_counter() - t0) * 1e3}
+        latency_ms = (time.perf_counter() - t0) * 1e3
+        out = {
+            "ok": 1.0 if resp.status_code in self.expect_status else 0.0,
+            "status": float(resp.status_code),
+            "latency_ms": latency_ms,
+        }
+        if self.json_field is not None:
+            value = _number(body, self.json_field)
+            if value is None:
+                out["ok"] = 0.0
+            else:
+                out["value"] = value
+        return out
+
+
+def _number(body: bytes, path: str) -> float | None:
+    try:
+        found = JsonPath.parse(path).get(json.loads(body))
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    if isinstance(found, bool):
+        return float(found)
+    if isinstance(found, (int, float)):
+        return float(found)
+    return None
