@@ -18,7 +18,13 @@ import click
 
 __all__ = ["main"]
 
-_COMMANDS: dict[str, str] = {}
+_COMMANDS: dict[str, str] = {
+    "faults": "aichaos.engine.cli:faults_command",
+    "halt": "aichaos.engine.cli:halt_command",
+    "run": "aichaos.engine.cli:run_command",
+    "schema": "aichaos.engine.cli:schema_command",
+    "validate": "aichaos.engine.cli:validate_command",
+}
 
 
 class _LazyGroup(click.Group):

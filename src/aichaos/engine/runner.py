@@ -323,12 +323,16 @@ class Engine:
                 exp.workload,
                 store=self.store,
                 journal=journal,
-                probe_ctx=ProbeContext(targets=targets, http=client, rng=random.Random(self.seed)),
+                probe_ctx=ProbeContext(
+                    targets=targets,
+                    http=client,
+                    rng=random.Random(self.seed),
+                    timeout_s=safety.timeouts.probe_s,
+                ),
                 workload_ctx=WorkloadContext(
                     targets=targets, rng=random.Random(self.seed + 1), phase=lambda: self.phase
                 ),
                 default_every_s=safety.probe_interval_s,
-                default_timeout_s=safety.timeouts.probe_s,
                 clock=self.clock,
                 phase=lambda: self.phase,
                 on_sample=self._on_sample,

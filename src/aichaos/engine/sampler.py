@@ -19,6 +19,8 @@ from aichaos.probes.base import Probe, ProbeContext, Stateful
 
 __all__ = ["Sampler"]
 
+_GRACE_S = 0.25
+
 
 class Sampler:
     """Owns the probe and workload tasks of one run."""
@@ -33,7 +35,6 @@ class Sampler:
         probe_ctx: ProbeContext,
         workload_ctx: WorkloadContext,
         default_every_s: float,
-        default_timeout_s: float,
         clock: Callable[[], float],
         phase: Callable[[], str],
         on_sample: Callable[[], None],
@@ -45,7 +46,6 @@ class Sampler:
         self.probe_ctx = probe_ctx
         self.workload_ctx = workload_ctx
         self.default_every_s = default_every_s
-        self.default_timeout_s = default_timeout_s
         self.clock = clock
         self.phase = phase
         self.on_sample = on_sample
@@ -57,7 +57,7 @@ class Sampler:
         """Open stateful probes and start every sampling task."""
         for name, probe in self.probes.items():
             if isinstance(probe, Stateful):
-                await asyncio.wait_for(probe.open(self.probe_ctx), self.default_timeout_s)
+                await asyncio.wait_for(probe.open(self.probe_ctx), self.probe_ctx.timeout_s)
                 self._opened.append(probe)
             self._tasks.append(asyncio.create_task(self._probe_loop(name, probe)))
         if self.workload is not None:
@@ -75,16 +75,21 @@ class Sampler:
         self.on_sample()
 
     async def _sample(self, name: str, probe: Probe) -> None:
-        timeout = probe.timeout_s or self.default_timeout_s
+        # Probes that time out by themselves report it as a measurement; the enforced
+        # limit sits a little above theirs and catches the ones that hang regardless.
+        timeout = self.probe_ctx.timeout_for(probe) + _GRACE_S
         try:
             values = await asyncio.wait_for(probe.measure(self.probe_ctx), timeout)
-        except TimeoutError:
-            self.journal.write("probe-error", source=name, error=f"timed out after {timeout:g}s")
+        except Exception as exc:  # a failed sample is journaled and recorded, not fatal
+            why = (
+                f"timed out after {timeout:g}s"
+                if isinstance(exc, TimeoutError)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            self.journal.write("probe-error", source=name, error=why)
+            self.record(name, {"error": 1.0})
             return
-        except Exception as exc:  # a broken probe is journaled, not fatal
-            self.journal.write("probe-error", source=name, error=f"{type(exc).__name__}: {exc}")
-            return
-        self.record(name, values)
+        self.record(name, {**values, "error": 0.0})
 
     async def _probe_loop(self, name: str, probe: Probe) -> None:
         every = probe.every_s or self.default_every_s
@@ -127,7 +132,7 @@ class Sampler:
                     await t
         for probe in self._opened:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(probe.close(), self.default_timeout_s)
+                await asyncio.wait_for(probe.close(), self.probe_ctx.timeout_s)
 
     @property
     def details(self) -> dict[str, Any]:

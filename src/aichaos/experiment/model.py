@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     SerializeAsAny,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -79,6 +80,7 @@ SLOField = Annotated[
     SLO,
     BeforeValidator(slo),
     PlainSerializer(lambda s: s.to_data()),
+    WithJsonSchema({"x-aichaos-def": "SLO"}),  # swapped for a $ref by schema.py
 ]
 
 

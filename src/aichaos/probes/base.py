@@ -36,6 +36,12 @@ class ProbeContext:
     http: httpx.AsyncClient | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     clock: Callable[[], float] = time.monotonic
+    #: default per-sample timeout for probes that set none (safety.timeouts.probe_s)
+    timeout_s: float = 5.0
+
+    def timeout_for(self, probe: Probe) -> float:
+        """The probe's own timeout, or the run's default."""
+        return probe.timeout_s or self.timeout_s
 
     def target(self, name: str | None, kind: str) -> Any:
         """The target called ``name``, checked to be of ``kind``."""

@@ -53,16 +53,22 @@ class HttpProbe(Probe):
                 url,
                 headers=target.headers,
                 json=self.json_body,
-                timeout=self.timeout_s or 5.0,
+                timeout=ctx.timeout_for(self),
             )
             body = resp.content
-        except httpx.HTTPError:
-            return {"ok": 0.0, "status": 0.0, "latency_ms": (time.perf_counter() - t0) * 1e3}
+        except httpx.HTTPError as exc:
+            return {
+                "ok": 0.0,
+                "status": 0.0,
+                "latency_ms": (time.perf_counter() - t0) * 1e3,
+                "timeout": 1.0 if isinstance(exc, httpx.TimeoutException) else 0.0,
+            }
         latency_ms = (time.perf_counter() - t0) * 1e3
         out = {
             "ok": 1.0 if resp.status_code in self.expect_status else 0.0,
             "status": float(resp.status_code),
             "latency_ms": latency_ms,
+            "timeout": 0.0,
         }
         if self.json_field is not None:
             value = _number(body, self.json_field)

@@ -35,7 +35,7 @@ class PrometheusProbe(Probe):
             resp = await ctx.client().get(
                 target.url.rstrip("/") + self.path,
                 headers=target.headers,
-                timeout=self.timeout_s or 5.0,
+                timeout=ctx.timeout_for(self),
             )
             text = resp.text
         except httpx.HTTPError:

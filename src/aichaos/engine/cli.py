@@ -1,0 +1,238 @@
+"""``aichaos run | validate | schema | faults | halt``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aichaos.errors import AichaosError, ExperimentError, SafetyError
+
+__all__ = ["faults_command", "halt_command", "run_command", "schema_command", "validate_command"]
+
+
+def _err(msg: str) -> None:
+    click.echo(f"aichaos: {msg}", err=True)
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
+def validate_command(files: tuple[str, ...]) -> None:
+    """Check experiment FILES; print every problem at once. Exit 2 if any is invalid."""
+    from aichaos.experiment.loader import load_experiment
+
+    bad = 0
+    for f in files:
+        try:
+            loaded = load_experiment(f)
+        except ExperimentError as exc:
+            bad += 1
+            click.echo(str(exc), err=True)
+        else:
+            exp = loaded.experiment
+            click.echo(f"{f}: ok ({len(exp.method)} step(s), {exp.planned_duration_s:g}s planned)")
+    if bad:
+        sys.exit(2)
+
+
+@click.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of experiment files (for editor autocompletion)."""
+    from aichaos.experiment.schema import experiment_schema
+
+    click.echo(json.dumps(experiment_schema(), indent=2))
+
+
+def _unit(name: str) -> str:
+    for suffix, unit in (
+        ("_ms", "milliseconds"),
+        ("_us", "microseconds"),
+        ("_s", "seconds"),
+        ("_kbps", "KB/s"),
+        ("_bytes", "bytes"),
+        ("_mb", "MiB"),
+        ("_pct", "percent"),
+    ):
+        if name.endswith(suffix):
+            return unit
+    return "0..1" if name in ("fraction", "probability", "toxicity") else ""
+
+
+def _describe_types() -> dict[str, list[dict[str, Any]]]:
+    from aichaos.faults.base import FAULTS
+    from aichaos.load.base import WORKLOADS
+    from aichaos.probes.base import PROBES
+    from aichaos.targets import TARGETS
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for family, registry in (
+        ("faults", FAULTS),
+        ("probes", PROBES),
+        ("targets", TARGETS),
+        ("workloads", WORKLOADS),
+    ):
+        rows = []
+        for name, cls in registry.items():
+            params = []
+            for field_name, info in cls.model_fields.items():
+                default = (
+                    None if info.is_required() else info.get_default(call_default_factory=True)
+                )
+                params.append(
+                    {
+                        "name": field_name,
+                        "type": getattr(info.annotation, "__name__", str(info.annotation)),
+                        "required": info.is_required(),
+                        "default": default if _jsonable(default) else repr(default),
+                        "unit": _unit(field_name),
+                        "description": info.description or "",
+                    }
+                )
+            summary = (cls.__doc__ or "").strip().splitlines()
+            rows.append(
+                {"type": name, "summary": summary[0] if summary else "", "parameters": params}
+            )
+        out[family] = rows
+    return out
+
+
+def _jsonable(v: Any) -> bool:
+    try:
+        json.dumps(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+@click.command("faults")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def faults_command(as_json: bool) -> None:
+    """List every registered fault, probe, target and workload type with its parameters."""
+    types = _describe_types()
+    if as_json:
+        click.echo(json.dumps(types, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for family, rows in types.items():
+        table = Table(title=family, show_lines=False, expand=False)
+        table.add_column("type", style="bold")
+        table.add_column("parameters (unit, default)")
+        table.add_column("what it does")
+        for row in rows:
+            params = []
+            for p in row["parameters"]:
+                unit = f" {p['unit']}" if p["unit"] else ""
+                default = "required" if p["required"] else f"={p['default']}"
+                params.append(f"{p['name']}{unit} {default}")
+            table.add_row(row["type"], "\n".join(params) or "-", row["summary"])
+        console.print(table)
+
+
+@click.command("halt")
+@click.option("--clear", is_flag=True, help="remove the kill switch so runs may start again")
+@click.option("--path", type=click.Path(), default=None, help="kill-switch file (default: shared)")
+def halt_command(clear: bool, path: str | None) -> None:
+    """Abort every running experiment within one guardrail interval (the kill switch)."""
+    from aichaos.experiment.model import default_kill_switch
+
+    p = Path(path or default_kill_switch())
+    if clear:
+        p.unlink(missing_ok=True)
+        click.echo(f"kill switch cleared: {p}")
+        return
+    try:
+        p.write_text(f"halted by pid {os.getpid()} at {time.ctime()}\n")
+    except OSError as exc:
+        _err(f"cannot create kill switch {p}: {exc.strerror}")
+        sys.exit(2)
+    click.echo(f"kill switch set: {p} (running experiments abort; 'aichaos halt --clear' re-arms)")
+
+
+def _default_journal(title: str) -> Path:
+    slug = "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")[:40] or "run"
+    return Path("aichaos-runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}.jsonl"
+
+
+@click.command("run")
+@click.argument("file", type=click.Path())
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON-lines journal (default: aichaos-runs/<time>-<title>.jsonl)",
+)
+@click.option("--dry-run", is_flag=True, help="print the plan and touch nothing")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="override the seed")
+@click.option("--env", "environment", default=None, help="environment name (or AICHAOS_ENV)")
+@click.option("--quiet", "-q", is_flag=True, help="no live progress")
+def run_command(
+    file: str,
+    journal_path: str | None,
+    dry_run: bool,
+    seed: int | None,
+    environment: str | None,
+    quiet: bool,
+) -> None:
+    """Run the experiment in FILE. Exit: 0 passed, 1 deviated, 2 bad input, 3 aborted,
+    4 failed baseline, 5 error."""
+    from aichaos.experiment.loader import load_experiment
+
+    try:
+        loaded = load_experiment(file)
+    except ExperimentError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    exp = loaded.experiment
+    if dry_run or exp.safety.dry_run:
+        from aichaos.engine.plan import plan
+
+        the_seed = seed if seed is not None else (exp.seed if exp.seed is not None else 0)
+        click.echo(json.dumps(loaded.redactor.data(plan(exp, the_seed)), indent=2))
+        click.echo("dry run: nothing was touched", err=True)
+        return
+    from rich.console import Console
+
+    from aichaos.engine.journal import Journal
+    from aichaos.engine.progress import Progress
+    from aichaos.engine.runner import Engine
+
+    path = Path(journal_path) if journal_path else _default_journal(exp.title)
+    try:
+        journal = Journal(path, redactor=loaded.redactor)
+    except OSError as exc:
+        _err(f"cannot write journal {path}: {exc.strerror}")
+        sys.exit(2)
+    if not quiet:
+        journal.listeners.append(Progress(Console(stderr=True)))
+    engine = Engine(exp, journal=journal, seed=seed, environment=environment, handle_signals=True)
+    try:
+        engine.check_environment()
+    except SafetyError as exc:
+        _err(str(exc))
+        sys.exit(2)
+    try:
+        result = _run_loop(engine.run())
+    except AichaosError as exc:
+        _err(str(exc))
+        sys.exit(5)
+    click.echo(f"{result.status}: {result.reason}")
+    click.echo(f"journal: {result.journal}")
+    sys.exit(result.exit_code)
+
+
+def _run_loop(coro: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)

@@ -1,0 +1,79 @@
+"""Live progress of a run in the terminal (rich), fed by journal events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["Progress", "summary_table"]
+
+_STYLE = {
+    "passed": "bold green",
+    "deviated": "bold yellow",
+    "aborted": "bold red",
+    "failed-baseline": "bold magenta",
+    "error": "bold red",
+}
+
+
+class Progress:
+    """Prints one line per meaningful event; samples update a compact SLO line."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.last_values: dict[str, float] = {}
+
+    def __call__(self, e: dict[str, Any]) -> None:
+        kind = e["event"]
+        t = f"[dim]{e['t']:7.2f}s[/dim]"
+        c = self.console
+        if kind == "run-started":
+            c.print(f"{t} [bold]{e['title']}[/bold]  seed={e['seed']}")
+        elif kind == "phase":
+            c.print(f"{t} phase [cyan]{e['phase']}[/cyan]")
+        elif kind == "fault-applied":
+            level = f" level={e['level']:g}" if e.get("level") is not None else ""
+            c.print(
+                f"{t} [red]+ {e['step']}[/red] {e['fault']['type']} on {e.get('target')}{level}"
+            )
+        elif kind == "fault-reverted":
+            c.print(f"{t} [green]- {e['step']}[/green] reverted")
+        elif kind == "fault-revert-failed":
+            c.print(f"{t} [bold red]! {e['step']} revert failed: {e['error']}[/bold red]")
+        elif kind in ("fault-apply-failed", "probe-error"):
+            who = e.get("step") or e.get("source")
+            c.print(f"{t} [yellow]! {kind} {who}: {e['error']}[/yellow]")
+        elif kind == "steady-state":
+            parts = ", ".join(
+                f"{x['slo']}={'-' if x['value'] is None else format(x['value'], '.4g')}"
+                for x in e["checks"]
+            )
+            mark = "[green]held[/green]" if e["ok"] else "[red]BROKE[/red]"
+            c.print(f"{t} steady state ({e['phase']}) {mark}: {parts}")
+        elif kind == "abort":
+            c.print(f"{t} [bold red]ABORT[/bold red] {e['reason']}")
+        elif kind == "breaking-point":
+            c.print(
+                f"{t} [bold]breaking point[/bold] {e['step']} {e['field']}: "
+                f"held at {e['held']}, broke at {e['broke']}"
+            )
+        elif kind == "rollback":
+            ok = "[green]ok[/green]" if e["ok"] else f"[red]failed: {e.get('error')}[/red]"
+            c.print(f"{t} rollback {e['action']}: {ok}")
+        elif kind == "run-ended":
+            style = _STYLE.get(e["status"], "bold")
+            c.print(f"{t} [{style}]{e['status'].upper()}[/{style}] {e['reason']}")
+
+
+def summary_table(rows: list[dict[str, Any]]) -> Table:
+    """One row per experiment: title, verdict, reason."""
+    table = Table(title="aichaos results")
+    table.add_column("experiment")
+    table.add_column("verdict")
+    table.add_column("why")
+    for r in rows:
+        style = _STYLE.get(r["status"], "")
+        table.add_row(r["title"], f"[{style}]{r['status']}[/{style}]", r["reason"])
+    return table
