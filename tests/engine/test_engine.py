@@ -1,0 +1,300 @@
+"""Engine logic in virtual time (async-solipsism): no sleeping, deterministic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import async_solipsism
+import pytest
+
+from aichaos.engine.journal import Journal, read_journal
+from aichaos.engine.runner import Engine, RunResult
+from aichaos.experiment.loader import parse_experiment
+from aichaos.experiment.model import Experiment
+from tests.engine import system
+
+M = "tests.engine.system"
+
+
+@pytest.fixture(autouse=True)
+def fresh_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    system.reset()
+    monkeypatch.setenv("AICHAOS_KILL_SWITCH", str(tmp_path / "halt"))
+    yield
+
+
+def experiment(**over: Any) -> Experiment:
+    data: dict[str, Any] = {
+        "title": "unit",
+        "seed": 1,
+        "probes": {"sys": {"type": "python", "call": f"{M}:probe", "every_s": 0.5}},
+        "steady_state": ["sys.latency_ms < 100", "sys.accuracy >= 0.9"],
+        "method": [
+            {
+                "name": "slow",
+                "fault": {
+                    "type": "python-callable",
+                    "apply": f"{M}:slow_down",
+                    "revert": f"{M}:restore",
+                    "arguments": {"latency_ms": 50},
+                },
+                "start_s": 1,
+                "duration_s": 5,
+            }
+        ],
+        "phases": {"baseline_s": 2, "recovery_s": 2},
+        "safety": {"guardrail_interval_s": 0.5},
+    }
+    data.update(over)
+    return Experiment.model_validate(data)
+
+
+def run(
+    exp: Experiment, path: Path | None = None, **kw: Any
+) -> tuple[RunResult, list[dict[str, Any]]]:
+    loop = async_solipsism.EventLoop()
+    try:
+        journal = Journal(path, clock=loop.time)
+        engine = Engine(exp, journal=journal, watchdog=False, **kw)
+        result = loop.run_until_complete(engine.run())
+    finally:
+        loop.close()
+    return result, journal.events
+
+
+def kinds(events: list[dict[str, Any]]) -> list[str]:
+    return [e["event"] for e in events if e["event"] not in ("sample", "steady-state")]
+
+
+def set_latency(exp: Experiment, latency_ms: float) -> Experiment:
+    data = exp.model_dump(mode="json")
+    data["method"][0]["fault"]["arguments"]["latency_ms"] = latency_ms
+    return Experiment.model_validate(data)
+
+
+def test_passed_applies_and_reverts_once() -> None:
+    result, events = run(experiment())
+    assert result.status == "passed", result.reason
+    assert result.exit_code == 0
+    assert system.STATE["applied"] == 1 and system.STATE["reverted"] == 1
+    assert system.STATE["calls"][1] == ("revert", "token-1")  # apply's token reaches revert
+    assert kinds(events) == [
+        "run-started",
+        "phase",
+        "phase",
+        "fault-applied",
+        "fault-reverted",
+        "phase",
+        "phase",
+        "run-ended",
+    ]
+    phases = [e["phase"] for e in events if e["event"] == "phase"]
+    assert phases == ["baseline", "injecting", "recovering", "done"]
+    applied = next(e for e in events if e["event"] == "fault-applied")
+    reverted = next(e for e in events if e["event"] == "fault-reverted")
+    assert reverted["t"] - applied["t"] == pytest.approx(5.0)
+    assert applied["t"] == pytest.approx(3.0)  # 2 s baseline + 1 s start offset
+
+
+def test_deviated_when_steady_state_breaks_during_injection() -> None:
+    result, events = run(set_latency(experiment(), 500))
+    assert result.status == "deviated" and result.exit_code == 1
+    assert "during injection" in result.reason
+    assert system.STATE["reverted"] == 1
+    recovery = [e for e in events if e["event"] == "steady-state" and e["phase"] == "recovery"]
+    assert recovery and recovery[-1]["ok"]
+
+
+def test_guardrail_aborts_at_once_and_the_first_breach_wins() -> None:
+    exp = set_latency(experiment(guardrails=["sys.latency_ms < 200"]), 500)
+    result, events = run(exp)
+    assert result.status == "aborted" and result.exit_code == 3
+    assert "guardrail breached: sys.latency_ms < 200" in result.reason
+    applied = next(e for e in events if e["event"] == "fault-applied")
+    reverted = next(e for e in events if e["event"] == "fault-reverted")
+    assert reverted["t"] - applied["t"] <= 0.5  # one probe interval, not the 5 s duration
+    assert [e["event"] for e in events].count("abort") == 1
+    assert system.STATE["reverted"] == 1
+    # nothing after the breach (recovery samples are fine again) turns it into a pass
+    assert events[-1]["status"] == "aborted"
+
+
+def test_failed_baseline_injects_nothing() -> None:
+    system.reset(latency_ms=900.0)
+    result, events = run(experiment())
+    assert result.status == "failed-baseline" and result.exit_code == 4
+    assert "sys.latency_ms < 100" in result.reason
+    assert system.STATE["applied"] == 0
+    assert "fault-applied" not in kinds(events)
+
+
+def test_ramp_records_the_breaking_point() -> None:
+    exp = _ramp_experiment()
+    result, events = run(exp)
+    assert result.breaking_points == [
+        {"step": "ramp", "field": "fraction", "held": 0.25, "broke": 0.5}
+    ]
+    assert result.status == "deviated"
+    levels = [e["level"] for e in events if e["event"] == "ramp-level"]
+    assert levels == [0.1, 0.25, 0.5]  # stopped at the first breach, 1.0 never applied
+    assert system.STATE["applied"] == system.STATE["reverted"] == 3
+
+
+def _ramp_experiment() -> Experiment:
+    # The system's latency grows with the blast radius the hook is told about.
+    return experiment(
+        probes={"sys": {"type": "python", "call": f"{M}:probe", "every_s": 0.25}},
+        method=[
+            {
+                "name": "ramp",
+                "fault": {
+                    "type": "python-callable",
+                    "apply": "tests.engine.ramp_hooks:apply",
+                    "revert": "tests.engine.ramp_hooks:revert",
+                },
+                "ramp": {"field": "fraction", "values": [0.1, 0.25, 0.5, 1.0], "hold_s": 2},
+            }
+        ],
+    )
+
+
+def test_hung_probe_is_timed_out_and_recorded() -> None:
+    exp = experiment(
+        probes={
+            "sys": {"type": "python", "call": f"{M}:probe", "every_s": 0.5},
+            "stuck": {"type": "python", "call": f"{M}:hung_probe", "timeout_s": 1},
+        }
+    )
+    result, events = run(exp)
+    assert result.status == "passed"
+    errors = [e for e in events if e["event"] == "probe-error" and e["source"] == "stuck"]
+    assert errors and "timed out" in errors[0]["error"]
+
+
+def test_hung_revert_times_out_and_says_so() -> None:
+    exp = experiment(
+        method=[
+            {
+                "fault": {
+                    "type": "python-callable",
+                    "apply": f"{M}:slow_down",
+                    "revert": f"{M}:hang",
+                },
+                "duration_s": 1,
+            }
+        ],
+        safety={"guardrail_interval_s": 0.5, "timeouts": {"revert_s": 2}},
+    )
+    result, events = run(exp)
+    assert result.status == "error" and result.exit_code == 5
+    failed = [e for e in events if e["event"] == "fault-revert-failed"]
+    assert failed and "timed out after 2s" in failed[0]["error"]
+    assert result.revert_failures
+
+
+def test_failed_apply_is_an_error_and_reverts_and_rolls_back() -> None:
+    exp = experiment(
+        method=[
+            {
+                "fault": {
+                    "type": "python-callable",
+                    "apply": f"{M}:fail",
+                    "revert": f"{M}:restore",
+                },
+                "duration_s": 1,
+            }
+        ],
+        rollbacks=[{"type": "python", "call": f"{M}:rollback"}],
+    )
+    result, events = run(exp)
+    assert result.status == "error"
+    assert "dependency refused the change" in result.reason
+    assert system.STATE["reverted"] == 1  # a half-applied fault is reverted too
+    assert ("rollback", None) in system.STATE["calls"]
+    assert "fault-apply-failed" in kinds(events)
+
+
+def test_kill_switch_aborts_within_one_interval(tmp_path: Path) -> None:
+    halt = tmp_path / "halt"
+    exp = experiment(
+        method=[
+            {
+                "name": "trip",
+                "fault": {
+                    "type": "python-callable",
+                    "apply": f"{M}:touch",
+                    "arguments": {"path": str(halt)},
+                },
+                "duration_s": 30,
+            }
+        ],
+        safety={"guardrail_interval_s": 0.5, "kill_switch": str(halt)},
+    )
+    result, events = run(exp)
+    assert result.status == "aborted" and "kill switch" in result.reason
+    applied = next(e for e in events if e["event"] == "fault-applied")
+    ended = next(e for e in events if e["event"] == "fault-reverted")
+    assert ended["t"] - applied["t"] <= 0.5 + 1e-6
+
+
+def test_existing_kill_switch_refuses_to_start(tmp_path: Path) -> None:
+    halt = tmp_path / "halt"
+    halt.write_text("x")
+    result, events = run(experiment(safety={"kill_switch": str(halt)}))
+    assert result.status == "aborted"
+    assert system.STATE["applied"] == 0 and "phase" not in kinds(events)
+
+
+def test_same_seed_same_run(tmp_path: Path) -> None:
+    def shape(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [(e["event"], e["t"], e.get("step"), e.get("level")) for e in events]
+
+    _, a = run(_ramp_experiment())
+    system.reset()
+    _, b = run(_ramp_experiment())
+    assert shape(a) == shape(b)
+
+
+def test_environment_guard() -> None:
+    from aichaos.errors import SafetyError
+
+    exp = experiment(safety={"allowed_environments": ["staging"]})
+    with pytest.raises(SafetyError, match="staging"):
+        run(exp, environment="production")
+    result, _ = run(exp, environment="staging")
+    assert result.status == "passed"
+
+
+def test_secrets_are_redacted_in_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AICHAOS_TEST_TOKEN", "s3cr3t-token-value")
+    text = f"""
+title: secrets
+targets:
+  api: {{type: http, url: "http://127.0.0.1:9", headers: {{Authorization: "Bearer ${{env:AICHAOS_TEST_TOKEN}}"}}}}
+probes:
+  sys: {{type: python, call: "{M}:probe", every_s: 0.5}}
+steady_state: ["sys.latency_ms < 100"]
+method:
+  - fault: {{type: python-callable, apply: "{M}:slow_down", arguments: {{latency_ms: 30}}}}
+    duration_s: 1
+phases: {{baseline_s: 1, recovery_s: 1}}
+"""
+    loaded = parse_experiment(text)
+    assert loaded.experiment.targets["api"].headers["Authorization"] == "Bearer s3cr3t-token-value"
+    path = tmp_path / "j.jsonl"
+    loop = async_solipsism.EventLoop()
+    journal = Journal(path, redactor=loaded.redactor, clock=loop.time)
+    result = loop.run_until_complete(
+        Engine(loaded.experiment, journal=journal, watchdog=False).run()
+    )
+    loop.close()
+    assert result.status == "passed"
+    for f in (path, path.with_name("j.summary.json")):
+        content = f.read_text()
+        assert "s3cr3t-token-value" not in content
+    assert "${env:AICHAOS_TEST_TOKEN}" in path.read_text()
+    assert list(read_journal(path))[-1]["event"] == "run-ended"

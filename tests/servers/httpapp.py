@@ -1,0 +1,84 @@
+"""A small real HTTP service for engine tests: run as a subprocess, prints its port.
+
+GET /health   200 {"ok": true, "score": 0.95}
+GET /fail     500
+GET /slow     sleeps --slow-ms, then 200
+GET /metrics  Prometheus text: requests_total{path=...}, model_accuracy 0.93
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+COUNTS: dict[str, int] = {}
+LOCK = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    slow_ms = 200
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        with LOCK:
+            COUNTS[self.path] = COUNTS.get(self.path, 0) + 1
+        if self.path == "/health":
+            self._send(200, json.dumps({"ok": True, "score": 0.95}).encode())
+        elif self.path == "/fail":
+            self._send(500, b'{"error": "boom"}')
+        elif self.path == "/slow":
+            time.sleep(self.slow_ms / 1000)
+            self._send(200, b'{"ok": true}')
+        elif self.path == "/metrics":
+            with LOCK:
+                lines = [
+                    "# HELP requests_total Requests.",
+                    "# TYPE requests_total counter",
+                    *(f'requests_total{{path="{p}"}} {n}' for p, n in sorted(COUNTS.items())),
+                    "# HELP model_accuracy Accuracy.",
+                    "# TYPE model_accuracy gauge",
+                    "model_accuracy 0.93",
+                ]
+            self._send(200, ("\n".join(lines) + "\n").encode(), "text/plain; version=0.0.4")
+        else:
+            self._send(404, b"{}")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(length)
+        self._send(200, b'{"ok": true}')
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--slow-ms", type=int, default=200)
+    args = ap.parse_args()
+    Handler.slow_ms = args.slow_ms
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    # bounded: a test server never outlives an hour even if its test leaks it
+    threading.Timer(3600, server.shutdown).start()
+    try:
+        server.serve_forever(poll_interval=0.05)
+    finally:
+        server.server_close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
