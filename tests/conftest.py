@@ -45,9 +45,9 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 @pytest.fixture
 def http_server() -> Iterator[Server]:
-    """The test HTTP service (tests/servers/httpapp.py) on 127.0.0.1, port 0."""
+    """The test HTTP service (aichaos.demo.tinyservice) on 127.0.0.1, port 0."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.servers.httpapp"],
+        [sys.executable, "-m", "aichaos.demo.tinyservice"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -19,6 +19,7 @@ import click
 __all__ = ["main"]
 
 _COMMANDS: dict[str, str] = {
+    "demo": "aichaos.demo.cli:demo_command",
     "faults": "aichaos.engine.cli:faults_command",
     "halt": "aichaos.engine.cli:halt_command",
     "run": "aichaos.engine.cli:run_command",

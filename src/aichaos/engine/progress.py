@@ -23,7 +23,7 @@ class Progress:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.last_values: dict[str, float] = {}
+        self._last_ok: bool | None = None
 
     def __call__(self, e: dict[str, Any]) -> None:
         kind = e["event"]
@@ -46,6 +46,9 @@ class Progress:
             who = e.get("step") or e.get("source")
             c.print(f"{t} [yellow]! {kind} {who}: {e['error']}[/yellow]")
         elif kind == "steady-state":
+            if e["phase"] == "injecting" and e["ok"] == self._last_ok:
+                return  # during injection, print only when the verdict flips
+            self._last_ok = e["ok"] if e["phase"] == "injecting" else None
             parts = ", ".join(
                 f"{x['slo']}={'-' if x['value'] is None else format(x['value'], '.4g')}"
                 for x in e["checks"]

@@ -1,4 +1,7 @@
-"""A small real HTTP service for engine tests: run as a subprocess, prints its port.
+"""A tiny real HTTP service: the quick demo's target and the engine tests' server.
+
+Run as ``python -m aichaos.demo.tinyservice``; it binds 127.0.0.1 port 0 and prints
+the port on its first line of output.
 
 GET /health   200 {"ok": true, "score": 0.95}
 GET /fail     500
@@ -20,11 +23,13 @@ LOCK = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
+    """Routes of the tiny service."""
+
     slow_ms = 200
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # quiet
-        pass
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: no request lines on stderr."""
 
     def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
         self.send_response(status)
@@ -63,13 +68,24 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, b'{"ok": true}')
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that gave up (timed-out probe) is normal under chaos: no traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 def main() -> None:
+    """Serve until terminated (at most an hour)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--slow-ms", type=int, default=200)
     args = ap.parse_args()
     Handler.slow_ms = args.slow_ms
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), Handler)
     print(server.server_address[1], flush=True)
     # bounded: a test server never outlives an hour even if its test leaks it
     threading.Timer(3600, server.shutdown).start()
