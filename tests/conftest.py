@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,7 @@ def http_server() -> Iterator[Server]:
 @pytest.fixture
 def sleeper() -> Iterator[subprocess.Popen[str]]:
     """A harmless process to pause and kill."""
-    proc = subprocess.Popen(["sleep", "300"], text=True)
+    proc = start_sleeper("300")
     yield proc
     _stop(proc)
 
@@ -70,3 +71,25 @@ def process_state(pid: int) -> str:
     """The one-letter state from /proc (R, S, T for stopped, Z...)."""
     with open(f"/proc/{pid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def start_sleeper(seconds: str) -> subprocess.Popen[str]:
+    """``sleep SECONDS``, returned once it has exec'd (its cmdline is readable)."""
+    proc = subprocess.Popen(["sleep", seconds], text=True)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+            if f.read().startswith(b"sleep"):
+                break
+        time.sleep(0.005)
+    return proc
+
+
+def wait_state(pid: int, stopped: bool, timeout_s: float = 2.0) -> bool:
+    """Wait until the process is (or is no longer) stopped; signals land asynchronously."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if (process_state(pid) == "T") == stopped:
+            return True
+        time.sleep(0.005)
+    return False

@@ -108,7 +108,8 @@ def _pids_matching(pattern: re.Pattern[str]) -> list[int]:
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            raw = (entry / "cmdline").read_bytes().rstrip(b"\0")
+            cmdline = raw.replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         if cmdline and pattern.search(cmdline):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aichaos.engine.journal import read_journal, summary_path
-from tests.conftest import Server, process_state
+from tests.conftest import Server, process_state, wait_state
 
 pytestmark = pytest.mark.slow
 
@@ -179,7 +179,7 @@ def test_signal_mid_injection_reverts_and_aborts(
     exp = write(tmp_path, experiment(http_server, sleeper.pid, duration_s=30))
     proc, journal = _start(tmp_path, exp)
     _wait_for_event(journal, "fault-applied")
-    assert process_state(sleeper.pid) == "T"
+    assert wait_state(sleeper.pid, stopped=True)
     for sig in signals:
         proc.send_signal(sig)
         time.sleep(0.02)
@@ -216,7 +216,7 @@ def test_sigkill_of_the_runner_is_undone_by_ttl(
     exp = write(tmp_path, experiment(http_server, sleeper.pid, duration_s=30))
     proc, journal = _start(tmp_path, exp)
     _wait_for_event(journal, "fault-applied")
-    assert process_state(sleeper.pid) == "T"
+    assert wait_state(sleeper.pid, stopped=True)
     proc.kill()
     proc.communicate(timeout=5)
     killed = time.monotonic()

@@ -1,0 +1,89 @@
+"""The watchdog undoes expired leases on its own, and leaves renewed ones alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from aichaos.engine.deadman import DeadMan
+from aichaos.engine.watchdog import sweep
+from aichaos.faults.undo import RemovePath, RestoreFile, SendSignal, perform
+from tests.conftest import process_state
+
+
+def test_sweep_performs_due_leases_only(tmp_path: Path) -> None:
+    dm = DeadMan(tmp_path, ttl_s=0.2, proc=None)
+    junk = tmp_path / "ballast"
+    junk.write_text("x" * 100)
+    keep = tmp_path / "keep"
+    keep.write_text("y")
+    dm.lease("fill", [RemovePath(path=str(junk))])
+    time.sleep(0.3)
+    young = DeadMan(tmp_path, ttl_s=60, proc=None).lease("keep", [RemovePath(path=str(keep))])
+    assert sweep(tmp_path, time.time()) == 1
+    assert not junk.exists() and keep.exists()
+    assert [r["label"] for r in dm.expired()] == ["fill"]
+    young.release()
+    assert sweep(tmp_path, time.time()) == 0
+
+
+def test_renewal_keeps_a_lease_alive(tmp_path: Path) -> None:
+    dm = DeadMan(tmp_path, ttl_s=0.3, proc=None)
+    target = tmp_path / "t"
+    target.write_text("x")
+    lease = dm.lease("x", [RemovePath(path=str(target))])
+    for _ in range(4):
+        time.sleep(0.15)
+        lease.renew()
+        assert sweep(tmp_path, time.time()) == 1
+    assert target.exists()
+
+
+def test_watchdog_process_resumes_a_paused_process(sleeper: subprocess.Popen[str]) -> None:
+    os.kill(sleeper.pid, signal.SIGSTOP)
+    dm = DeadMan.start(ttl_s=0.3)
+    try:
+        dm.lease("pause", [SendSignal(pid=sleeper.pid, signal="SIGCONT")])
+        deadline = time.monotonic() + 3
+        while process_state(sleeper.pid) == "T" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert process_state(sleeper.pid) != "T"
+    finally:
+        dm.stop()
+
+
+def test_watchdog_exits_when_parent_is_gone_and_nothing_is_left(tmp_path: Path) -> None:
+    # a runner that starts a watchdog and dies at once
+    code = (
+        "import sys; from aichaos.engine.deadman import DeadMan; "
+        f"dm = DeadMan.start(ttl_s=0.2, directory=__import__('pathlib').Path({str(tmp_path)!r})); "
+        "print(dm.proc.pid, flush=True)"
+    )
+    out = subprocess.run(
+        [os.sys.executable, "-c", code], capture_output=True, text=True, timeout=10
+    )
+    pid = int(out.stdout)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("watchdog outlived its runner with no lease left")
+
+
+def test_undo_actions_are_idempotent(tmp_path: Path) -> None:
+    backup, path = tmp_path / "b", tmp_path / "p"
+    backup.write_text("original")
+    path.write_text("corrupt")
+    action = RestoreFile(backup=str(backup), path=str(path))
+    perform(action)
+    perform(action)
+    assert path.read_text() == "original"
+    perform(RemovePath(path=str(tmp_path / "never-existed")))
+    perform(SendSignal(pid=2**22 - 5, signal="SIGCONT"))  # gone: fine
