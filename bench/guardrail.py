@@ -14,15 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from aichaos.engine.runner import Engine  # noqa: E402
-from aichaos.experiment.model import Experiment  # noqa: E402
+from aichaos.engine.runner import Engine
+from aichaos.experiment.model import Experiment
 
 MARKS: dict[str, float] = {}
 STATE = {"bad": False}
@@ -55,7 +52,11 @@ def experiment(halt: str) -> Experiment:
             "guardrails": ["p.latency_ms < 1000"],
             "method": [
                 {
-                    "fault": {"type": "python-callable", "apply": f"{me}:apply", "revert": f"{me}:revert"},
+                    "fault": {
+                        "type": "python-callable",
+                        "apply": f"{me}:apply",
+                        "revert": f"{me}:revert",
+                    },
                     "duration_s": 5,
                 }
             ],
