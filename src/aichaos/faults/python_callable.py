@@ -29,12 +29,16 @@ def import_callable(ref: str) -> Callable[..., Any]:
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValidationError(f"cannot import module {module_name!r} (from {ref!r}): {exc}") from exc
+        raise ValidationError(
+            f"cannot import module {module_name!r} (from {ref!r}): {exc}"
+        ) from exc
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ValidationError(f"{module_name!r} has no attribute {attr!r} (from {ref!r})") from None
+            raise ValidationError(
+                f"{module_name!r} has no attribute {attr!r} (from {ref!r})"
+            ) from None
     if not callable(obj):
         raise ValidationError(f"{ref!r} is not callable")
     return obj  # type: ignore[no-any-return]
