@@ -23,7 +23,7 @@ from aichaos.data.base import Corruption
 from aichaos.data.report import Report
 from aichaos.errors import ValidationError
 
-__all__ = ["BatchFn", "Stream", "batch_fn", "corrupt"]
+__all__ = ["BatchFn", "History", "Stream", "batch_fn", "corrupt"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,6 +46,12 @@ def _check(specs: tuple[Corruption, ...]) -> tuple[Corruption, ...]:
     return specs
 
 
+class History(list[Any]):
+    """Earlier batches, oldest first; ``start`` is the stream position of the first one."""
+
+    start: int = 0
+
+
 class Stream:
     """Apply ``specs`` in order to each batch of a stream; batch ``i`` gets seed ``(seed, i)``.
 
@@ -65,7 +71,8 @@ class Stream:
         with self._lock:
             index = self.index
             self.index += 1
-            past = list(self.history)
+            past = History(self.history)
+            past.start = index - len(past)
             # The history holds what the source delivered (inputs are never modified).
             self.history.append(batch)
         reports: list[Report] = []

@@ -46,6 +46,6 @@ class StaleBatch(Corruption):
             frame,
             n_rows_out=n_out,
             row_mask=np.ones(n_out, dtype=bool),
-            extras={"replaced_by_batch": len(past) - self.lag},
+            extras={"replaced_by_batch": getattr(past, "start", 0) + len(past) - self.lag},
         )
         return Corrupted(stale, report)
