@@ -24,13 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
-    "AichaosError",
     "Aborted",
+    "AichaosError",
     "ExperimentError",
     "InjectionError",
     "OperationTimeout",
-    "Problem",
     "ProbeError",
+    "Problem",
     "RegistryError",
     "RevertError",
     "SafetyError",

@@ -31,7 +31,7 @@ def test_bad_spec_names_the_field(name: str, params: dict[str, Any], needle: str
 
 
 def test_unknown_corruption_lists_known_ones() -> None:
-    with pytest.raises(RegistryError, match="known: .*gaussian-noise"):
+    with pytest.raises(RegistryError, match=r"known: .*gaussian-noise"):
         make("gaussian-nosie")
 
 

@@ -1,4 +1,5 @@
 """File and landing-directory faults: real files, real readers, everything restored."""
+# ruff: noqa: ASYNC221, ASYNC240 -- the test plays a blocking reader on purpose, between awaits
 
 from __future__ import annotations
 

@@ -122,7 +122,7 @@ def test_experiment_bad_input() -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0]})
     with pytest.raises(ValidationError, match="nothing to measure"):
         run_experiment(frame, ["outliers"])
-    with pytest.raises(ValidationError, match="severities must be 1..5"):
+    with pytest.raises(ValidationError, match=r"severities must be 1\.\.5"):
         run_experiment(frame, ["outliers"], score=lambda b: 1.0, severities=[7])
     with pytest.raises(ValidationError, match="stream of batches"):
         run_experiment(frame, ["stale-batch"], score=lambda b: 1.0)

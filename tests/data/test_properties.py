@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _data_helpers import BACKENDS, assert_same_batch, canon, make_frame, same, snapshot, to_backend
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aichaos.data import make
-
-from _data_helpers import BACKENDS, assert_same_batch, canon, make_frame, same, snapshot, to_backend
 
 CELL_SPECS: list[tuple[str, dict[str, Any]]] = [
     ("missing-values", {"columns": ["x", "s", "t"]}),
@@ -68,11 +67,8 @@ def test_cell_mask_is_exactly_the_diff(
     batch = to_backend(df, backend)
     before = snapshot(batch)
     spec = make(name, fraction=fraction, seed=seed, **params)
-    if (
-        name == "label-flip"
-        and df["y"].nunique() < 2
-        or name == "categorical-shift"
-        and df["s"].nunique() < 2
+    if (name == "label-flip" and df["y"].nunique() < 2) or (
+        name == "categorical-shift" and df["s"].nunique() < 2
     ):
         return  # needs two classes; the bad-input tests cover the error
     out, report = spec.apply(batch)
@@ -86,7 +82,7 @@ def test_cell_mask_is_exactly_the_diff(
     if fraction == 0.0:
         assert report.n_cells_changed == 0
     # same seed, same result; and the same result as the pandas computation
-    out2, report2 = spec.apply(batch)
+    out2, _ = spec.apply(batch)
     assert_same_batch(out, out2)
     ref, ref_report = spec.apply(to_backend(df, "pandas"))
     for col, mask in report.cells.items():

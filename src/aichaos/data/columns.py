@@ -27,7 +27,8 @@ def valid_mask(arr: pa.Array) -> np.ndarray | None:
     """Boolean validity of ``arr`` as numpy (None when nothing is null)."""
     if arr.null_count == 0:
         return None
-    return arr.is_valid().to_numpy(zero_copy_only=False)
+    out: np.ndarray = arr.is_valid().to_numpy(zero_copy_only=False)
+    return out
 
 
 def pick(
@@ -51,7 +52,8 @@ def numeric(arr: pa.Array) -> np.ndarray:
             if not pa.types.is_timestamp(arr.type)
             else pa.scalar(0, type=pa.int64()).cast(arr.type)
         )
-    return arr.to_numpy(zero_copy_only=False)
+    values: np.ndarray = arr.to_numpy(zero_copy_only=False)
+    return values
 
 
 def put_numeric(

@@ -193,7 +193,7 @@ def _from_numpy(values: np.ndarray, name: str) -> pa.Array:
 
 
 def _to_numpy(arr: pa.Array, like: np.dtype[Any]) -> np.ndarray:
-    out = arr.to_numpy(zero_copy_only=False)
+    out: np.ndarray = arr.to_numpy(zero_copy_only=False)
     if like.kind == "U" and out.dtype == object:
         return out.astype(str)
     return out

@@ -31,8 +31,8 @@ def _check(image: np.ndarray, severity: int) -> tuple[float, float]:
 
 
 def _pixel_mask(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    diff = old != new
-    return diff if diff.ndim == 2 else diff.any(axis=2)
+    diff: np.ndarray = np.asarray(old != new)
+    return diff if diff.ndim == 2 else np.asarray(diff.any(axis=2))
 
 
 def gaussian_noise(

@@ -48,11 +48,9 @@ class LabelFlip(CellCorruption):
             raise ValidationError(f"label-flip: column {name!r} has {m} class; a flip needs >= 2")
         trans = self._matrix(classes, name)
         idx = pick(rng, len(arr), self.effective_fraction(), codes >= 0)
-        cum = np.cumsum(trans, axis=1)
-        cum[:, -1] = 1.0  # guard against rounding: every draw lands on some class
         u = rng.random(len(idx))
         old = codes[idx]
-        new = (u[:, None] >= cum[old]).sum(axis=1)
+        new = _draw(trans, old, u)
         new_codes = codes.copy()
         new_codes[idx] = new
         mask = np.zeros(len(arr), dtype=bool)
@@ -88,3 +86,20 @@ class LabelFlip(CellCorruption):
             if weights.sum() > 0:
                 trans[pos[src]] = weights / weights.sum()
         return trans
+
+
+def _draw(trans: np.ndarray, old: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Class drawn from row ``old[j]`` of ``trans`` by uniform ``u[j]``, for all j at once.
+
+    One ``searchsorted`` over the rows' cumulative sums laid end to end (row r shifted by
+    r), so memory stays O(classes^2 + picked cells), not O(picked cells x classes).
+    """
+    m = trans.shape[0]
+    cum = np.cumsum(trans, axis=1)
+    cum[:, -1] = 1.0  # guard against rounding: every draw lands on some class
+    flat = (cum + np.arange(m)[:, None]).ravel()
+    pos = np.searchsorted(flat, old + u, side="right")
+    new = pos - old * m
+    # zero-weight classes share their left neighbour's edge; side="right" skips them
+    out: np.ndarray = np.minimum(new, m - 1)
+    return out
