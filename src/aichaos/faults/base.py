@@ -156,5 +156,7 @@ FAULTS: Registry[Fault] = Registry(
     builtin_modules=(
         "aichaos.faults.process_pause",
         "aichaos.faults.python_callable",
+        "aichaos.data.files",
+        "aichaos.data.landing",
     ),
 )

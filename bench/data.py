@@ -1,0 +1,325 @@
+"""Benchmark: aichaos data corruptions vs the numpy floor vs a Jenga-style baseline.
+
+1,000,000 rows x 10 mixed columns (6 numeric, 2 categorical, 2 text), pandas default
+dtypes. For each corruption, measured side by side in one run (best of REPEATS):
+
+* floor    -- numpy: copy the touched column(s) and assign precomputed values at the
+              same cells (the cost of the write alone, no sampling, no value generation);
+* jenga    -- Jenga's own method reproduced: deep-copy the frame, sample rows with
+              ``np.random.permutation(index)[:k]``, assign with ``df.loc``; ``iterrows``
+              + ``df.at`` for broken characters. (The jenga package declares
+              Python < 3.10 and does not install here, so its method is re-implemented.)
+* aichaos  -- ``spec.apply(df)``.
+
+Memory: extra bytes allocated at peak during the call (tracemalloc for numpy / Python
+plus a fresh pyarrow proxy pool for Arrow buffers; the two peaks are added, an upper
+bound), as a ratio to the input frame's size. Run: ``python bench/data.py [--rows N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from aichaos.data import make
+
+REPEATS = 3
+
+
+def build(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    words = np.array(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "omega"], dtype=object)
+    text = pd.Series(words[rng.integers(0, 7, n)] + " " + words[rng.integers(0, 7, n)], dtype="str")
+    return pd.DataFrame(
+        {
+            "f0": rng.normal(size=n),
+            "f1": rng.normal(size=n),
+            "f2": rng.normal(size=n),
+            "f3": rng.normal(size=n),
+            "i0": rng.integers(0, 1000, n),
+            "i1": rng.integers(0, 1000, n),
+            "c0": pd.Categorical.from_codes(rng.integers(0, 20, n), [f"k{i}" for i in range(20)]),
+            "c1": pd.Categorical.from_codes(rng.integers(0, 5, n), list("abcde")),
+            "s0": text,
+            "s1": text.str.upper(),
+        }
+    )
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    best = float("inf")
+    for _ in range(REPEATS):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def peak_extra(fn: Callable[[], Any]) -> int:
+    gc.collect()
+    pool = pa.proxy_memory_pool(pa.default_memory_pool())
+    old = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    tracemalloc.start()
+    try:
+        out = fn()
+        _, py_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        pa.set_memory_pool(old)
+    del out
+    return py_peak + pool.max_memory()
+
+
+# -- Jenga-style baselines (Jenga's own code path, reproduced) ---------------------------
+def jenga_rows(df: pd.DataFrame, fraction: float) -> np.ndarray:
+    return np.random.permutation(df.index)[: int(len(df) * fraction)]
+
+
+def jenga_missing(df: pd.DataFrame, col: str, fraction: float) -> pd.DataFrame:
+    out = df.copy(deep=True)
+    out.loc[jenga_rows(out, fraction), [col]] = np.nan
+    return out
+
+
+def jenga_noise(df: pd.DataFrame, col: str, fraction: float) -> pd.DataFrame:
+    out = df.copy(deep=True)
+    stddev = np.std(out[col])
+    scale = random.uniform(1, 5)
+    rows = jenga_rows(out, fraction)
+    noise = np.random.normal(0, scale * stddev, size=len(rows))
+    dtype = out[col].dtype
+    out.loc[rows, col] += noise
+    out[col] = out[col].astype(dtype)
+    return out
+
+
+def jenga_scaling(df: pd.DataFrame, col: str, fraction: float) -> pd.DataFrame:
+    out = df.copy(deep=True)
+    factor = np.random.choice([10, 100, 1000])
+    out.loc[jenga_rows(out, fraction), col] *= factor
+    return out
+
+
+def jenga_swap(df: pd.DataFrame, col: str, other: str, fraction: float) -> pd.DataFrame:
+    out = df.copy(deep=True)
+    rows = jenga_rows(out, fraction)
+    tmp = out.loc[rows, other].copy(deep=True)
+    out.loc[rows, other] = out.loc[rows, col]
+    out.loc[rows, col] = tmp
+    return out
+
+
+def jenga_catshift(df: pd.DataFrame, col: str, fraction: float) -> pd.DataFrame:
+    out = df.copy(deep=True)
+    rows = jenga_rows(out, fraction)
+    hist = out[col].value_counts()
+    other = np.random.permutation(hist.index)
+    out.loc[rows, col] = out.loc[rows, col].replace(list(hist.index), list(other))
+    return out
+
+
+def jenga_broken(df: pd.DataFrame, col: str, fraction: float) -> pd.DataFrame:
+    out = df.copy(deep=True)
+    repl = {"a": "á", "A": "Á", "e": "é", "E": "É", "o": "ớ", "O": "Ớ", "u": "ú", "U": "Ú"}
+    for index, row in out.iterrows():
+        if random.random() < fraction:
+            value = row[col]
+            for char, r in repl.items():
+                value = str(value).replace(char, r)
+            out.at[index, col] = value
+    return out
+
+
+# -- floors: copy the touched column, assign precomputed values at the same cells -------
+def floor(
+    df: pd.DataFrame, cols: list[str], idx: np.ndarray, values: list[Any]
+) -> Callable[[], Any]:
+    arrays = [df[c].to_numpy() for c in cols]
+
+    def run() -> list[np.ndarray]:
+        outs = []
+        for arr, val in zip(arrays, values, strict=True):
+            new = arr.copy()
+            new[idx] = val
+            outs.append(new)
+        return outs
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--jenga-text-rows", type=int, default=20_000)
+    args = parser.parse_args()
+    n = args.rows
+    np.random.seed(0)
+    random.seed(0)
+    df = build(n)
+    in_bytes = int(df.memory_usage(deep=False).sum()) + sum(
+        pa.array(df[c]).nbytes for c in ("s0", "s1")
+    )
+    print(f"python {sys.version.split()[0]}, pandas {pd.__version__}, pyarrow {pa.__version__}")
+    print(f"input: {n:,} rows x {df.shape[1]} columns, {in_bytes / 1e6:.0f} MB")
+    print("jenga itself declares python_requires < 3.10 and does not install on this Python;")
+    print(
+        "the Jenga-style column is Jenga's method re-implemented (deep copy + df.loc / iterrows)."
+    )
+    print(f"timings: best of {REPEATS}; machine is shared, expect noise.\n")
+    frac = 0.1
+    rng = np.random.default_rng(1)
+    idx = np.flatnonzero(rng.random(n) < frac)
+    k = len(idx)
+    cases: list[tuple[str, Any, Callable[[], Any], Callable[[], Any] | None, str]] = [
+        (
+            "missing-values MCAR",
+            make("missing-values", columns=["f0"], fraction=frac),
+            floor(df, ["f0"], idx, [np.nan]),
+            lambda: jenga_missing(df, "f0", frac),
+            "numeric",
+        ),
+        (
+            "missing-values MNAR",
+            make("missing-values", columns=["f0"], fraction=frac, mechanism="MNAR"),
+            floor(df, ["f0"], idx, [np.nan]),
+            None,
+            "numeric",
+        ),
+        (
+            "gaussian-noise",
+            make("gaussian-noise", columns=["f1"], fraction=frac),
+            floor(df, ["f1"], idx, [rng.normal(size=k)]),
+            lambda: jenga_noise(df, "f1", frac),
+            "numeric",
+        ),
+        (
+            "scaling",
+            make("scaling", columns=["i0"], fraction=frac),
+            floor(df, ["i0"], idx, [np.arange(k)]),
+            lambda: jenga_scaling(df, "i0", frac),
+            "numeric",
+        ),
+        (
+            "outliers",
+            make("outliers", columns=["f2"], fraction=frac),
+            floor(df, ["f2"], idx, [rng.normal(size=k)]),
+            None,
+            "numeric",
+        ),
+        (
+            "swapped-columns",
+            make("swapped-columns", columns=["f2", "f3"], fraction=frac),
+            floor(df, ["f2", "f3"], idx, [np.zeros(k), np.zeros(k)]),
+            lambda: jenga_swap(df, "f2", "f3", frac),
+            "numeric",
+        ),
+        (
+            "categorical-shift",
+            make("categorical-shift", columns=["c0"], fraction=frac),
+            floor_cat := floor(df, ["c0"], idx, [None]),
+            lambda: jenga_catshift(df, "c0", frac),
+            "categorical",
+        ),
+        (
+            "unseen-categories",
+            make("unseen-categories", columns=["c1"], fraction=frac),
+            floor_cat,
+            None,
+            "categorical",
+        ),
+        (
+            "label-flip",
+            make("label-flip", columns=["i1"], fraction=frac),
+            floor(df, ["i1"], idx, [np.arange(k)]),
+            None,
+            "categorical",
+        ),
+        (
+            "typos",
+            make("typos", columns=["s0"], fraction=frac),
+            floor(df, ["s0"], idx, ["x"]),
+            None,
+            "text",
+        ),
+        (
+            "broken-characters",
+            make("broken-characters", columns=["s0"], fraction=frac),
+            floor(df, ["s0"], idx, ["x"]),
+            None,
+            "text",
+        ),
+        (
+            "encoding-errors",
+            make("encoding-errors", columns=["s1"], fraction=frac),
+            floor(df, ["s1"], idx, ["x"]),
+            None,
+            "text",
+        ),
+        ("duplicate-rows", make("duplicate-rows", fraction=frac), None, None, "rows"),
+        ("drop-rows", make("drop-rows", fraction=frac), None, None, "rows"),
+        ("out-of-order", make("out-of-order", fraction=frac), None, None, "rows"),
+    ]
+    # The floor for categoricals is an int code column; for text an object array copy.
+    codes = df["c0"].cat.codes.to_numpy()
+
+    def cat_floor() -> np.ndarray:
+        new = codes.copy()
+        new[idx] = 0
+        return new
+
+    def pick() -> np.ndarray:  # the cell choice aichaos makes: one Bernoulli draw per row
+        return np.flatnonzero(np.random.default_rng(2).random(n) < frac)
+
+    t_pick = timed(pick)
+    print(f"cell choice alone (rng.random(n) < p, flatnonzero): {t_pick * 1e3:.1f} ms\n")
+    header = (
+        f"{'corruption':22} {'floor ms':>9} {'aichaos ms':>10} {'/floor':>7} "
+        f"{'/(floor+pick)':>13} {'jenga ms':>9} {'jenga/aichaos':>13} {'peak mem/input':>14}"
+    )
+    print(header)
+    print("-" * len(header))
+    for label, spec, floor_fn, jenga_fn, kind in cases:
+        if kind == "categorical" and label != "label-flip":
+            floor_fn = cat_floor
+        t_ai = timed(lambda spec=spec: spec.apply(df))
+        mem = peak_extra(lambda spec=spec: spec.apply(df)) / in_bytes
+        t_floor = timed(floor_fn) if floor_fn is not None else None
+        t_j = None
+        if jenga_fn is not None:
+            t_j = timed(jenga_fn) if kind != "text" else None
+        fl = f"{t_floor * 1e3:9.1f}" if t_floor else f"{'-':>9}"
+        ratio = f"{t_ai / t_floor:7.1f}" if t_floor else f"{'-':>7}"
+        ratio2 = f"{t_ai / (t_floor + t_pick):13.1f}" if t_floor else f"{'-':>13}"
+        jm = f"{t_j * 1e3:9.0f}" if t_j else f"{'-':>9}"
+        jr = f"{t_j / t_ai:12.1f}x" if t_j else f"{'-':>13}"
+        print(f"{label:22} {fl} {t_ai * 1e3:10.1f} {ratio} {ratio2} {jm} {jr} {mem:13.2f}x")
+
+    # Text, Jenga-style: iterrows over every row is per-row Python; measured on a prefix
+    # (the cost is linear in rows) and compared with aichaos on the same prefix.
+    m = args.jenga_text_rows
+    part = df.iloc[:m].copy()
+    part["s0"] = part["s0"].astype(object)  # Jenga's pandas had object strings
+    spec = make("broken-characters", columns=["s0"], fraction=frac)
+    t_j = timed(lambda: jenga_broken(part, "s0", frac))
+    t_ai = timed(lambda: spec.apply(part))
+    print(
+        f"\nbroken-characters on the first {m:,} rows (object strings, Jenga's iterrows): "
+        f"jenga {t_j * 1e3:.0f} ms, aichaos {t_ai * 1e3:.1f} ms -> {t_j / t_ai:.0f}x faster; "
+        f"jenga extrapolated to {n:,} rows ~ {t_j * n / m:.0f} s (not measured)"
+    )
+
+
+if __name__ == "__main__":
+    main()

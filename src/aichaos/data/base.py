@@ -1,0 +1,233 @@
+"""The corruption vocabulary: :class:`Corruption` specs and the ``CORRUPTIONS`` registry.
+
+A corruption is frozen plain data (its intensity, its columns, its seed) registered by
+name; :meth:`Corruption.apply` runs it on a batch of any backend and returns the
+corrupted batch and a :class:`~aichaos.data.report.Report` of exactly what changed.
+Intensity is either a ``fraction`` of cells / rows (0..1) or a ``severity`` on the
+five-level scale of image-corruption benchmarks (1 = mild .. 5 = severe), which sets the
+fraction and, where a corruption has one, its magnitude.
+
+Adding a corruption: one module under ``aichaos/data/corruptions/`` with a subclass of
+:class:`CellCorruption` (cell values change) or :class:`Corruption` (rows or schema
+change), decorated with ``@CORRUPTIONS.register("name")``; third-party ones come in
+through the ``aichaos.corruptions`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from aichaos.errors import ValidationError
+from aichaos.registry import Registry
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from aichaos.data.frame import Frame
+    from aichaos.data.report import Corrupted
+
+__all__ = [
+    "CORRUPTIONS",
+    "SEVERITY_FRACTIONS",
+    "CellCorruption",
+    "Corruption",
+    "make",
+]
+
+#: fraction of cells / rows hit at severity 1..5
+SEVERITY_FRACTIONS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.4)
+
+
+def explain(kind: str, exc: pydantic.ValidationError) -> str:
+    """One readable line per pydantic problem: field, value, expectation."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "value"
+        value = err.get("input")
+        parts.append(f"{loc} {err['msg'].lower()}, got {value!r}")
+    return f"{kind}: " + "; ".join(parts)
+
+
+class Corruption(BaseModel):
+    """A named, seeded data corruption: frozen plain data, applied with :meth:`apply`.
+
+    >>> from aichaos.data import make
+    >>> spec = make("gaussian-noise", fraction=0.1, columns=["age"], seed=7)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: ClassVar[str] = ""
+    #: True when the corruption needs earlier batches (see :class:`aichaos.data.Stream`)
+    stateful: ClassVar[bool] = False
+
+    fraction: float | None = Field(None, description="share of cells / rows hit, 0..1")
+    severity: int | None = Field(None, description="1 (mild) .. 5 (severe); sets fraction")
+    seed: int = Field(0, description="seed of the numpy Generator that picks cells and values")
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(explain(type(self).type or type(self).__name__, exc)) from None
+
+    @model_validator(mode="after")
+    def _check_intensity(self) -> Corruption:
+        if self.fraction is not None and not 0.0 <= self.fraction <= 1.0:
+            raise ValueError(f"fraction must be in [0, 1], got {self.fraction}")
+        if self.severity is not None and not 1 <= self.severity <= 5:
+            raise ValueError(f"severity must be 1..5, got {self.severity}")
+        if self.fraction is not None and self.severity is not None:
+            raise ValueError("give fraction or severity, not both")
+        return self
+
+    @property
+    def level(self) -> int:
+        """The severity level 1..5 (3 when only a fraction was given)."""
+        return self.severity if self.severity is not None else 3
+
+    def effective_fraction(self) -> float:
+        """The fraction of cells / rows to hit."""
+        if self.fraction is not None:
+            return self.fraction
+        return SEVERITY_FRACTIONS[self.level - 1]
+
+    def label(self) -> str:
+        """Short label for reports: ``name@severity`` or ``name@fraction``."""
+        if self.fraction is not None:
+            return f"{self.type}@{self.fraction:g}"
+        return f"{self.type}@s{self.level}"
+
+    def apply(self, batch: Any, *, seed: int | None = None, history: Any = None) -> Corrupted:
+        """Corrupt ``batch`` (never in place) -> (corrupted batch, report).
+
+        ``seed`` overrides the spec's seed (a stream passes one per batch); ``history`` is
+        the earlier batches, for stateful corruptions only.
+        """
+        import numpy as np
+
+        from aichaos.data.frame import as_frame
+
+        frame = as_frame(batch)
+        if frame.n_rows == 0:
+            raise ValidationError(f"{self.type}: the batch is empty (0 rows); nothing to corrupt")
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        return self._run(frame, rng, history)
+
+    @abstractmethod
+    def _run(self, frame: Frame, rng: np.random.Generator, history: Any) -> Corrupted:
+        """Compute the corruption on ``frame`` with ``rng``."""
+
+    def _report(self, frame: Frame, **kw: Any) -> Any:
+        from aichaos.data.report import Report
+
+        n_out = kw.pop("n_rows_out", frame.n_rows)
+        return Report(
+            corruption=self.type,
+            params=self.model_dump(mode="json"),
+            n_rows_in=frame.n_rows,
+            n_rows_out=n_out,
+            **kw,
+        )
+
+
+class CellCorruption(Corruption):
+    """A corruption that changes cell values in selected columns (rows stay in place).
+
+    Subclasses set ``kinds`` (the column kinds they accept) and implement
+    :meth:`corrupt_column`, which returns the new column and the exact changed-cell mask.
+    """
+
+    #: column kinds this corruption accepts (see :func:`aichaos.data.frame.column_kind`)
+    kinds: ClassVar[tuple[str, ...]] = ("numeric",)
+
+    columns: list[str | int] | None = Field(
+        None, description="columns to corrupt (default: every column of an accepted kind)"
+    )
+
+    def select_columns(self, frame: Frame) -> list[str]:
+        """Resolve ``columns`` against the frame; check each one's kind and values."""
+        if self.columns is None:
+            names = [n for n in frame.names if frame.kind(n) in self.kinds]
+            if not names:
+                raise ValidationError(
+                    f"{self.type}: the batch has no column of kind {'/'.join(self.kinds)}"
+                )
+            return names
+        if not self.columns:
+            raise ValidationError(f"{self.type}: columns must not be empty")
+        names = [frame.resolve(c) for c in self.columns]
+        for name in names:
+            self.check_column(frame, name)
+        return names
+
+    def check_column(self, frame: Frame, name: str) -> None:
+        """Raise a ValidationError naming ``name`` if this corruption cannot use it."""
+        arr = frame.column(name)
+        kind = frame.kind(name)
+        if kind not in self.kinds:
+            raise ValidationError(
+                f"{self.type}: column {name!r} has type {arr.type} ({kind}); "
+                f"expected a {' or '.join(self.kinds)} column"
+            )
+        if len(arr) and arr.null_count == len(arr):
+            raise ValidationError(
+                f"{self.type}: column {name!r} is all null; there is nothing to corrupt"
+            )
+
+    def _run(self, frame: Frame, rng: np.random.Generator, history: Any) -> Corrupted:
+        from aichaos.data.report import Corrupted
+
+        names = self.select_columns(frame)
+        new: dict[str, pa.Array] = {}
+        cells: dict[str, np.ndarray] = {}
+        for name in names:
+            arr, mask = self.corrupt_column(frame, name, rng)
+            if arr is not None:
+                new[name] = arr
+            cells[name] = mask
+        return Corrupted(frame.replace(new), self._report(frame, cells=cells))
+
+    @abstractmethod
+    def corrupt_column(
+        self, frame: Frame, name: str, rng: np.random.Generator
+    ) -> tuple[pa.Array | None, np.ndarray]:
+        """New column (None: unchanged) and the boolean mask of the cells that differ."""
+
+
+CORRUPTIONS: Registry[Corruption] = Registry(
+    "corruption",
+    "aichaos.corruptions",
+    builtin_modules=tuple(
+        f"aichaos.data.corruptions.{m}"
+        for m in (
+            "categorical_shift",
+            "drop_rows",
+            "duplicate_rows",
+            "encoding_errors",
+            "gaussian_noise",
+            "label_flip",
+            "broken_characters",
+            "missing_values",
+            "out_of_order",
+            "outliers",
+            "scaling",
+            "schema_drift",
+            "stale_batch",
+            "swapped_columns",
+            "timestamp_skew",
+            "typos",
+            "unseen_categories",
+        )
+    ),
+)
+
+
+def make(name: str, **params: Any) -> Corruption:
+    """Build the corruption registered as ``name`` with ``params`` (validated)."""
+    return CORRUPTIONS.get(name)(**params)

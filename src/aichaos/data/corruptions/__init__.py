@@ -1,0 +1,1 @@
+"""Built-in corruptions, one module each; each registers itself in ``CORRUPTIONS``."""

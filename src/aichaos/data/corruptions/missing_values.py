@@ -1,0 +1,110 @@
+"""``missing-values``: cells turn null, completely at random or depending on values.
+
+Mechanisms (Rubin's taxonomy, as Jenga samples them):
+
+* ``MCAR`` -- each cell independently with probability ``fraction``;
+* ``MAR`` -- a contiguous percentile band of *another* column (``depends_on``) decides
+  which rows lose the value (e.g. high earners skip the age field);
+* ``MNAR`` -- a percentile band of the column's *own* values (e.g. large readings drop).
+
+For MAR / MNAR exactly ``round(fraction * n_valid)`` rows are hit; the band's start is
+drawn from the seed. The band is found with ``argpartition`` (linear time, no full sort).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from aichaos.data.base import CORRUPTIONS, CellCorruption
+from aichaos.data.columns import numeric, pick, valid_mask
+from aichaos.data.frame import Frame
+from aichaos.errors import ValidationError
+
+__all__ = ["MissingValues"]
+
+
+@CORRUPTIONS.register("missing-values")
+class MissingValues(CellCorruption):
+    """Set a fraction of cells to null (MCAR, MAR on another column, or MNAR)."""
+
+    kinds = ("numeric", "bool", "text", "categorical", "temporal")
+
+    mechanism: Literal["MCAR", "MAR", "MNAR"] = Field("MCAR", description="missingness kind")
+    depends_on: str | None = Field(
+        None, description="MAR only: the column whose values decide (default: first other)"
+    )
+
+    def corrupt_column(
+        self, frame: Frame, name: str, rng: np.random.Generator
+    ) -> tuple[pa.Array, np.ndarray]:
+        """Null the chosen cells; the mask is every cell that was valid and now is null."""
+        arr = frame.column(name)
+        valid = valid_mask(arr)
+        n = len(arr)
+        if self.mechanism == "MCAR":
+            idx = pick(rng, n, self.effective_fraction(), valid)
+        else:
+            basis = name if self.mechanism == "MNAR" else self._depends_on(frame, name)
+            idx = _band(frame.column(basis), valid, self.effective_fraction(), rng)
+        mask = np.zeros(n, dtype=bool)
+        mask[idx] = True
+        null = mask if valid is None else (mask | ~valid)
+        if pa.types.is_dictionary(arr.type):
+            indices = pa.array(arr.indices.fill_null(0).to_numpy(zero_copy_only=False), mask=null)
+            out: pa.Array = pa.DictionaryArray.from_arrays(indices, arr.dictionary)
+        elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            out = pc.if_else(pa.array(null), pa.scalar(None, type=arr.type), arr)
+        else:
+            out = pa.array(numeric(arr), type=arr.type, mask=null)
+        return out, mask
+
+    def _depends_on(self, frame: Frame, name: str) -> str:
+        if self.depends_on is not None:
+            other = frame.resolve(self.depends_on)
+            if other == name:
+                raise ValidationError(
+                    f"missing-values: depends_on must name another column than {name!r}"
+                )
+            return other
+        for other in frame.names:
+            if other != name and frame.kind(other) in ("numeric", "temporal", "bool"):
+                return other
+        raise ValidationError(
+            f"missing-values: MAR for column {name!r} needs another numeric column (set depends_on)"
+        )
+
+
+def _band(
+    basis: pa.Array, valid: np.ndarray | None, fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Rows whose ``basis`` rank falls in a random contiguous band of ``fraction``."""
+    eligible = np.flatnonzero(valid) if valid is not None else None
+    n_ok = len(basis) if eligible is None else len(eligible)
+    k = round(fraction * n_ok)
+    start = int(rng.integers(0, n_ok - k + 1))
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    if (
+        pa.types.is_integer(basis.type)
+        or pa.types.is_floating(basis.type)
+        or pa.types.is_temporal(basis.type)
+    ):
+        keys = numeric(basis).astype(np.float64)
+        if basis.null_count:  # null conditioning values rank last
+            keys[~basis.is_valid().to_numpy(zero_copy_only=False)] = np.inf
+    else:
+        keys = (
+            pc.rank(basis, sort_keys="ascending", tiebreaker="first").to_numpy().astype(np.float64)
+        )
+    if eligible is not None:
+        keys = keys[eligible]
+    kth = [start] if start + k >= n_ok else [start, start + k]
+    part = np.argpartition(keys, kth)
+    chosen = part[start : start + k]
+    rows = chosen if eligible is None else eligible[chosen]
+    return np.sort(rows)

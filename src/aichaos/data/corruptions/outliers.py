@@ -1,0 +1,49 @@
+"""``outliers``: a fraction of numeric cells replaced by values far from the bulk.
+
+Each picked cell becomes ``mean +/- magnitude * std`` of its column (sign drawn per cell),
+the classic sensor spike. ``magnitude`` defaults by severity (3, 5, 10, 20, 50 std).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from aichaos.data.base import CORRUPTIONS, CellCorruption
+from aichaos.data.columns import finite_mask, numeric, pick, put_numeric, spread
+from aichaos.data.frame import Frame
+
+__all__ = ["Outliers"]
+
+MAGNITUDES = (3.0, 5.0, 10.0, 20.0, 50.0)
+
+
+@CORRUPTIONS.register("outliers")
+class Outliers(CellCorruption):
+    """Replace a fraction of numeric cells with mean +/- magnitude * std."""
+
+    kinds = ("numeric",)
+
+    magnitude: float | None = Field(
+        None, gt=0, description="distance from the mean in column stds (default: by severity)"
+    )
+
+    def corrupt_column(
+        self, frame: Frame, name: str, rng: np.random.Generator
+    ) -> tuple[pa.Array, np.ndarray]:
+        """Write outliers into the picked cells; the mask is every cell that changed."""
+        arr = frame.column(name)
+        values = numeric(arr)
+        ok = finite_mask(arr, values)
+        idx = pick(rng, len(arr), self.effective_fraction(), ok)
+        mag = self.magnitude if self.magnitude is not None else MAGNITUDES[self.level - 1]
+        sign = np.where(rng.random(len(idx)) < 0.5, -1.0, 1.0)
+        center = float(values[ok].mean()) if ok is not None else float(values.mean())
+        new = center + sign * mag * spread(values, ok)
+        if values.dtype.kind in "iu":
+            info = np.iinfo(values.dtype)
+            new = np.clip(np.rint(new), info.min, info.max).astype(values.dtype)
+        else:
+            new = new.astype(values.dtype)
+        return put_numeric(arr, idx, new)

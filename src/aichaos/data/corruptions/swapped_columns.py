@@ -1,0 +1,66 @@
+"""``swapped-columns``: two columns trade values in a fraction of rows.
+
+Models form-entry mistakes and a producer that wrote fields in the wrong order (Jenga's
+``SwappedValues``). Both columns must have the same Arrow type, so the swap cannot
+silently change a dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from aichaos.data.base import CORRUPTIONS, CellCorruption
+from aichaos.data.columns import pick
+from aichaos.data.frame import Frame
+from aichaos.data.report import Corrupted
+from aichaos.errors import ValidationError
+
+__all__ = ["SwappedColumns"]
+
+
+@CORRUPTIONS.register("swapped-columns")
+class SwappedColumns(CellCorruption):
+    """Swap the values of two same-typed columns in a fraction of rows."""
+
+    kinds = ("numeric", "bool", "text", "categorical", "temporal")
+
+    def corrupt_column(
+        self, frame: Frame, name: str, rng: np.random.Generator
+    ) -> tuple[pa.Array | None, np.ndarray]:
+        """Unused: a swap touches two columns at once (see ``_run``)."""
+        raise NotImplementedError
+
+    def _run(self, frame: Frame, rng: np.random.Generator, history: object) -> Corrupted:
+        if self.columns is None or len(self.columns) != 2:
+            raise ValidationError(
+                f"swapped-columns: columns must name exactly two columns, got {self.columns!r}"
+            )
+        a, b = self.select_columns(frame)
+        if a == b:
+            raise ValidationError(f"swapped-columns: the two columns are both {a!r}")
+        col_a, col_b = frame.column(a), frame.column(b)
+        if col_a.type != col_b.type:
+            raise ValidationError(
+                f"swapped-columns: column {a!r} is {col_a.type} but column {b!r} is "
+                f"{col_b.type}; a swap needs one type"
+            )
+        n = len(col_a)
+        idx = pick(rng, n, self.effective_fraction())
+        hit = np.zeros(n, dtype=bool)
+        hit[idx] = True
+        if pa.types.is_dictionary(col_a.type):
+            col_a, col_b = col_a.dictionary_decode(), col_b.dictionary_decode()
+        sel = pa.array(hit)
+        new_a = pc.if_else(sel, col_b, col_a)
+        new_b = pc.if_else(sel, col_a, col_b)
+        # A swap of equal values (or two nulls) changes nothing: not in the mask.
+        same = pc.fill_null(pc.equal(col_a, col_b), False)
+        both_null = pc.and_(pc.is_null(col_a), pc.is_null(col_b))
+        unchanged = pc.or_(same, both_null).to_numpy(zero_copy_only=False)
+        mask = hit & ~unchanged
+        if pa.types.is_dictionary(frame.column(a).type):
+            new_a, new_b = new_a.dictionary_encode(), new_b.dictionary_encode()
+        out = frame.replace({a: new_a, b: new_b})
+        return Corrupted(out, self._report(frame, cells={a: mask, b: mask.copy()}))

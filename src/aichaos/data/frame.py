@@ -1,0 +1,274 @@
+"""One view over every batch backend: pandas, Arrow Table / RecordBatch, numpy.
+
+Every corruption computes on Arrow arrays (numeric kernels on zero-copy numpy views of
+them, text kernels with ``pyarrow.compute``) and hands the result back through the
+:class:`Frame` that wrapped the input, so the same seed gives the same cells and values on
+every backend. A frame converts only the columns a corruption touches; the others are
+handed back as the very same objects (shared, never copied), and the input is never
+modified.
+
+Column names are strings. A 2-D numpy array's columns are ``"0"``, ``"1"``, ...; an int
+in a column selection is accepted for numpy and means the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from aichaos.errors import ValidationError
+
+__all__ = ["Frame", "as_frame", "column_kind"]
+
+
+def column_kind(typ: pa.DataType) -> str:
+    """Classify an Arrow type: numeric, bool, text, categorical, temporal or other."""
+    if pa.types.is_boolean(typ):
+        return "bool"
+    if pa.types.is_integer(typ) or pa.types.is_floating(typ):
+        return "numeric"
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return "text"
+    if pa.types.is_dictionary(typ):
+        return "categorical"
+    if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
+        return "temporal"
+    return "other"
+
+
+def _single(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks == 1:
+            return arr.chunk(0)
+        if arr.num_chunks == 0:
+            return pa.array([], type=arr.type)
+        return arr.combine_chunks()
+    return arr
+
+
+class Frame:
+    """A batch seen as named Arrow columns, plus the way back to its own backend."""
+
+    def __init__(self, data: Any, backend: str, names: list[str], n_rows: int) -> None:
+        self.data = data
+        self.backend = backend
+        self.names = names
+        self.n_rows = n_rows
+        self._cache: dict[str, pa.Array] = {}
+
+    # -- reading -------------------------------------------------------------------------
+    def resolve(self, column: str | int) -> str:
+        """The canonical name of ``column``, or an error naming the known columns."""
+        name = str(column)
+        if name not in self.names:
+            known = ", ".join(self.names[:20])
+            raise ValidationError(f"unknown column {column!r}; the batch has: {known}")
+        return name
+
+    def column(self, name: str) -> pa.Array:
+        """Column ``name`` as one Arrow array (zero-copy where the backend allows)."""
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        arr = self._read(name)
+        self._cache[name] = arr
+        return arr
+
+    def _read(self, name: str) -> pa.Array:
+        data = self.data
+        if self.backend == "pandas":
+            series = data[name]
+            try:
+                return _single(pa.array(series, from_pandas=True))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+                raise ValidationError(
+                    f"column {name!r} has dtype {series.dtype} that Arrow cannot read: {exc}"
+                ) from exc
+        if self.backend in ("arrow-table", "arrow-batch"):
+            return _single(data.column(name))
+        if self.backend == "numpy-dict":
+            return _from_numpy(data[name], name)
+        if self.backend == "numpy-1d":
+            return _from_numpy(data, name)
+        return _from_numpy(np.ascontiguousarray(data[:, int(name)]), name)
+
+    def kind(self, name: str) -> str:
+        """The kind of column ``name`` (see :func:`column_kind`)."""
+        return column_kind(self.column(name).type)
+
+    # -- writing -------------------------------------------------------------------------
+    def replace(self, new: Mapping[str, pa.Array]) -> Any:
+        """A new batch of the input's backend with ``new`` columns swapped in."""
+        if not new:
+            return self.data
+        data = self.data
+        if self.backend == "pandas":
+            out = data.copy(deep=False)
+            for name, arr in new.items():
+                out[name] = _to_pandas(arr, data[name], data.index)
+            return out
+        if self.backend in ("arrow-table", "arrow-batch"):
+            out = data
+            for name, arr in new.items():
+                i = out.schema.get_field_index(name)
+                col = pa.chunked_array([arr]) if self.backend == "arrow-table" else arr
+                out = out.set_column(i, pa.field(name, arr.type), col)
+            return out
+        if self.backend == "numpy-dict":
+            out_dict = dict(data)
+            for name, arr in new.items():
+                out_dict[name] = _to_numpy(arr, data[name].dtype)
+            return out_dict
+        if self.backend == "numpy-1d":
+            return _to_numpy(next(iter(new.values())), data.dtype)
+        cols = {int(n): _to_numpy(a, data.dtype) for n, a in new.items()}
+        dtype = np.result_type(data.dtype, *(c.dtype for c in cols.values()))
+        # A 2-D array cannot share columns: one copy of the whole array is unavoidable.
+        out2 = data.astype(dtype, copy=True)
+        for j, col in cols.items():
+            out2[:, j] = col
+        return out2
+
+    def take(self, rows: np.ndarray) -> Any:
+        """A new batch holding input rows ``rows`` in that order (all columns)."""
+        data = self.data
+        if self.backend == "pandas":
+            return data.take(rows).reset_index(drop=True) if _plain_index(data) else data.take(rows)
+        if self.backend in ("arrow-table", "arrow-batch"):
+            return data.take(pa.array(rows))
+        if self.backend == "numpy-dict":
+            return {k: v[rows] for k, v in data.items()}
+        return data[rows]
+
+    def rebuild(self, columns: Sequence[tuple[str, str | pa.Array]]) -> Any:
+        """A new batch with exactly ``columns``: (new name, old name or new Arrow array)."""
+        data = self.data
+        if self.backend == "pandas":
+            import pandas as pd
+
+            parts: dict[str, Any] = {}
+            for name, src in columns:
+                if isinstance(src, str):
+                    parts[name] = data[src]
+                else:
+                    parts[name] = _to_pandas(src, None, data.index)
+            return pd.DataFrame(parts, index=data.index, copy=False)
+        if self.backend in ("arrow-table", "arrow-batch"):
+            arrays = [self.column(s) if isinstance(s, str) else s for _, s in columns]
+            names = [n for n, _ in columns]
+            if self.backend == "arrow-table":
+                return pa.table(arrays, names=names)
+            return pa.record_batch(arrays, names=names)
+        if self.backend == "numpy-dict":
+            return {
+                n: data[s] if isinstance(s, str) else s.to_numpy(zero_copy_only=False)
+                for n, s in columns
+            }
+        raise ValidationError(
+            f"schema drift needs named columns; a {self.backend} array has none "
+            "(use a pandas DataFrame, an Arrow Table or a dict of numpy arrays)"
+        )
+
+
+def _plain_index(df: Any) -> bool:
+    import pandas as pd
+
+    idx = df.index
+    return isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1
+
+
+def _from_numpy(values: np.ndarray, name: str) -> pa.Array:
+    if values.dtype.kind not in "biufMU" and values.dtype != object:
+        raise ValidationError(f"column {name!r} has unsupported numpy dtype {values.dtype}")
+    try:
+        # NaN means missing in numpy float data, as it does in pandas.
+        return pa.array(values, from_pandas=values.dtype.kind == "f" or values.dtype == object)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValidationError(
+            f"column {name!r} has dtype {values.dtype} Arrow cannot read: {exc}"
+        ) from exc
+
+
+def _to_numpy(arr: pa.Array, like: np.dtype[Any]) -> np.ndarray:
+    out: np.ndarray = arr.to_numpy(zero_copy_only=False)
+    if like.kind == "U" and out.dtype == object:
+        return out.astype(str)
+    return out
+
+
+def _to_pandas(arr: pa.Array, like: Any, index: Any) -> Any:
+    """Arrow -> pandas Series, keeping the original dtype wherever the values allow."""
+    import pandas as pd
+
+    dtype = getattr(like, "dtype", None)
+    if isinstance(dtype, pd.CategoricalDtype) and pa.types.is_dictionary(arr.type):
+        codes = arr.indices.fill_null(0).to_numpy(zero_copy_only=False)
+        if arr.null_count:
+            codes = np.where(arr.is_null().to_numpy(zero_copy_only=False), -1, codes)
+        cats = arr.dictionary.to_pandas()
+        cat = pd.Categorical.from_codes(codes, categories=cats, ordered=dtype.ordered)
+        return pd.Series(cat, index=index, name=like.name)
+    from_arrow = getattr(dtype, "__from_arrow__", None)
+    if from_arrow is not None and not isinstance(dtype, pd.CategoricalDtype):
+        try:
+            return pd.Series(from_arrow(arr), index=index, name=like.name, copy=False)
+        except (TypeError, ValueError, pa.ArrowInvalid, NotImplementedError):
+            pass
+    name = getattr(like, "name", None)
+    if (
+        arr.null_count == 0
+        and not pa.types.is_dictionary(arr.type)
+        and column_kind(arr.type) in ("numeric", "bool", "temporal")
+    ):
+        values = arr.to_numpy(zero_copy_only=False)
+        if dtype is not None and isinstance(dtype, np.dtype) and dtype.kind == values.dtype.kind:
+            values = values.astype(dtype, copy=False)
+        return pd.Series(values, index=index, name=name, copy=False)
+    series = arr.to_pandas()
+    series.index = index
+    series.name = name
+    return series
+
+
+def as_frame(batch: Any) -> Frame:
+    """Wrap a pandas DataFrame, Arrow Table / RecordBatch or numpy array(s) as a Frame."""
+    mod = type(batch).__module__
+    if isinstance(batch, pa.Table):
+        return Frame(batch, "arrow-table", list(batch.column_names), batch.num_rows)
+    if isinstance(batch, pa.RecordBatch):
+        return Frame(batch, "arrow-batch", list(batch.schema.names), batch.num_rows)
+    if isinstance(batch, np.ndarray):
+        if batch.ndim == 1:
+            return Frame(batch, "numpy-1d", ["0"], batch.shape[0])
+        if batch.ndim == 2:
+            return Frame(batch, "numpy-2d", [str(i) for i in range(batch.shape[1])], batch.shape[0])
+        raise ValidationError(
+            f"a numpy batch must be 1-D or 2-D, got {batch.ndim}-D (use aichaos.data.image "
+            "for image arrays)"
+        )
+    if (
+        isinstance(batch, Mapping)
+        and batch
+        and all(isinstance(v, np.ndarray) for v in batch.values())
+    ):
+        names = [str(k) for k in batch]
+        if list(batch) != names:
+            raise ValidationError("a dict batch needs string column names")
+        lengths = {v.shape[0] for v in batch.values()}
+        if len(lengths) != 1 or any(v.ndim != 1 for v in batch.values()):
+            raise ValidationError("a dict batch needs 1-D numpy columns of one length")
+        return Frame(batch, "numpy-dict", names, lengths.pop())
+    if mod.startswith("pandas") and type(batch).__name__ == "DataFrame":
+        names = [str(c) for c in batch.columns]
+        if list(batch.columns) != names:
+            raise ValidationError("a DataFrame batch needs string column names")
+        if len(set(names)) != len(names):
+            raise ValidationError("a DataFrame batch has duplicate column names")
+        return Frame(batch, "pandas", names, len(batch))
+    raise ValidationError(
+        f"unsupported batch type {type(batch).__module__}.{type(batch).__qualname__}; expected "
+        "a pandas DataFrame, a pyarrow Table or RecordBatch, a numpy array or a dict of them"
+    )
