@@ -156,5 +156,10 @@ FAULTS: Registry[Fault] = Registry(
     builtin_modules=(
         "aichaos.faults.process_pause",
         "aichaos.faults.python_callable",
+        "aichaos.resource.cpu",
+        "aichaos.resource.memory",
+        "aichaos.resource.disk",
+        "aichaos.resource.exhaust",
+        "aichaos.resource.kill",
     ),
 )
