@@ -161,5 +161,10 @@ FAULTS: Registry[Fault] = Registry(
         "aichaos.resource.disk",
         "aichaos.resource.exhaust",
         "aichaos.resource.kill",
+        "aichaos.inprocess.fault",
+        "aichaos.model.pointer",
+        "aichaos.model.corrupt",
+        "aichaos.model.weight_fault",
+        "aichaos.model.slow_load",
     ),
 )
