@@ -110,7 +110,10 @@ class ControlServer:
     def start(self) -> ControlServer:
         """Start serving on a daemon thread; returns self."""
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="aichaos-control", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # shutdown() waits up to one poll
+            name="aichaos-control",
+            daemon=True,
         )
         self._thread.start()
         return self
