@@ -83,6 +83,7 @@ async def test_stale_version_holds_back_a_promotion_until_revert(
     assert (await _check(service.url, data))["version"] == "v4"
 
 
+@pytest.mark.slow
 async def test_delayed_promotion_takes_effect_after_the_delay(
     service: Service, registry: DirectoryRegistry, data: Data
 ) -> None:

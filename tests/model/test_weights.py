@@ -75,6 +75,7 @@ def test_bad_input() -> None:
         perturb(object(), sigma=-1)
 
 
+@pytest.mark.slow  # importing torch alone takes seconds
 def test_torch_module_restored_exactly() -> None:
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)

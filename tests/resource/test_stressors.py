@@ -18,7 +18,7 @@ import psutil
 import pydantic
 import pytest
 
-from aichaos.errors import SafetyError, TargetError, ValidationError
+from aichaos.errors import InjectionError, SafetyError, TargetError, ValidationError
 from aichaos.faults import FAULTS
 from aichaos.faults.base import BlastRadius, InjectionContext
 from aichaos.resource.exhaust import open_fd_count
@@ -210,3 +210,17 @@ async def test_process_kill_unknown_pid_is_a_clear_error() -> None:
         TargetError, match=f"no running process for target \\(process pid={dead.pid}"
     ):
         await fault.injection(InjectionContext(target=ProcessTarget(pid=dead.pid))).apply()
+
+
+async def test_cgroup_limit_says_clearly_when_not_available() -> None:
+    from aichaos.resource.cgroup import CGROUP_ROOT, cgroup_v2_controllers
+
+    if {"memory", "cpu"} <= cgroup_v2_controllers():
+        pytest.skip("this machine offers cgroup v2 memory and cpu controllers")
+    fault = FAULTS.get("cgroup-limit")(memory_max_mb=64)
+    ctx = InjectionContext(target=ProcessTarget(pid=os.getpid()))
+    with pytest.raises(InjectionError, match="not available here"):
+        await fault.injection(ctx).apply()
+    assert not list(CGROUP_ROOT.glob("aichaos-*"))
+    with pytest.raises(pydantic.ValidationError, match="give memory_max_mb"):
+        FAULTS.get("cgroup-limit")()

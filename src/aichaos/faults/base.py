@@ -161,6 +161,7 @@ FAULTS: Registry[Fault] = Registry(
         "aichaos.resource.disk",
         "aichaos.resource.exhaust",
         "aichaos.resource.kill",
+        "aichaos.resource.cgroup",
         "aichaos.inprocess.fault",
         "aichaos.model.pointer",
         "aichaos.model.corrupt",
