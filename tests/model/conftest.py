@@ -76,7 +76,8 @@ class Rows(BaseModel):
     rows: list[list[float]]
 
 
-def make_service(reg: DirectoryRegistry, board: Switchboard) -> FastAPI:
+def make_service(reg: DirectoryRegistry, board: Switchboard, keep_old: bool = False) -> FastAPI:
+    """The serving layer; ``keep_old``: keep serving the loaded model if a new one fails."""
     app = FastAPI()
     lock = threading.Lock()
     cache: dict[str, Any] = {}
@@ -92,8 +93,13 @@ def make_service(reg: DirectoryRegistry, board: Switchboard) -> FastAPI:
         key = f"{version}:{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
         with lock:
             if cache.get("key") != key:
-                cache["model"] = load(path)
-                cache["key"] = key
+                try:
+                    cache["model"] = load(path)
+                except Exception:
+                    if not (keep_old and "model" in cache):
+                        raise
+                    return cache["version"], cache["model"]
+                cache["key"], cache["version"] = key, version
             return version, cache["model"]
 
     @app.post("/predict")
