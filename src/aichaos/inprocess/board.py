@@ -1,0 +1,144 @@
+"""The switchboard: which named in-process faults are armed, until when, at what rate.
+
+Hooks (decorators, context managers, HTTP interceptors) carry a *name*; whether a named
+hook fires is decided here. An experiment arms names remotely through the control
+endpoint (:mod:`aichaos.inprocess.control`) with a TTL, so a hook whose runner died
+disarms itself when the TTL lapses: expiry is checked lazily against the board's clock
+on every lookup, no timer thread needed.
+
+The name ``"*"`` arms every hook at once.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aichaos.errors import RegistryError, ValidationError
+
+__all__ = ["BOARD", "Switch", "Switchboard"]
+
+WILDCARD = "*"
+
+
+@dataclass(frozen=True)
+class Switch:
+    """One armed name: its deadline (``inf``: until disarmed) and parameter overrides."""
+
+    until: float = math.inf
+    rate: float | None = None
+    latency_ms: float | None = None
+
+
+def _check(name: str, value: float | None, lo: float, hi: float) -> None:
+    if value is not None and not lo <= value <= hi:
+        raise ValidationError(f"{name} must be in [{lo}, {hi}], got {value}")
+
+
+class Switchboard:
+    """Armed state of named hooks for one process (thread-safe).
+
+    >>> board = Switchboard()
+    >>> board.register("predict")
+    >>> board.arm("predict", ttl_s=30, rate=0.5)
+    >>> board.switch("predict").rate
+    0.5
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._names: set[str] = set()
+        self._armed: dict[str, Switch] = {}
+
+    def register(self, name: str) -> None:
+        """Announce a hook name, so the control endpoint can list and arm it."""
+        if not name or name == WILDCARD:
+            raise ValidationError(
+                f"hook name must be a non-empty name other than '*', got {name!r}"
+            )
+        with self._lock:
+            self._names.add(name)
+
+    def names(self) -> list[str]:
+        """Every registered hook name, sorted."""
+        with self._lock:
+            return sorted(self._names)
+
+    def _known(self, name: str) -> None:
+        if name != WILDCARD and name not in self._names:
+            known = ", ".join(sorted(self._names)) or "none"
+            raise RegistryError(f"unknown hook {name!r}; known: {known}")
+
+    def arm(
+        self,
+        name: str,
+        ttl_s: float | None = None,
+        rate: float | None = None,
+        latency_ms: float | None = None,
+    ) -> None:
+        """Arm ``name`` (or ``"*"``) for ``ttl_s`` seconds (``None``: until disarmed)."""
+        if ttl_s is not None and not ttl_s > 0:
+            raise ValidationError(f"ttl_s must be > 0, got {ttl_s}")
+        _check("rate", rate, 0.0, 1.0)
+        _check("latency_ms", latency_ms, 0.0, 3_600_000.0)
+        with self._lock:
+            self._known(name)
+            until = math.inf if ttl_s is None else self.clock() + ttl_s
+            self._armed[name] = Switch(until=until, rate=rate, latency_ms=latency_ms)
+
+    def renew(self, name: str, ttl_s: float) -> bool:
+        """Push an armed name's deadline to now + ``ttl_s``; False if it is not armed."""
+        if not ttl_s > 0:
+            raise ValidationError(f"ttl_s must be > 0, got {ttl_s}")
+        with self._lock:
+            self._known(name)
+            sw = self._live(name)
+            if sw is None:
+                return False
+            self._armed[name] = replace(sw, until=self.clock() + ttl_s)
+            return True
+
+    def disarm(self, name: str) -> bool:
+        """Disarm ``name`` (``"*"`` disarms everything); True if something was armed."""
+        with self._lock:
+            self._known(name)
+            if name == WILDCARD:
+                had = bool(self._armed)
+                self._armed.clear()
+                return had
+            return self._armed.pop(name, None) is not None
+
+    def _live(self, name: str) -> Switch | None:
+        sw = self._armed.get(name)
+        if sw is not None and self.clock() >= sw.until:
+            del self._armed[name]  # the TTL lapsed without renewal: disarm by itself
+            return None
+        return sw
+
+    def switch(self, name: str) -> Switch | None:
+        """The switch that arms ``name`` now (its own, else the wildcard), or ``None``."""
+        if not self._armed:  # the hot path of a quiet service: no lock, no clock
+            return None
+        with self._lock:
+            return self._live(name) or self._live(WILDCARD)
+
+    def status(self) -> dict[str, Any]:
+        """JSON-ready view: every name, and for armed ones the seconds left and overrides."""
+        with self._lock:
+            now = self.clock()
+            armed = {}
+            for name in list(self._armed):
+                sw = self._live(name)
+                if sw is not None:
+                    left = None if math.isinf(sw.until) else round(sw.until - now, 3)
+                    armed[name] = {"ttl_left_s": left, "rate": sw.rate, "latency_ms": sw.latency_ms}
+            return {"hooks": sorted(self._names), "armed": armed}
+
+
+#: the process-wide default board, used by hooks that are not given one
+BOARD = Switchboard()

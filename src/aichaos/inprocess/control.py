@@ -1,0 +1,185 @@
+"""The control endpoint: lets an experiment arm and disarm a service's hooks remotely.
+
+A tiny HTTP server on a background thread (standard library only, so it runs beside any
+sync or async service). It binds loopback by default and refuses other addresses unless
+``allow_remote`` is set; every request needs ``Authorization: Bearer <token>``, compared
+in constant time. Arming always carries a TTL, so hooks disarm themselves if the
+experiment stops renewing them.
+
+==========  ==========================  =================================================
+method      path                        effect
+==========  ==========================  =================================================
+GET         /faults                     names, and the armed ones with seconds left
+POST        /faults/{name}              arm: ``{"ttl_s": 30, "rate": 0.5, "latency_ms": 800}``
+POST        /faults/{name}/renew        push the deadline: ``{"ttl_s": 30}``
+DELETE      /faults/{name}              disarm (``*``: all); 404 for an unknown name
+==========  ==========================  =================================================
+
+>>> server = ControlServer(BOARD, token="s3cret").start()   # doctest: +SKIP
+>>> server.url                                               # doctest: +SKIP
+'http://127.0.0.1:40123'
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from aichaos.errors import AichaosError, ValidationError, http_status
+from aichaos.inprocess.board import Switchboard
+
+__all__ = ["ArmBody", "ControlServer", "RenewBody"]
+
+_MAX_BODY = 64 * 1024
+
+
+class ArmBody(BaseModel):
+    """Body of ``POST /faults/{name}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ttl_s: float = Field(gt=0, le=86_400, description="the hook disarms itself after this")
+    rate: float | None = Field(None, ge=0.0, le=1.0, description="overrides the hook's rate")
+    latency_ms: float | None = Field(None, ge=0, description="overrides the hook's latency")
+
+
+class RenewBody(BaseModel):
+    """Body of ``POST /faults/{name}/renew``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ttl_s: float = Field(gt=0, le=86_400)
+
+
+def _parse(model: type[BaseModel], raw: bytes) -> Any:
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except PydanticValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        raise ValidationError(f"{where}: {err['msg']}, got {err.get('input')!r}") from None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ControlServer:
+    """Serve a :class:`Switchboard` over authenticated HTTP on a background thread."""
+
+    def __init__(
+        self,
+        board: Switchboard,
+        token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_remote: bool = False,
+    ) -> None:
+        if not allow_remote and not _is_loopback(host):
+            raise ValidationError(
+                f"host must be a loopback address unless allow_remote=True, got {host!r}"
+            )
+        if token is not None and len(token) < 8:
+            raise ValidationError(f"token must be at least 8 characters, got {len(token)}")
+        self.board = board
+        self.token = token if token is not None else secrets.token_urlsafe(24)
+        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL with the real bound port."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> ControlServer:
+        """Start serving on a daemon thread; returns self."""
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # shutdown() waits up to one poll
+            name="aichaos-control",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and release the socket."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def authorized(self, header: str | None) -> bool:
+        """Constant-time check of an ``Authorization`` header."""
+        expected = f"Bearer {self.token}".encode()
+        return hmac.compare_digest((header or "").encode(), expected)
+
+    def handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Route one authorized request; returns (status, JSON body)."""
+        parts = [unquote(p) for p in path.split("?", 1)[0].strip("/").split("/")]
+        if parts[:1] != ["faults"]:
+            return 404, {"error": f"no route for {path}"}
+        if method == "GET" and len(parts) == 1:
+            return 200, self.board.status()
+        if len(parts) == 2 and method == "POST":
+            arm: ArmBody = _parse(ArmBody, body)
+            self.board.arm(parts[1], arm.ttl_s, arm.rate, arm.latency_ms)
+            return 200, {"armed": parts[1], "ttl_s": arm.ttl_s}
+        if len(parts) == 3 and parts[2] == "renew" and method == "POST":
+            renew: RenewBody = _parse(RenewBody, body)
+            if not self.board.renew(parts[1], renew.ttl_s):
+                return 409, {"error": f"hook {parts[1]!r} is not armed (expired or disarmed)"}
+            return 200, {"renewed": parts[1], "ttl_s": renew.ttl_s}
+        if len(parts) == 2 and method == "DELETE":
+            return 200, {"disarmed": parts[1], "was_armed": self.board.disarm(parts[1])}
+        return 405, {"error": f"{method} not allowed on {path}"}
+
+
+def _handler_for(server: ControlServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            if not server.authorized(self.headers.get("Authorization")):
+                self._reply(401, {"error": "missing or wrong bearer token"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > _MAX_BODY:
+                self._reply(413, {"error": f"body must be <= {_MAX_BODY} bytes"})
+                return
+            body = self.rfile.read(length) if length else b""
+            try:
+                status, payload = server.handle(self.command, self.path, body)
+            except AichaosError as exc:
+                status, payload = http_status(exc), {"error": str(exc)}
+            self._reply(status, payload)
+
+        do_GET = do_POST = do_DELETE = _serve
+
+        def _reply(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: a service's logs are its own."""
+
+    return Handler

@@ -1,0 +1,135 @@
+"""The ``inprocess`` target and fault: arm a running service's hooks over its control API.
+
+The target names the service's control endpoint (:mod:`aichaos.inprocess.control`) and
+where its token comes from. The fault arms hooks with the step's TTL (apply), pushes the
+deadline (renew), and disarms them (revert). If the runner dies, the hooks disarm
+themselves when the TTL lapses, and the watchdog also sends the ``DELETE`` for each.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field, model_validator
+
+from aichaos.errors import InjectionError, TargetError
+from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+from aichaos.faults.undo import HttpRequest, UndoAction
+from aichaos.targets import TARGETS, Target
+
+__all__ = ["InProcessFault", "InProcessTarget"]
+
+
+@TARGETS.register("inprocess")
+class InProcessTarget(Target):
+    """A service exposing aichaos's control endpoint at ``url`` (loopback by default)."""
+
+    url: str = Field(pattern=r"^https?://", description="control base URL")
+    token: str | None = Field(None, description="bearer token (prefer token_env)")
+    token_env: str | None = Field(None, description="environment variable holding the token")
+
+    @model_validator(mode="after")
+    def _one_token(self) -> InProcessTarget:
+        if (self.token is None) == (self.token_env is None):
+            raise ValueError("give exactly one of token, token_env")
+        return self
+
+    def bearer(self) -> str:
+        """The token, read from the environment when ``token_env`` is set."""
+        if self.token is not None:
+            return self.token
+        value = os.environ.get(self.token_env or "")
+        if not value:
+            raise TargetError(f"environment variable {self.token_env} (token_env) is not set")
+        return value
+
+    def describe(self) -> str:
+        return f"inprocess {self.url}"
+
+
+@FAULTS.register("inprocess")
+class InProcessFault(Fault):
+    """Arm named in-process hooks of a running service for the step's duration."""
+
+    target_kinds: ClassVar[tuple[str, ...]] = ("inprocess",)
+
+    hooks: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    rate: float | None = Field(None, ge=0.0, le=1.0, description="overrides each hook's rate")
+    latency_ms: float | None = Field(None, ge=0, description="overrides each hook's latency")
+
+    def injection(self, ctx: InjectionContext) -> Injection:
+        """Build the injection that talks to ``ctx.target``'s control endpoint."""
+        if not isinstance(ctx.target, InProcessTarget):
+            raise TargetError(f"{self.type} needs a target of type 'inprocess'")
+        return RemoteHookInjection(self, ctx, self.hooks, self.rate, self.latency_ms)
+
+
+class RemoteHookInjection(Injection):
+    """Arms ``hooks`` on a control endpoint; shared by faults built on in-process hooks."""
+
+    def __init__(
+        self,
+        fault: Fault,
+        ctx: InjectionContext,
+        hooks: list[str],
+        rate: float | None = None,
+        latency_ms: float | None = None,
+    ) -> None:
+        super().__init__(fault, ctx)
+        self.target: InProcessTarget = ctx.target
+        self.hooks = hooks
+        self.rate = rate
+        self.latency_ms = latency_ms
+        self.armed: list[str] = []
+
+    def _url(self, name: str, suffix: str = "") -> str:
+        return f"{self.target.url.rstrip('/')}/faults/{name}{suffix}"
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.target.bearer()}"}
+
+    async def _call(self, method: str, url: str, body: dict[str, Any] | None = None) -> None:
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                r = await client.request(method, url, json=body, headers=self._headers())
+        except httpx.HTTPError as exc:
+            raise InjectionError(f"{method} {url} failed: {exc}") from exc
+        if r.status_code >= 400:
+            raise InjectionError(f"{method} {url} -> {r.status_code}: {r.text}")
+
+    async def apply(self) -> None:
+        body: dict[str, Any] = {"ttl_s": self.ctx.ttl_s}
+        if self.rate is not None:
+            body["rate"] = self.rate
+        if self.latency_ms is not None:
+            body["latency_ms"] = self.latency_ms
+        try:
+            for name in self.hooks:
+                self.armed.append(name)  # before the call: a timeout may still have armed it
+                await self._call("POST", self._url(name), body)
+        except InjectionError:
+            await self.revert()
+            raise
+
+    async def renew(self, ttl_s: float) -> None:
+        for name in self.armed:
+            await self._call("POST", self._url(name, "/renew"), {"ttl_s": ttl_s})
+
+    async def revert(self) -> None:
+        armed, self.armed = self.armed, []
+        errors = []
+        for name in armed:
+            try:
+                await self._call("DELETE", self._url(name))
+            except InjectionError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise InjectionError("; ".join(errors))
+
+    def undo_actions(self) -> list[UndoAction]:
+        return [
+            HttpRequest(method="DELETE", url=self._url(name), headers=self._headers())
+            for name in self.armed
+        ]

@@ -1,0 +1,90 @@
+"""``model-weights``: perturb the weights inside a registry's model artifact.
+
+The artifact (a joblib / pickle file of a scikit-learn estimator) is loaded, perturbed
+with :func:`~aichaos.model.weights.perturb`, and written back in place of the original,
+which is kept and restored exactly like a corrupted artifact. A serving layer that
+reloads on change now serves a subtly worse model -- the fault quality probes exist for.
+Only load artifacts you trust: unpickling runs code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from aichaos.errors import InjectionError, TargetError
+from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+from aichaos.faults.undo import RestoreFile, UndoAction
+from aichaos.model.artifact import FileSwap
+from aichaos.model.corrupt import artifact_path
+from aichaos.model.registry import ModelRegistryTarget
+from aichaos.model.weights import perturb
+
+__all__ = ["WeightPerturbation"]
+
+
+@FAULTS.register("model-weights")
+class WeightPerturbation(Fault):
+    """Gaussian noise or bit flips on a share of an artifact's weights; restored exactly."""
+
+    target_kinds: ClassVar[tuple[str, ...]] = ("model-registry",)
+
+    version: str | None = Field(None, description="version to perturb; default current")
+    file: str | None = Field(None, description="joblib/pickle file; default the largest")
+    mode: Literal["gaussian", "bitflip"] = "gaussian"
+    fraction: float = Field(0.1, gt=0.0, le=1.0, description="share of each array perturbed")
+    sigma: float = Field(0.5, ge=0.0, description="noise sd relative to each array's sd")
+
+    def injection(self, ctx: InjectionContext) -> Injection:
+        """Build the injection on ``ctx.target``'s registry."""
+        if not isinstance(ctx.target, ModelRegistryTarget):
+            raise TargetError(f"{self.type} needs a target of type 'model-registry'")
+        return _WeightsInjection(self, ctx)
+
+
+def _perturbed_bytes(path: Path, fault: WeightPerturbation, seed: int) -> bytes:
+    import joblib
+
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # any unpickling failure: the artifact is not a model
+        raise InjectionError(f"cannot load a model from {path}: {exc}") from exc
+    perturb(model, mode=fault.mode, fraction=fault.fraction, sigma=fault.sigma, seed=seed)
+    buf = io.BytesIO()
+    joblib.dump(model, buf)
+    return buf.getvalue()
+
+
+class _WeightsInjection(Injection):
+    fault: WeightPerturbation
+
+    def __init__(self, fault: WeightPerturbation, ctx: InjectionContext) -> None:
+        super().__init__(fault, ctx)
+        self.target: ModelRegistryTarget = ctx.target
+        self.swap: FileSwap | None = None
+
+    async def apply(self) -> None:
+        path = artifact_path(self.target.open(), self.fault.version, self.fault.file)
+        seed = self.ctx.rng.getrandbits(63)
+        data = await asyncio.to_thread(_perturbed_bytes, path, self.fault, seed)
+        swap = FileSwap(path)
+        await asyncio.to_thread(swap.swap, data)
+        self.swap = swap
+
+    async def revert(self) -> None:
+        swap, self.swap = self.swap, None
+        if swap is not None:
+            await asyncio.to_thread(swap.restore)
+
+    def undo_actions(self) -> list[UndoAction]:
+        if self.swap is None:
+            return []
+        return [RestoreFile(backup=str(self.swap.backup), path=str(self.swap.path))]
+
+    def describe(self) -> dict[str, Any]:
+        path = str(self.swap.path) if self.swap is not None else None
+        return {**super().describe(), "path": path}

@@ -1,0 +1,211 @@
+"""Model faults against a real scikit-learn model served by FastAPI under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Data, Service, quality
+
+from aichaos.errors import TargetError, ValidationError
+from aichaos.faults import FAULTS
+from aichaos.faults.base import InjectionContext
+from aichaos.faults.undo import perform
+from aichaos.model.artifact import sha256
+from aichaos.model.registry import DirectoryRegistry, ModelRegistryTarget
+
+
+def _ctx(reg: DirectoryRegistry, seed: int = 0) -> InjectionContext:
+    return InjectionContext(
+        target=ModelRegistryTarget(path=str(reg.root)), rng=random.Random(seed), ttl_s=30
+    )
+
+
+def _snapshot(reg: DirectoryRegistry) -> dict[str, str]:
+    """Every entry of the registry with its content hash (a symlink: its target)."""
+    out = {}
+    for p in sorted(reg.root.rglob("*")):
+        if p.is_symlink():
+            out[str(p.relative_to(reg.root))] = "->" + os.readlink(p)
+        elif p.is_file():
+            out[str(p.relative_to(reg.root))] = sha256(p)
+    return out
+
+
+async def _check(url: str, data: Data) -> dict[str, object]:
+    return await asyncio.to_thread(quality, url, data)
+
+
+async def test_baseline_serves_the_good_model(service: Service, data: Data) -> None:
+    q = await _check(service.url, data)
+    assert q["version"] == "v2" and q["accuracy"] >= 0.97  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("fault", "version", "max_accuracy"),
+    [
+        ({"type": "model-stale-version"}, "v1", 0.93),
+        ({"type": "model-wrong-version", "version": "v3"}, "v3", 0.1),
+    ],
+)
+async def test_pointer_faults_change_quality_and_revert_exactly(
+    service: Service,
+    registry: DirectoryRegistry,
+    data: Data,
+    fault: dict[str, str],
+    version: str,
+    max_accuracy: float,
+) -> None:
+    before = _snapshot(registry)
+    base = await _check(service.url, data)
+    spec = FAULTS.get(fault["type"]).model_validate({k: v for k, v in fault.items() if k != "type"})
+    async with spec.injection(_ctx(registry)):
+        q = await _check(service.url, data)
+        assert q["version"] == version and q["accuracy"] < max_accuracy  # type: ignore[operator]
+    after = await _check(service.url, data)
+    assert after == base
+    assert _snapshot(registry) == before
+
+
+async def test_stale_version_holds_back_a_promotion_until_revert(
+    service: Service, registry: DirectoryRegistry, data: Data
+) -> None:
+    fault = FAULTS.get("model-stale-version").model_validate({"poll_ms": 20})
+    async with fault.injection(_ctx(registry)):
+        registry.promote("v4")  # the pipeline deploys during the fault
+        await asyncio.sleep(0.2)
+        assert (await _check(service.url, data))["version"] == "v1"
+    assert registry.current() == "v4"  # the pipeline's promotion wins after the fault
+    assert (await _check(service.url, data))["version"] == "v4"
+
+
+@pytest.mark.slow
+async def test_delayed_promotion_takes_effect_after_the_delay(
+    service: Service, registry: DirectoryRegistry, data: Data
+) -> None:
+    fault = FAULTS.get("model-delayed-promotion").model_validate({"delay_s": 1.0, "poll_ms": 20})
+    async with fault.injection(_ctx(registry)):
+        t0 = time.monotonic()
+        registry.promote("v4")
+        seen = []
+        while time.monotonic() - t0 < 2.0:
+            version = (await _check(service.url, data))["version"]
+            seen.append((time.monotonic() - t0, version))  # when the answer arrived
+            await asyncio.sleep(0.05)
+    switch = next(t for t, v in seen if v == "v4")
+    assert all(v == "v2" for t, v in seen if t < switch)
+    assert 1.0 <= switch <= 1.5
+    assert registry.current() == "v4"
+
+
+@pytest.mark.parametrize("mode", ["truncate", "bitflip"])
+async def test_corrupt_artifact_and_exact_restore(
+    service: Service, registry: DirectoryRegistry, data: Data, mode: str
+) -> None:
+    path = registry.root / "v2" / "model.joblib"
+    original = sha256(path)
+    base = await _check(service.url, data)
+    params = {"mode": mode, "flip_fraction": 0.01}
+    fault = FAULTS.get("model-corrupt-artifact").model_validate(params)
+    async with fault.injection(_ctx(registry, seed=3)) as inj:
+        assert sha256(path) != original
+        if mode == "truncate":
+            backup = inj.undo_actions()[0].backup  # type: ignore[union-attr]
+            assert os.stat(path).st_size < os.stat(backup).st_size
+        q = await _check(service.url, data)
+        assert q != base  # the service fails to load it, or serves a damaged model
+    assert sha256(path) == original
+    assert await _check(service.url, data) == base
+
+
+async def test_weight_noise_degrades_accuracy_and_restores_exactly(
+    service: Service, registry: DirectoryRegistry, data: Data
+) -> None:
+    path = registry.root / "v2" / "model.joblib"
+    original = sha256(path)
+    base = await _check(service.url, data)
+    fault = FAULTS.get("model-weights").model_validate({"fraction": 0.5, "sigma": 3.0})
+    async with fault.injection(_ctx(registry, seed=1)):
+        q = await _check(service.url, data)
+        assert q["ok"] and q["accuracy"] < base["accuracy"] - 0.05  # type: ignore[operator]
+    assert sha256(path) == original
+    assert await _check(service.url, data) == base
+
+
+async def test_watchdog_undo_restores_what_a_dead_runner_left(registry: DirectoryRegistry) -> None:
+    before = _snapshot(registry)
+    for spec in (
+        {"type": "model-corrupt-artifact", "mode": "bitflip"},
+        {"type": "model-wrong-version", "version": "v3"},
+        {"type": "model-weights"},
+    ):
+        fault = FAULTS.get(spec.pop("type")).model_validate(spec)
+        inj = fault.injection(_ctx(registry))
+        await inj.apply()
+        assert _snapshot(registry) != before
+        for action in inj.undo_actions():
+            perform(action)  # exactly what the watchdog runs
+        if getattr(inj, "task", None) is not None:
+            inj.task.cancel()  # type: ignore[attr-defined]
+        assert _snapshot(registry) == before
+
+
+async def test_slow_model_load_through_the_control_endpoint(
+    service: Service, registry: DirectoryRegistry, data: Data
+) -> None:
+    from aichaos.inprocess.fault import InProcessTarget
+
+    target = InProcessTarget(url=service.control.url, token="model-test-token")
+    fault = FAULTS.get("model-slow-load").model_validate({"latency_ms": 800})
+    async with fault.injection(InjectionContext(target=target, ttl_s=30)):
+        registry.promote("v4")  # a cold start: the new model must load
+        t0 = time.perf_counter()
+        assert (await _check(service.url, data))["version"] == "v4"
+        assert time.perf_counter() - t0 >= 0.8
+    registry.promote("v2")
+    t0 = time.perf_counter()
+    await _check(service.url, data)
+    assert time.perf_counter() - t0 < 0.8
+
+
+@pytest.mark.parametrize(
+    ("spec", "error", "needle"),
+    [
+        ({"type": "model-wrong-version", "version": "v9"}, ValidationError, "got 'v9'"),
+        ({"type": "model-stale-version", "version": "v0"}, ValidationError, "got 'v0'"),
+        ({"type": "model-corrupt-artifact", "version": "v9"}, ValidationError, "got 'v9'"),
+        (
+            {"type": "model-corrupt-artifact", "file": "../v3/model.joblib"},
+            ValidationError,
+            "inside",
+        ),
+        ({"type": "model-weights", "file": "missing.bin"}, ValidationError, "missing.bin"),
+    ],
+)
+async def test_bad_input_leaves_the_registry_untouched(
+    registry: DirectoryRegistry, spec: dict[str, str], error: type[Exception], needle: str
+) -> None:
+    before = _snapshot(registry)
+    fault = FAULTS.get(spec.pop("type")).model_validate(spec)
+    with pytest.raises(error, match=needle):
+        await fault.injection(_ctx(registry)).apply()
+    assert _snapshot(registry) == before
+
+
+async def test_missing_registry_directory_is_a_target_error(tmp_path: Path) -> None:
+    target = ModelRegistryTarget(path=str(tmp_path / "nope"))
+    fault = FAULTS.get("model-wrong-version").model_validate({"version": "v1"})
+    with pytest.raises(TargetError, match="existing directory"):
+        await fault.injection(InjectionContext(target=target)).apply()
+
+
+def test_oldest_version_has_nothing_stale_to_pin(registry: DirectoryRegistry) -> None:
+    registry.promote("v1")
+    with pytest.raises(ValidationError, match="no older version"):
+        asyncio.run(FAULTS.get("model-stale-version")().injection(_ctx(registry)).apply())
+    assert registry.current() == "v1"
+    assert not [p for p in registry.root.iterdir() if "aichaos" in p.name]
