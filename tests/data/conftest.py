@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from _data_helpers import make_frame
+
+from tests.data._data_helpers import make_frame
 
 
 @pytest.fixture

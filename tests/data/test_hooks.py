@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from _data_helpers import assert_same_batch, canon, make_frame
 
 from aichaos.data import Stream, batch_fn, corrupt, make
 from aichaos.data.hooks import batch_seed
+from tests.data._data_helpers import assert_same_batch, canon, make_frame
 
 
 def test_decorator_switches_on_and_off(frame: pd.DataFrame) -> None:

@@ -7,15 +7,15 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import Data, make_service, quality
 
 from aichaos.faults import FAULTS
 from aichaos.faults.base import InjectionContext
 from aichaos.inprocess import Switchboard, UvicornThread
 from aichaos.model.registry import DirectoryRegistry, ModelRegistryTarget
+from tests.model.conftest import Data, make_service, quality
 
 
 class Traffic:
@@ -47,6 +47,14 @@ def deployed(
         traffic.thread.join(timeout=10)
 
 
+async def _until(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Wait (bounded) until the traffic thread has seen enough answers; a busy machine
+    may answer slower, but the verdict on each answer must not change."""
+    deadline = time.monotonic() + timeout_s
+    while not cond() and time.monotonic() < deadline:  # noqa: ASYNC110 - another thread fills it
+        await asyncio.sleep(0.05)
+
+
 @pytest.mark.slow
 async def test_promotion_of_a_corrupt_version(
     deployed: tuple[bool, Traffic], registry: DirectoryRegistry
@@ -59,9 +67,10 @@ async def test_promotion_of_a_corrupt_version(
     async with fault.injection(ctx):
         n = len(traffic.seen)
         registry.promote("v4")  # the deploy happens while the artifact is broken
-        await asyncio.sleep(0.5)
+        await _until(lambda: len(traffic.seen) >= n + 4)
         during = traffic.seen[n + 1 :]  # the first may have been asked before the promotion
-    await asyncio.sleep(0.5)
+    m = len(traffic.seen)
+    await _until(lambda: len(traffic.seen) >= m + 4)
     after = traffic.seen[-3:]
     assert during
     if keeps_old:

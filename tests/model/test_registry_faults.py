@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Data, Service, quality
 
 from aichaos.errors import TargetError, ValidationError
 from aichaos.faults import FAULTS
@@ -17,6 +16,7 @@ from aichaos.faults.base import InjectionContext
 from aichaos.faults.undo import perform
 from aichaos.model.artifact import sha256
 from aichaos.model.registry import DirectoryRegistry, ModelRegistryTarget
+from tests.model.conftest import Data, Service, quality
 
 
 def _ctx(reg: DirectoryRegistry, seed: int = 0) -> InjectionContext:

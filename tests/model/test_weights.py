@@ -6,13 +6,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import Data
 from sklearn.ensemble import VotingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
 from aichaos.errors import ValidationError
 from aichaos.model.weights import checksum, parameters, perturb
+from tests.model.conftest import Data
 
 
 @pytest.fixture(scope="module")
