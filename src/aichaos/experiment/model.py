@@ -213,6 +213,9 @@ class Experiment(_Model):
     title: str = Field(min_length=1)
     description: str = ""
     tags: list[str] = Field(default_factory=list)
+    weight: float = Field(
+        1.0, ge=0, description="importance in the report's weighted resilience score"
+    )
     seed: int | None = Field(None, ge=0, description="fixes every random choice; recorded")
     targets: dict[str, TargetField] = Field(default_factory=dict)
     workload: WorkloadField | None = None

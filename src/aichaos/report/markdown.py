@@ -1,0 +1,56 @@
+"""The Markdown report: a summary table for a pull request or a CI job summary."""
+
+from __future__ import annotations
+
+from aichaos.report.model import RunReport, resilience_score
+
+__all__ = ["render_markdown"]
+
+_ICON = {
+    "passed": "✅",
+    "deviated": "⚠️",
+    "aborted": "🛑",
+    "failed-baseline": "⛔",
+    "error": "❌",
+    "incomplete": "⏸️",
+}
+
+
+def _cell(text: str) -> str:
+    """A table cell: pipes escaped, one line."""
+    return text.replace("|", "\\|").replace("\n", " ").strip()
+
+
+def render_markdown(runs: list[RunReport], *, title: str = "aichaos report") -> str:
+    """Score, one row per experiment, breaking points and incomplete journals."""
+    score = resilience_score(runs)
+    lines = [f"## {title}", ""]
+    if score is not None:
+        lines.append(
+            f"**Resilience score: {score:.0f}/100** "
+            "(each experiment's weight × its share of SLO checks that held)"
+        )
+        lines.append("")
+    lines.append("| experiment | verdict | predicted | SLO checks held | weight | why |")
+    lines.append("|---|---|---|---|---|---|")
+    for r in runs:
+        pred = r.prediction
+        mark = "" if pred is None else (" ✓" if pred == r.verdict else " ✗")
+        lines.append(
+            f"| {_cell(r.title)} | {_ICON.get(r.verdict, '')} {r.verdict} | "
+            f"{pred or '-'}{mark} | {r.checks_held}/{r.checks_total} | {r.weight:g} | "
+            f"{_cell(r.reason)} |"
+        )
+    points = [(r, p) for r in runs for p in r.breaking_points]
+    if points:
+        lines += ["", "**Breaking points**", ""]
+        for r, p in points:
+            lines.append(
+                f"- {_cell(r.title)}: `{p.get('step')}` {p.get('field')} held at "
+                f"{p.get('held')}, broke at {p.get('broke')}"
+            )
+    incomplete = [r for r in runs if not r.complete]
+    if incomplete:
+        lines += ["", "**Incomplete journals** (no verdict: the runner was stopped or killed)", ""]
+        lines += [f"- `{r.path}`" for r in incomplete]
+    return "\n".join(lines) + "\n"
