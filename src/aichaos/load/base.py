@@ -55,5 +55,5 @@ class Workload(BaseModel):
 
 
 WORKLOADS: Registry[Workload] = Registry(
-    "workload", "aichaos.workloads", builtin_modules=()
+    "workload", "aichaos.workloads", builtin_modules=("aichaos.load.workload",)
 )

@@ -65,7 +65,7 @@ def compile_json_path(path: str) -> tuple[str | int, ...]:
         if m is None:
             raise ValidationError(
                 f"json_path {path!r} is not understood at {path[pos:]!r} "
-                "(supported: $.name, [index], [\"name\"])"
+                '(supported: $.name, [index], ["name"])'
             )
         name, index, q1, q2 = m.groups()
         steps.append(int(index) if index is not None else (name or q1 or q2 or ""))
@@ -194,7 +194,9 @@ class QualityTracker:
             return False, None
         return True, pred
 
-    def observe(self, index: int, expected: Any, labelled: bool, body: bytes, baseline: bool) -> None:
+    def observe(
+        self, index: int, expected: Any, labelled: bool, body: bytes, baseline: bool
+    ) -> None:
         """Judge one 2xx response to request ``index`` (``baseline``: the phase is baseline)."""
         w = self._win
         w.responses += 1

@@ -204,7 +204,9 @@ class RequestSource:
         self._i = i + 1
         if self._template is not None:
             ep, method, body, headers = self._template
-            raw = build_request(ep, method, ep.path, body.replace("{seq}", str(i)).encode(), headers)
+            raw = build_request(
+                ep, method, ep.path, body.replace("{seq}", str(i)).encode(), headers
+            )
             return RequestItem(i, raw)
         items = self.items
         if self.order == "cycle":
