@@ -96,6 +96,7 @@ class Generator:
         self._end = math.inf
         self._next = 0.0
         self._win = WindowStats()
+        self._win_end = math.inf
         self._loop: asyncio.AbstractEventLoop | None = None
         self._finished: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
@@ -194,9 +195,15 @@ class Generator:
         self._win = WindowStats(
             index=index, start_s=index * self.window_s, duration_s=self.window_s, phase=phase
         )
+        self._win_end = self._start + (index + 1) * self.window_s
         self._baseline_now = phase == "baseline"
 
     def _flush(self, final: bool = False) -> None:
+        # called by its timer, or early by a send or response already past the window's
+        # end (timers may run late), so every event lands in the window of its time
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
         w = self._win
         now = self._clock()
         if final:
@@ -237,6 +244,8 @@ class Generator:
                 self._blocked = True
                 return
             else:
+                while t >= self._win_end:
+                    self._flush()
                 self._send(t, now)
             t = self._next = self._start + next(self._arr)
         if t < end:
@@ -309,9 +318,12 @@ class Generator:
             return
         req.done = True
         req.timer.cancel()
+        now = self._clock()
+        while now >= self._win_end and not self._stopped:
+            self._flush()
         w = self._win
         w.completed += 1
-        w.latency.record_us(int((self._clock() - req.intended) * 1e6))
+        w.latency.record_us(int((now - req.intended) * 1e6))
         kind = status_kind(status)
         if kind is not None:
             w.errors[kind] += 1
