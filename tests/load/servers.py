@@ -46,6 +46,7 @@ class RawServer:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.requests = 0
+        self.connections = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -72,6 +73,7 @@ class RawServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        self.connections += 1
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)

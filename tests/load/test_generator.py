@@ -40,6 +40,7 @@ async def test_constant_rate_sends_exactly_the_schedule() -> None:
     assert m["rate_rps"] == pytest.approx(200, rel=0.01)
     assert 0 < m["p50_ms"] <= m["p99_ms"] <= m["max_ms"] < 200
     # keep-alive: a handful of connections carried all 200 requests
+    assert srv.connections <= 5
     assert total.latency.count == 200
 
 

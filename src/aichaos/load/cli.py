@@ -165,7 +165,7 @@ def load_command(**kw: Any) -> None:
 
 
 def _main(**kw: Any) -> dict[str, Any]:
-    from aichaos.load.spec import LoadSpec, new_event_loop, validated
+    from aichaos.load.spec import LoadSpec, freeze_gc, new_event_loop, validated
 
     duration_s = parse_duration(kw["duration"])
     headers = {}
@@ -196,6 +196,7 @@ def _main(**kw: Any) -> dict[str, Any]:
         quality=quality,
     )
     baseline_s = parse_duration(kw["baseline"], "baseline") if kw["baseline"] else 0.0
+    freeze_gc()
     loop = new_event_loop()
     try:
         if kw["as_json"]:

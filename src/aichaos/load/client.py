@@ -31,8 +31,10 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "_body",
         "_done",
+        "_keep",
         "_owner",
         "_parser",
+        "_status",
         "busy",
         "closed",
         "keep_body",
@@ -47,6 +49,8 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._body: list[bytes] = []
         self._done = False
+        self._keep = False
+        self._status = 0
         self.keep_body = keep_body
         self.transport: asyncio.Transport | None = None
         self.busy = False
@@ -78,8 +82,7 @@ class Connection(asyncio.Protocol):
             body = b"".join(self._body) if self.keep_body else b""
             self._body.clear()
             self.busy = False
-            keep = bool(self._parser.should_keep_alive())
-            self._owner.on_response(self, int(self._parser.get_status_code()), body, keep)
+            self._owner.on_response(self, self._status, body, self._keep)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -94,6 +97,9 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         """Parser callback: the response is complete."""
+        # read now: llhttp resets its flags once the callback returns
+        self._status = int(self._parser.get_status_code())
+        self._keep = bool(self._parser.should_keep_alive())
         self._done = True
 
     # used by the generator ------------------------------------------------------------

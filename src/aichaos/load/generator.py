@@ -33,6 +33,7 @@ from aichaos.load.stats import WindowStats, status_kind
 __all__ = ["Generator"]
 
 OnWindow = Callable[[WindowStats], None]
+_MIN_DELAY_S = 0.001
 
 
 class _Req:
@@ -250,7 +251,9 @@ class Generator:
             t = self._next = self._start + next(self._arr)
         if t < end:
             assert self._loop is not None
-            self._timer = self._loop.call_later(t - now, self._tick)
+            # uvloop timers count whole milliseconds: a shorter delay becomes 0 and the
+            # loop would spin until the next send, eating the core the server needs
+            self._timer = self._loop.call_later(max(t - now, _MIN_DELAY_S), self._tick)
 
     def _skip_stale(self, now: float) -> None:
         """While blocked at the cap, count requests that can no longer go out in time."""

@@ -46,7 +46,7 @@ def _child(
 ) -> None:
     """Body of one generator process (module level so ``spawn`` can import it)."""
     from aichaos.load.requests import parse_url
-    from aichaos.load.spec import build_generator, new_event_loop
+    from aichaos.load.spec import build_generator, freeze_gc, new_event_loop
 
     try:
         spec = LoadSpec.model_validate_json(spec_json)
@@ -80,6 +80,7 @@ def _child(
             finally:
                 watcher.cancel()
 
+        freeze_gc()
         out.put(("ready", index, None))
         go.wait(_READY_TIMEOUT_S)
         loop = new_event_loop()
