@@ -162,6 +162,35 @@ async def test_stall_shows_in_latency_from_intended_time() -> None:
     assert total.latency.max_ms >= 490
 
 
+async def test_a_stall_shows_in_the_window_it_happens_in() -> None:
+    """While nothing completes, the window's p99 counts requests still in flight at their
+    age so far: a guardrail sees the stall now, not when it ends. The run total is not
+    affected (those requests are recorded once, when they complete)."""
+    release = asyncio.Event()
+
+    async def stalls(head: bytes, body: bytes) -> tuple[int, bytes]:
+        await release.wait()
+        return 200, b"{}"
+
+    seen: list[WindowStats] = []
+    async with RawServer(stalls) as srv:
+        gen = make(srv.url, rate_rps=50, window_s=0.25, on_window=seen.append)
+        task = asyncio.create_task(gen.run(duration_s=1.0))
+        await asyncio.sleep(0.8)
+        release.set()
+        total = await task
+    stalled = [w for w in seen if w.start_s + w.duration_s <= 0.75]
+    assert stalled and all(w.completed == 0 for w in stalled)
+    last = stalled[-1].metrics()
+    assert last["inflight"] >= 30
+    assert 600 <= last["inflight_oldest_ms"] <= 900
+    assert last["p99_ms"] >= 600 and last["max_ms"] == pytest.approx(
+        last["inflight_oldest_ms"], rel=0.01
+    )
+    assert total.completed == total.sent == 50
+    assert total.inflight_us == []  # the run total counts each request once
+
+
 async def test_windows_add_up_to_the_total_exactly() -> None:
     seen: list[WindowStats] = []
     async with RawServer(ok) as srv:

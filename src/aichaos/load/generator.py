@@ -21,6 +21,7 @@ import contextlib
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -89,6 +90,8 @@ class Generator:
         self._conns: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight = 0
+        # sends in intended-time order; the front is the oldest request in flight
+        self._pending: deque[_Req] = deque()
         self._blocked = False
         self._stopped = False
         self._timer: asyncio.TimerHandle | None = None
@@ -213,6 +216,10 @@ class Generator:
                 return
         else:
             self._skip_stale(now)
+        pending = self._pending
+        while pending and pending[0].done:
+            pending.popleft()
+        w.inflight_us = [int((now - r.intended) * 1e6) for r in pending if not r.done]
         if self.quality is not None:
             w.quality = self.quality.take()
             if w.phase == "baseline":
@@ -267,6 +274,7 @@ class Generator:
     def _send(self, intended: float, now: float) -> None:
         assert self._loop is not None
         req = _Req(intended, self.source.next())
+        self._pending.append(req)
         self._inflight += 1
         w = self._win
         w.sent += 1

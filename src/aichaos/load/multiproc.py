@@ -172,7 +172,7 @@ async def run_multiprocess(
             elif kind == "window":
                 w = WindowStats.from_json(payload)
                 seen, merged = pending.get(w.index, (0, WindowStats()))
-                pending[w.index] = (seen + 1, merged.merge(w) if seen else w)
+                pending[w.index] = (seen + 1, merged.merge(w, inflight=True) if seen else w)
                 while next_emit in pending and pending[next_emit][0] == n:
                     emit(pending.pop(next_emit)[1])
                     next_emit += 1

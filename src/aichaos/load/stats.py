@@ -57,6 +57,9 @@ class WindowStats:
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     send_lag: LatencyHistogram = field(default_factory=LatencyHistogram)
     quality: QualityWindow | None = None
+    #: ages (from the intended send time) of requests still in flight at the window's
+    #: end: lower bounds of their latency, so a stall shows while it happens
+    inflight_us: list[int] = field(default_factory=list)
 
     @property
     def transport_errors(self) -> int:
@@ -68,9 +71,12 @@ class WindowStats:
         """Every error of every kind (not counting ``missed``)."""
         return sum(self.errors.values())
 
-    def merge(self, other: WindowStats) -> WindowStats:
+    def merge(self, other: WindowStats, *, inflight: bool = False) -> WindowStats:
         """Add ``other`` into this window (same window of another process, or the next
-        window of a run summary). Durations take the longer span; returns ``self``."""
+        window of a run summary). Durations take the longer span; returns ``self``.
+
+        ``inflight`` carries the in-flight ages along: right for the same window of two
+        processes, wrong for a run total (those requests complete in a later window)."""
         if self.duration_s == 0 and self.sent == self.completed == self.missed == 0:
             start, end = other.start_s, other.start_s + other.duration_s
         else:
@@ -89,6 +95,8 @@ class WindowStats:
                 self.quality = QualityWindow()
             self.quality.merge(other.quality)
         self.phase = self.phase or other.phase
+        if inflight:
+            self.inflight_us.extend(other.inflight_us)
         return self
 
     def metrics(self, baseline: QualityBaseline | None = None) -> dict[str, float]:
@@ -105,7 +113,16 @@ class WindowStats:
             "error_rate": (self.error_count + self.missed) / outcomes if outcomes else 0.0,
         }
         out.update({f"errors_{k}": float(v) for k, v in self.errors.items()})
-        out.update(self.latency.summary())
+        if self.inflight_us:
+            latency = self.latency.copy()
+            for us in self.inflight_us:
+                latency.record_us(us)
+            out.update(latency.summary())
+            out["inflight_oldest_ms"] = max(self.inflight_us) / 1e3
+        else:
+            out.update(self.latency.summary())
+            out["inflight_oldest_ms"] = 0.0
+        out["inflight"] = float(len(self.inflight_us))
         out["send_lag_p99_ms"] = self.send_lag.percentile_ms(99)
         if self.quality is not None:
             out.update(quality_metrics(self.quality, baseline, self.phase))
@@ -125,6 +142,7 @@ class WindowStats:
             "latency": self.latency.encode(),
             "send_lag": self.send_lag.encode(),
             "quality": None if self.quality is None else self.quality.to_json(),
+            "inflight_us": list(self.inflight_us),
         }
 
     @classmethod
@@ -143,4 +161,5 @@ class WindowStats:
             latency=LatencyHistogram.decode(data["latency"]),
             send_lag=LatencyHistogram.decode(data["send_lag"]),
             quality=None if q is None else QualityWindow.from_json(q),
+            inflight_us=[int(v) for v in data.get("inflight_us", [])],
         )
