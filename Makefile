@@ -5,7 +5,7 @@ comma  := ,
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-EXTRAS ?= dev,fast
+EXTRAS ?= dev,fast,proxy
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: demo test test-fast lint typecheck bench clean venv

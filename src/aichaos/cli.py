@@ -18,7 +18,9 @@ import click
 
 __all__ = ["main"]
 
-_COMMANDS: dict[str, str] = {}
+_COMMANDS: dict[str, str] = {
+    "proxy": "aichaos.proxy.cli:proxy_command",
+}
 
 
 class _LazyGroup(click.Group):
