@@ -144,9 +144,9 @@ class Link:
 
     # -- input -------------------------------------------------------------------------
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes, synthetic: bool = False) -> None:
         """Queue a chunk for the pump (pausing the source at the high-water mark)."""
-        self._queue.append(Chunk(data, self.loop.time()))
+        self._queue.append(Chunk(data, self.loop.time(), synthetic=synthetic))
         self._queued += len(data)
         if self._queued >= HIGH_WATER:
             self.src.pause(_QUEUE_FULL)

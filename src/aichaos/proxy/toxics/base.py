@@ -53,6 +53,8 @@ class Chunk:
     data: bytes
     t: float
     eof: bool = False
+    #: a response made by the proxy itself (the HTTP layer passes it through unparsed)
+    synthetic: bool = False
 
 
 Out = Callable[[Chunk], Awaitable[None]]
@@ -170,5 +172,11 @@ TOXICS: Registry[ToxicAttributes] = Registry(
         "aichaos.proxy.toxics.slicer",
         "aichaos.proxy.toxics.limit_data",
         "aichaos.proxy.toxics.noop",
+        "aichaos.proxy.toxics.http_error",
+        "aichaos.proxy.toxics.http_delay",
+        "aichaos.proxy.toxics.stream_stall",
+        "aichaos.proxy.toxics.stream_cut",
+        "aichaos.proxy.toxics.json_corrupt",
+        "aichaos.proxy.toxics.truncate",
     ),
 )
