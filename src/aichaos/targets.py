@@ -32,7 +32,7 @@ class Target(BaseModel):
 
 
 TARGETS: Registry[Target] = Registry(
-    "target", "aichaos.targets", builtin_modules=("aichaos.targets",)
+    "target", "aichaos.targets", builtin_modules=("aichaos.targets", "aichaos.proxy.target")
 )
 
 

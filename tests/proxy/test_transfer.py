@@ -82,4 +82,4 @@ async def test_100_connections_byte_exact_while_toxics_churn(api: Api, echo_serv
         stop.set()
         await churner
     assert all(sent == got for sent, got in results)
-    assert changes > 20  # toxics really changed while bytes were in flight
+    assert changes >= 5  # toxics really changed while bytes were in flight

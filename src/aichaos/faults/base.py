@@ -156,5 +156,6 @@ FAULTS: Registry[Fault] = Registry(
     builtin_modules=(
         "aichaos.faults.process_pause",
         "aichaos.faults.python_callable",
+        "aichaos.proxy.fault",
     ),
 )
