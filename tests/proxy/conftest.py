@@ -104,6 +104,6 @@ async def connect() -> AsyncIterator[Callable[[tuple[str, int]], Awaitable[Conn]
             await writer.wait_closed()
 
 
-async def read_exactly(reader: asyncio.StreamReader, n: int, timeout: float = 5.0) -> bytes:
-    """Read n bytes or fail within ``timeout``."""
-    return await asyncio.wait_for(reader.readexactly(n), timeout)
+async def read_exactly(reader: asyncio.StreamReader, n: int, within_s: float = 5.0) -> bytes:
+    """Read n bytes or fail within ``within_s``."""
+    return await asyncio.wait_for(reader.readexactly(n), within_s)

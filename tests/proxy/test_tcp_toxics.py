@@ -110,7 +110,7 @@ async def test_timeout_zero_holds_until_removed(api: Api, echo_server: Echo, con
 async def test_reset_peer_sends_rst_after_timeout(api: Api, echo_server: Echo, connect) -> None:
     addr = await api.proxy(echo_server.addr)
     await api.toxic(type="reset_peer", attributes={"timeout": 150})
-    reader, writer = await connect(addr)
+    reader, _writer = await connect(addr)
     start = time.perf_counter()
     with pytest.raises(ConnectionResetError):
         await asyncio.wait_for(reader.read(100), 5)

@@ -26,7 +26,7 @@ class ThreadEcho:
     def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.addr = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -115,19 +115,20 @@ def test_create_and_409(tp: toxiproxy.Toxiproxy, echo: ThreadEcho) -> None:
 def test_disable_refuses_enable_accepts(tp: toxiproxy.Toxiproxy, echo: ThreadEcho) -> None:
     proxy = tp.create(upstream=echo.addr, name="svc")
     addr = _addr(proxy)
-    with proxy.down():
-        with pytest.raises(ConnectionRefusedError):
-            socket.create_connection(addr, timeout=2)
+    with proxy.down(), pytest.raises(ConnectionRefusedError):
+        socket.create_connection(addr, timeout=2)
     assert _rtt(addr) < 0.1
 
 
 def test_reset_peer_resets(tp: toxiproxy.Toxiproxy, echo: ThreadEcho) -> None:
     proxy = tp.create(upstream=echo.addr, name="svc")
     proxy.add_toxic(type="reset_peer", attributes={"timeout": 0})
-    with socket.create_connection(_addr(proxy), timeout=5) as s:
-        with pytest.raises(ConnectionResetError):
-            s.sendall(b"x")
-            s.recv(10)
+    with (
+        socket.create_connection(_addr(proxy), timeout=5) as s,
+        pytest.raises(ConnectionResetError),
+    ):
+        s.sendall(b"x")
+        s.recv(10)
 
 
 @pytest.mark.parametrize("stream", ["upstream", "downstream"])

@@ -24,9 +24,7 @@ def proxy_command(host: str, port: int, config_path: str | None, seed: int | Non
     try:
         import httptools  # noqa: F401
     except ImportError:
-        raise click.UsageError(
-            "the proxy needs httptools: pip install 'aichaos[proxy]'"
-        ) from None
+        raise click.UsageError("the proxy needs httptools: pip install 'aichaos[proxy]'") from None
     from aichaos.errors import ValidationError
     from aichaos.proxy.server import ApiSite, load_config, run
 

@@ -314,7 +314,9 @@ class ResponseStage(_StageCore):
 
     def _frame(self, body: bytes) -> None:
         if body:
-            self.ops.append(("data", b"%x\r\n%b\r\n" % (len(body), body) if self._chunked else body))
+            self.ops.append(
+                ("data", b"%x\r\n%b\r\n" % (len(body), body) if self._chunked else body)
+            )
 
     def _split_events(self) -> None:
         plan = self._plan
@@ -332,7 +334,8 @@ class ResponseStage(_StageCore):
                 return
             stall_at = plan.stall_after_events
             if stall_at is not None and (
-                self._events == stall_at or (plan.stall_every and stall_at and self._events % stall_at == 0)
+                self._events == stall_at
+                or (plan.stall_every and stall_at and self._events % stall_at == 0)
             ):
                 self.ops.append(("sleep", (plan.stall_s, self._toxics())))
 

@@ -65,18 +65,25 @@ ERROR_PRESETS: dict[str, tuple[int, dict[str, str], str]] = {
 }
 
 #: the in-band error event OpenAI-compatible servers send inside a 200 SSE stream
-STREAM_ERROR_EVENT = "data: " + _body(
-    "The server had an error while processing your request. Sorry about that!",
-    "server_error",
-    None,
-    None,
-) + "\n\n"
+STREAM_ERROR_EVENT = (
+    "data: "
+    + _body(
+        "The server had an error while processing your request. Sorry about that!",
+        "server_error",
+        None,
+        None,
+    )
+    + "\n\n"
+)
 
 
 def error_preset(name: str, retry_after_s: float) -> tuple[int, dict[str, str], str]:
     """A preset's (status, headers, body) with the retry delay filled in."""
     status, headers, body = ERROR_PRESETS[name]
-    fill: dict[str, Any] = {"retry_s": f"{retry_after_s:g}", "retry_ms": str(int(retry_after_s * 1000))}
+    fill: dict[str, Any] = {
+        "retry_s": f"{retry_after_s:g}",
+        "retry_ms": str(int(retry_after_s * 1000)),
+    }
     return (
         status,
         {k: v.format(**fill) for k, v in headers.items()},

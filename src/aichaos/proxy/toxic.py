@@ -130,7 +130,9 @@ def parse_toxic(body: Any, existing: Toxic | None = None) -> Toxic:
         try:
             TOXICS.get(type_)
         except RegistryError:
-            raise ApiError(400, f"invalid toxic type: {type_!r}; known: {', '.join(TOXICS.names())}") from None
+            raise ApiError(
+                400, f"invalid toxic type: {type_!r}; known: {', '.join(TOXICS.names())}"
+            ) from None
         stream = body.get("stream") or "downstream"
         name = body.get("name") or f"{type_}_{stream}"
         raw_attrs = body.get("attributes")

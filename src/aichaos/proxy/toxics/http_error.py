@@ -20,7 +20,9 @@ from aichaos.proxy.toxics.http_base import HttpToxic, Plan
 
 __all__ = ["HttpError", "render_response"]
 
-Preset = Literal["openai_rate_limit", "openai_overloaded", "openai_server_error", "openai_context_length"]
+Preset = Literal[
+    "openai_rate_limit", "openai_overloaded", "openai_server_error", "openai_context_length"
+]
 
 
 def render_response(status: int, headers: dict[str, str], body: bytes) -> bytes:
@@ -32,7 +34,11 @@ def render_response(status: int, headers: dict[str, str], body: bytes) -> bytes:
     lines = [f"HTTP/1.1 {status} {reason}"]
     lower = {k.lower() for k in headers}
     if "content-type" not in lower:
-        lines.append("content-type: application/json" if body[:1] in (b"{", b"[") else "content-type: text/plain")
+        lines.append(
+            "content-type: application/json"
+            if body[:1] in (b"{", b"[")
+            else "content-type: text/plain"
+        )
     lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "content-length"]
     lines.append(f"content-length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

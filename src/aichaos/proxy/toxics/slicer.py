@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from aichaos.proxy.toxics.base import TOXICS, Chunk, Out, Stage, StageBase, StageEnv, ToxicAttributes
+from aichaos.proxy.toxics.base import (
+    TOXICS,
+    Chunk,
+    Out,
+    Stage,
+    StageBase,
+    StageEnv,
+    ToxicAttributes,
+)
 
 __all__ = ["Slicer"]
 

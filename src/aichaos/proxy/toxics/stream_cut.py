@@ -42,4 +42,6 @@ class StreamCut(HttpToxic):
         if self.preset == "openai_midstream_error":
             plan.cut_mode = "end"
         if event is not None:
-            plan.cut_error_event = event.encode() if event.endswith("\n\n") else (event + "\n\n").encode()
+            plan.cut_error_event = (
+                event.encode() if event.endswith("\n\n") else (event + "\n\n").encode()
+            )

@@ -10,7 +10,15 @@ import asyncio
 
 from pydantic import Field
 
-from aichaos.proxy.toxics.base import TOXICS, Chunk, Out, Stage, StageBase, StageEnv, ToxicAttributes
+from aichaos.proxy.toxics.base import (
+    TOXICS,
+    Chunk,
+    Out,
+    Stage,
+    StageBase,
+    StageEnv,
+    ToxicAttributes,
+)
 
 __all__ = ["Timeout"]
 
