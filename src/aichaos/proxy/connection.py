@@ -42,10 +42,11 @@ class _Slot:
 class Connection:
     """A client connection and its upstream; created by the proxy's listener per accept."""
 
-    def __init__(self, proxy: Proxy, rng: random.Random) -> None:
+    def __init__(self, proxy: Proxy, seed: int) -> None:
         self.proxy = proxy
         self.loop = asyncio.get_running_loop()
-        self.rng = rng
+        self._seed = seed
+        self._rng: random.Random | None = None
         self.client = Side(self, "client")
         self.server = Side(self, "server")
         self.up: Link | None = None
@@ -54,6 +55,13 @@ class Connection:
         self._slots: dict[str, dict[str, _Slot]] = {"upstream": {}, "downstream": {}}
         self._eofs = 0
         self._connect: asyncio.Task[None] | None = None
+
+    @property
+    def rng(self) -> random.Random:
+        """This connection's RNG (made on first use: most connections never roll)."""
+        if self._rng is None:
+            self._rng = random.Random(self._seed)
+        return self._rng
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
+from aichaos.proxy.timer import now
 from aichaos.proxy.toxics.base import Chunk, Out, Stage
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ class Side(asyncio.Protocol):
         link = self.reading
         if link is None:
             self.early.append(data)
+            # uvloop starts reading after connection_made even if it paused: pause again
+            if self.transport is not None and self.transport.is_reading():
+                self.transport.pause_reading()
             return
         link.bytes += len(data)
         if link.direct:
@@ -146,7 +150,7 @@ class Link:
 
     def feed(self, data: bytes, synthetic: bool = False) -> None:
         """Queue a chunk for the pump (pausing the source at the high-water mark)."""
-        self._queue.append(Chunk(data, self.loop.time(), synthetic=synthetic))
+        self._queue.append(Chunk(data, now(), synthetic=synthetic))
         self._queued += len(data)
         if self._queued >= HIGH_WATER:
             self.src.pause(_QUEUE_FULL)
@@ -160,7 +164,7 @@ class Link:
         if self.direct:
             self.conn.link_eof(self)
         else:
-            self._queue.append(Chunk(b"", self.loop.time(), eof=True))
+            self._queue.append(Chunk(b"", now(), eof=True))
             self._kick()
 
     # -- stages ------------------------------------------------------------------------

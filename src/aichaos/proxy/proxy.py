@@ -83,7 +83,7 @@ class Proxy:
     def _accept(self) -> asyncio.Protocol:
         self.connections_total += 1
         # One RNG per connection, drawn from the proxy's seeded RNG in accept order.
-        conn = Connection(self, random.Random(self.rng.getrandbits(64)))
+        conn = Connection(self, self.rng.getrandbits(64))
         return conn.client
 
     async def start(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from aichaos.proxy.timer import now
 from aichaos.proxy.toxics.base import (
     TOXICS,
     Chunk,
@@ -48,11 +49,10 @@ class _BandwidthStage(StageBase):
             return
         data = chunk.data
         step = max(1, int(rate * _SLICE_S))
-        loop = self.env.loop
         for start in range(0, len(data), step):
             piece = data[start : start + step]
             # A schedule (not a sleep per piece) so idle time is not banked as credit
             # beyond now and rounding errors do not accumulate.
-            self._next = max(self._next, loop.time()) + len(piece) / rate
-            await self.sleep(self._next - loop.time())
+            self._next = max(self._next, now()) + len(piece) / rate
+            await self.sleep_until(self._next)
             await out(Chunk(piece, chunk.t))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from aichaos.proxy.timer import now, timer_for
 from aichaos.registry import Registry
 
 if TYPE_CHECKING:
@@ -44,7 +45,8 @@ __all__ = [
 
 @dataclass(slots=True)
 class Chunk:
-    """Bytes read from one side, stamped with the loop time they arrived (so latency pipelines).
+    """Bytes read from one side, stamped with :func:`~aichaos.proxy.timer.now` on arrival
+    (so latency pipelines).
 
     ``eof`` marks the end of the stream; it travels through the chain like data so stages
     keep order (slow_close delays it, latency delays it behind the data before it).
@@ -118,16 +120,18 @@ class StageBase:
 
     async def sleep(self, delay_s: float) -> None:
         """Sleep, but return at once when the toxic is removed (never hang a stuck stream)."""
-        if delay_s <= 0 or self.gone:
+        if delay_s > 0:
+            await self.sleep_until(now() + delay_s)
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until ``now() >= deadline`` (sub-millisecond), or until the toxic is removed."""
+        if self.gone or deadline <= now():
             return
-        loop = self.env.loop
-        fut: asyncio.Future[None] = loop.create_future()
-        handle = loop.call_later(delay_s, _wake, fut)
+        fut = timer_for(self.env.loop).at(deadline)
         self._waiter = fut
         try:
             await fut
         finally:
-            handle.cancel()
             self._waiter = None
 
     def interrupt(self) -> None:

@@ -42,5 +42,5 @@ class _LatencyStage(StageBase):
         delay_ms = float(attrs.latency_ms)
         if attrs.jitter_ms:
             delay_ms += self.env.rng.uniform(-attrs.jitter_ms, attrs.jitter_ms)
-        await self.sleep(chunk.t + delay_ms / 1000.0 - self.env.loop.time())
+        await self.sleep_until(chunk.t + delay_ms / 1000.0)
         await out(chunk)
