@@ -236,7 +236,7 @@ def main() -> None:
             f"mean error {statistics.fmean(errors):.3f} ms "
             f"(minus direct rtt {base_rtt * 1e3:.3f} ms: "
             f"{statistics.fmean(errors) - base_rtt * 1e3:.3f} ms), "
-            f"p99 error {pct(errors, 0.99):.3f} ms"
+            f"median error {statistics.median(errors):.3f} ms, p99 error {pct(errors, 0.99):.3f} ms"
         )
     for name, toxic in (
         ("slow", None),
