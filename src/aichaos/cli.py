@@ -23,6 +23,7 @@ _COMMANDS: dict[str, str] = {
     "faults": "aichaos.engine.cli:faults_command",
     "halt": "aichaos.engine.cli:halt_command",
     "load": "aichaos.load.cli:load_command",
+    "proxy": "aichaos.proxy.cli:proxy_command",
     "run": "aichaos.engine.cli:run_command",
     "schema": "aichaos.engine.cli:schema_command",
     "validate": "aichaos.engine.cli:validate_command",
