@@ -22,6 +22,8 @@ _COMMANDS: dict[str, str] = {
     "demo": "aichaos.demo.cli:demo_command",
     "faults": "aichaos.engine.cli:faults_command",
     "halt": "aichaos.engine.cli:halt_command",
+    "load": "aichaos.load.cli:load_command",
+    "proxy": "aichaos.proxy.cli:proxy_command",
     "report": "aichaos.report.cli:report_command",
     "run": "aichaos.engine.cli:run_command",
     "schema": "aichaos.engine.cli:schema_command",

@@ -34,7 +34,12 @@ class Target(BaseModel):
 TARGETS: Registry[Target] = Registry(
     "target",
     "aichaos.targets",
-    builtin_modules=("aichaos.targets", "aichaos.inprocess.fault", "aichaos.model.registry"),
+    builtin_modules=(
+        "aichaos.targets",
+        "aichaos.inprocess.fault",
+        "aichaos.model.registry",
+        "aichaos.proxy.target",
+    ),
 )
 
 

@@ -228,3 +228,33 @@ def test_sigkill_of_the_runner_is_undone_by_ttl(
     # the journal is valid JSON lines up to the kill
     events = list(read_journal(journal))
     assert events[0]["event"] == "run-started" and events[-1]["event"] != "run-ended"
+
+
+def test_workload_runs_through_every_phase(tmp_path: Path, http_server: Server) -> None:
+    """The load generator is the experiment's workload: one continuous time series, and
+    pausing the service shows up in its p99 (measured from the intended send time)."""
+    exp = f"""
+title: pause under load
+seed: 5
+targets:
+  api: {{type: http, url: "{http_server.url}"}}
+  server: {{type: process, pid: {http_server.pid}}}
+workload: {{type: http, target: api, path: /health, rate_rps: 50, timeout_ms: 3000, window_s: 0.5}}
+steady_state: ["load.p99_ms < 200", "load.error_rate < 0.01"]
+method:
+  - fault: {{type: process-pause}}
+    target: server
+    start_s: 0.5
+    duration_s: 1.0
+phases: {{baseline_s: 1.5, recovery_s: 1.5}}
+safety: {{guardrail_interval_s: 0.25, ttl_s: 3}}
+"""
+    code, events, summary = run(tmp_path, write(tmp_path, exp))
+    assert (code, summary["status"]) == (1, "deviated"), summary
+    samples = [e for e in events if e["event"] == "sample" and e["source"] == "load"]
+    phases = {e["phase"] for e in samples}
+    assert {"baseline", "injecting", "recovering"} <= phases
+    worst = max(e["values"]["p99_ms"] for e in samples if e["phase"] == "injecting")
+    assert worst >= 500, f"a 1 s pause must show in p99, got {worst} ms"
+    assert sum(e["values"]["sent"] for e in samples) >= 50 * 3.5 * 0.9
+    assert process_state(http_server.pid) != "T"

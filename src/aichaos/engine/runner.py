@@ -18,61 +18,25 @@ import random
 import signal
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aichaos.engine.deadman import DeadMan
 from aichaos.engine.journal import Journal
 from aichaos.engine.method import MethodRunner
 from aichaos.engine.metrics import MetricStore
 from aichaos.engine.plan import plan
+from aichaos.engine.result import EXIT_CODES, RunResult
 from aichaos.engine.rollback import run_rollbacks
 from aichaos.engine.sampler import Sampler
 from aichaos.engine.slo import Check
 from aichaos.engine.state import ExperimentState, Phase
+from aichaos.engine.tasks import cancel, settle, task_error
 from aichaos.errors import SafetyError
 from aichaos.experiment.model import Experiment
 from aichaos.load.base import WorkloadContext
 from aichaos.probes.base import ProbeContext
 
 __all__ = ["EXIT_CODES", "Engine", "RunResult"]
-
-#: process exit code of ``aichaos run`` for each verdict (2 is bad input / refused)
-EXIT_CODES = {"passed": 0, "deviated": 1, "aborted": 3, "failed-baseline": 4, "error": 5}
-
-
-@dataclass
-class RunResult:
-    """The verdict of a run and what led to it."""
-
-    status: str
-    reason: str
-    seed: int
-    breaking_points: list[dict[str, Any]] = field(default_factory=list)
-    revert_failures: list[str] = field(default_factory=list)
-    checks: dict[str, int] = field(default_factory=dict)
-    journal: Path | None = None
-    summary: Path | None = None
-
-    @property
-    def exit_code(self) -> int:
-        """The documented exit code for :attr:`status`."""
-        return EXIT_CODES[self.status]
-
-
-def _leaves(check: Check) -> list[Check]:
-    return [check] if not check.parts else [leaf for p in check.parts for leaf in _leaves(p)]
-
-
-def _flatten(check: Check) -> list[dict[str, Any]]:
-    return [
-        {"slo": c.expr, "ok": c.ok, "value": c.value, "detail": c.detail} for c in _leaves(check)
-    ]
-
-
-def _no_data(check: Check) -> bool:
-    return all(c.detail == "no data" for c in check.failing())
 
 
 class Engine:
@@ -163,10 +127,10 @@ class Engine:
         if guard is None:
             return
         check = guard.evaluate(self.state())
-        if not check.ok and not _no_data(check):
+        if not check.ok and not check.no_data:
             failing = [c for c in check.failing() if c.detail != "no data"]
             assert self.journal is not None
-            self.journal.write("guardrail", ok=False, checks=_flatten(check))
+            self.journal.write("guardrail", ok=False, checks=check.rows())
             self.abort(
                 "guardrail breached: " + "; ".join(f"{c.expr} ({c.detail})" for c in failing)
             )
@@ -177,7 +141,7 @@ class Engine:
             return None
         check = steady.evaluate(self.state())
         assert self.journal is not None
-        self.journal.write("steady-state", phase=where, ok=check.ok, checks=_flatten(check))
+        self.journal.write("steady-state", phase=where, ok=check.ok, checks=check.rows())
         return check
 
     def _on_sample(self) -> None:
@@ -195,7 +159,7 @@ class Engine:
             self._check_guardrails()
             if self.phase == Phase.INJECTING and self.abort_reason is None:
                 check = self._check_steady("injecting")
-                if check is not None and not check.ok and not _no_data(check):
+                if check is not None and not check.ok and not check.no_data:
                     self._deviations += 1
                     self._checks["broke"] += 1
                     if self.method is not None:
@@ -341,7 +305,7 @@ class Engine:
             await sampler.start()
             stack.push_async_callback(sampler.stop)
             ticker = asyncio.create_task(self._tick(safety.guardrail_interval_s))
-            stack.push_async_callback(_cancel, ticker)
+            stack.push_async_callback(cancel, ticker)
 
             if await self._wait(exp.phases.baseline_s):
                 return "aborted", self.abort_reason or ""
@@ -370,8 +334,8 @@ class Engine:
                 # the method's exit stacks revert what was applied; shield it from a
                 # second cancellation so a repeated signal cannot skip the revert
                 with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(_settle(method_task))
-            error = _task_error(method_task)
+                    await asyncio.shield(settle(method_task))
+            error = task_error(method_task)
 
             self._enter(Phase.RECOVERING)
             await run_rollbacks(exp, targets=targets, journal=journal, client=client)
@@ -398,25 +362,3 @@ class Engine:
                     f"steady state broke during injection ({self._deviations} check(s))",
                 )
             return "passed", "steady state held during injection and after recovery"
-
-
-async def _settle(task: asyncio.Task[None]) -> None:
-    with contextlib.suppress(BaseException):
-        await task
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-
-
-def _task_error(task: asyncio.Task[None]) -> str | None:
-    if task.cancelled():
-        return None
-    exc = task.exception()
-    if exc is None:
-        return None
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(f"{type(e).__name__}: {e}" for e in exc.exceptions)
-    return f"{type(exc).__name__}: {exc}"

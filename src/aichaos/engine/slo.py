@@ -62,6 +62,21 @@ class Check:
     detail: str = ""
     parts: tuple[Check, ...] = field(default=())
 
+    def leaves(self) -> list[Check]:
+        """The leaf checks (the SLO lines), in order."""
+        return [self] if not self.parts else [leaf for p in self.parts for leaf in p.leaves()]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Leaf checks as journal rows: slo, ok, value, detail."""
+        return [
+            {"slo": c.expr, "ok": c.ok, "value": c.value, "detail": c.detail} for c in self.leaves()
+        ]
+
+    @property
+    def no_data(self) -> bool:
+        """True when every failing leaf failed only for lack of samples."""
+        return all(c.detail == "no data" for c in self.failing())
+
     def failing(self) -> list[Check]:
         """The leaf checks that did not hold."""
         if self.ok:

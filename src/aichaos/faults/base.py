@@ -169,5 +169,6 @@ FAULTS: Registry[Fault] = Registry(
         "aichaos.model.corrupt",
         "aichaos.model.weight_fault",
         "aichaos.model.slow_load",
+        "aichaos.proxy.fault",
     ),
 )

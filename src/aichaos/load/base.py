@@ -54,4 +54,6 @@ class Workload(BaseModel):
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
 
-WORKLOADS: Registry[Workload] = Registry("workload", "aichaos.workloads", builtin_modules=())
+WORKLOADS: Registry[Workload] = Registry(
+    "workload", "aichaos.workloads", builtin_modules=("aichaos.load.workload",)
+)

@@ -1,0 +1,259 @@
+"""Benchmark the chaos proxy against a local echo server; prints ratios to direct.
+
+Processes: an echo server (uvloop protocol), ``aichaos proxy`` (uvloop), and this client
+(blocking sockets). Everything is on 127.0.0.1, bounded in time. Measured side by side in
+one run; the machine may be shared, so compare ratios, not absolute numbers.
+
+    python bench/proxy.py [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+QUICK = "--quick" in sys.argv
+RTT_N = 1000 if QUICK else 5000
+BULK_BYTES = (64 if QUICK else 256) * 1024 * 1024
+CONN_SECONDS = 1.0 if QUICK else 2.0
+LAT_N = 100 if QUICK else 300
+PUSH_BYTES = (128 if QUICK else 1024) * 1024 * 1024
+
+ECHO_SERVER = r"""
+import asyncio, sys
+try:
+    import uvloop; loop = uvloop.new_event_loop()
+except ImportError:
+    loop = asyncio.new_event_loop()
+class Echo(asyncio.Protocol):
+    def connection_made(self, t): self.t = t
+    def data_received(self, d): self.t.write(d)
+    def pause_writing(self): self.t.pause_reading()
+    def resume_writing(self): self.t.resume_reading()
+async def main():
+    srv = await loop.create_server(Echo, "127.0.0.1", 0)
+    print(srv.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+loop.run_until_complete(main())
+"""
+
+
+@contextmanager
+def process(args: list[str], pattern: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        match = re.search(pattern, proc.stdout.readline())
+        assert match, "process did not report its address"
+        yield proc, match.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def api(base: str, method: str, path: str, body: object = None) -> object:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method)
+    with urllib.request.urlopen(req, timeout=5) as r:
+        raw = r.read()
+    return json.loads(raw) if raw else None
+
+
+def make_proxy(base: str, name: str, upstream: str) -> tuple[str, int]:
+    proxy = api(base, "POST", "/proxies", {"name": name, "upstream": upstream})
+    assert isinstance(proxy, dict)
+    host, port = proxy["listen"].rsplit(":", 1)
+    return host, int(port)
+
+
+def rtts(addr: tuple[str, int], n: int, size: int = 64) -> list[float]:
+    payload = b"x" * size
+    with socket.create_connection(addr) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        out = []
+        for _ in range(n + 50):
+            start = time.perf_counter()
+            s.sendall(payload)
+            got = 0
+            while got < size:
+                got += len(s.recv(65536))
+            out.append(time.perf_counter() - start)
+        return out[50:]  # warm-up dropped
+
+
+def bulk(addr: tuple[str, int], total: int) -> float:
+    """MB/s echoed: 1 MiB writes in one thread, reads in another."""
+    block = os.urandom(1024 * 1024)
+    with socket.create_connection(addr) as s:
+        received = 0
+
+        def reader() -> None:
+            nonlocal received
+            while received < total:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                received += len(chunk)
+
+        t = threading.Thread(target=reader)
+        start = time.perf_counter()
+        t.start()
+        for _ in range(total // len(block)):
+            s.sendall(block)
+        t.join(120)
+        took = time.perf_counter() - start
+    assert received == total, f"received {received} of {total}"
+    return total / took / 1e6
+
+
+def conns_per_s(addr: tuple[str, int], seconds: float) -> float:
+    count, deadline = 0, time.perf_counter() + seconds
+    start = time.perf_counter()
+    while time.perf_counter() < deadline:
+        with socket.create_connection(addr) as s:
+            s.sendall(b"x" * 64)
+            got = 0
+            while got < 64:
+                got += len(s.recv(64))
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def push_to_slow_reader(base: str, proxy_pid: int, name: str, toxic: dict[str, object] | None):
+    """Push PUSH_BYTES through the proxy to a server that reads slowly; peak proxy RSS."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+    done = threading.Event()
+    got = 0
+
+    def slow_server() -> None:
+        nonlocal got
+        conn, _ = srv.accept()
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+        with conn:
+            while got < PUSH_BYTES:
+                chunk = conn.recv(256 * 1024)
+                if not chunk:
+                    break
+                got += len(chunk)
+                time.sleep(0.0005)  # slower than the client can push
+        done.set()
+
+    threading.Thread(target=slow_server, daemon=True).start()
+    addr = make_proxy(base, name, f"127.0.0.1:{port}")
+    if toxic is not None:
+        api(base, "POST", f"/proxies/{name}/toxics", toxic)
+    peak = rss_mb(proxy_pid)
+    block = b"\0" * (1024 * 1024)
+    start = time.perf_counter()
+    with socket.create_connection(addr) as s:
+        for i in range(PUSH_BYTES // len(block)):
+            s.sendall(block)
+            if i % 16 == 0:
+                peak = max(peak, rss_mb(proxy_pid))
+        done.wait(300)
+    took = time.perf_counter() - start
+    srv.close()
+    assert got == PUSH_BYTES, f"slow server got {got} of {PUSH_BYTES}"
+    return peak, PUSH_BYTES / took / 1e6
+
+
+def pct(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> None:
+    py = sys.executable
+    print(f"proxy benchmark ({'quick' if QUICK else 'full'}); cores={os.cpu_count()}")
+    with (
+        process([py, "-c", ECHO_SERVER], r"(\d+)") as (_, echo_port),
+        process(
+            [py, "-m", "aichaos.cli", "proxy", "--port", "0", "--seed", "1"],
+            r"(http://127\.0\.0\.1:\d+)",
+        ) as (_proxy_proc, base),
+    ):
+        direct = ("127.0.0.1", int(echo_port))
+        upstream = f"127.0.0.1:{echo_port}"
+        plain = make_proxy(base, "plain", upstream)
+        noop = make_proxy(base, "noop", upstream)
+        api(base, "POST", "/proxies/noop/toxics", {"type": "noop"})
+        lat = make_proxy(base, "lat", upstream)
+        api(base, "POST", "/proxies/lat/toxics", {"type": "latency", "attributes": {"latency": 10}})
+        paths: dict[str, tuple[str, int]] = {"direct": direct, "proxy": plain, "proxy+noop": noop}
+
+        def row(label: str, f: Callable[[tuple[str, int]], float], unit: str, higher: bool) -> None:
+            values = {k: f(a) for k, a in paths.items()}
+            d = values["direct"]
+            cells = [f"{k} {v:,.1f} {unit}" for k, v in values.items()]
+            ratios = [f"{k} {values[k] / d:.2f}x" for k in ("proxy", "proxy+noop")]
+            print(f"{label:<14} " + " | ".join(cells) + "  ratio to direct: " + ", ".join(ratios))
+
+        # interleave the three paths so machine noise hits them alike
+        samples: dict[str, list[float]] = {k: [] for k in paths}
+        for _ in range(5):
+            for k, a in paths.items():
+                samples[k] += rtts(a, RTT_N // 5)
+        med = {k: statistics.median(v) * 1e6 for k, v in samples.items()}
+        mean = {k: statistics.fmean(v) * 1e6 for k, v in samples.items()}
+        print(
+            "rtt 64B        "
+            + " | ".join(f"{k} median {med[k]:.1f} us mean {mean[k]:.1f} us" for k in paths)
+        )
+        for k in ("proxy", "proxy+noop"):
+            added = med[k] - med["direct"]
+            print(
+                f"  added by {k}: {added:.1f} us median = {added / med['direct']:.2f} x direct rtt "
+                f"(goal <= 1.00); mean {mean[k] - mean['direct']:.1f} us"
+            )
+        row("bulk 1MiB", lambda a: bulk(a, BULK_BYTES), "MB/s", True)
+        row("new conns", lambda a: conns_per_s(a, CONN_SECONDS), "conn/s", True)
+
+        base_rtt = statistics.fmean(rtts(direct, LAT_N))
+        lat_rtts = rtts(lat, LAT_N)
+        errors = [(r - 0.010) * 1e3 for r in lat_rtts]
+        print(
+            f"latency 10ms   mean rtt {statistics.fmean(lat_rtts) * 1e3:.3f} ms, "
+            f"mean error {statistics.fmean(errors):.3f} ms "
+            f"(minus direct rtt {base_rtt * 1e3:.3f} ms: "
+            f"{statistics.fmean(errors) - base_rtt * 1e3:.3f} ms), "
+            f"median error {statistics.median(errors):.3f} ms, p99 error {pct(errors, 0.99):.3f} ms"
+        )
+    for name, toxic in (
+        ("slow", None),
+        ("slow_latency", {"type": "latency", "attributes": {"latency": 5}}),
+    ):
+        # a fresh proxy process each time, so memory from earlier phases does not count
+        with process(
+            [py, "-m", "aichaos.cli", "proxy", "--port", "0"], r"(http://127\.0\.0\.1:\d+)"
+        ) as (proc, base):
+            start_rss = rss_mb(proc.pid)
+            peak, rate = push_to_slow_reader(base, proc.pid, name, toxic)
+        label = "no toxic" if toxic is None else "5 ms latency toxic"
+        print(
+            f"flow control   {PUSH_BYTES >> 20} MiB to a slow reader ({label}): proxy RSS "
+            f"{start_rss:.1f} MB at start, peak {peak:.1f} MB (goal < 100), {rate:.0f} MB/s"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""``aichaos proxy``: run the chaos proxy's control API (Toxiproxy-compatible)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+__all__ = ["proxy_command"]
+
+
+@click.command("proxy")
+@click.option("--host", default="127.0.0.1", show_default=True, help="control API address")
+@click.option("--port", default=8474, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON (or YAML) array of proxies to create at start, as Toxiproxy's -config",
+)
+@click.option("--seed", type=int, default=None, help="seed of every random choice")
+def proxy_command(host: str, port: int, config_path: str | None, seed: int | None) -> None:
+    """Serve a Toxiproxy-compatible chaos proxy with HTTP- and AI-aware toxics."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        raise click.UsageError("the proxy needs httptools: pip install 'aichaos[proxy]'") from None
+    from aichaos.errors import ValidationError
+    from aichaos.proxy.server import ApiSite, load_config, run
+
+    def ready(site: ApiSite) -> None:
+        proxies = ", ".join(
+            f"{p.name} {p.listen}->{p.upstream}" for p in site.app.store.proxies.values()
+        )
+        click.echo(
+            f"aichaos proxy API on {site.url} seed={site.app.store.seed}"
+            + (f" proxies: {proxies}" if proxies else "")
+        )
+        sys.stdout.flush()
+
+    try:
+        config = load_config(config_path) if config_path else None
+        run(host, port, config=config, seed=seed, ready=ready)
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None

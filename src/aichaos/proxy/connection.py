@@ -1,0 +1,202 @@
+"""One proxied connection: the client side, the upstream side, and the links between.
+
+The client's reading stays paused until the upstream connection is up, so no byte is
+read that has nowhere to go. :meth:`Connection.sync` rebuilds the stage chains from the
+proxy's toxics; a toxic already on the connection keeps its stage (and its state, and
+its toxicity roll: rolled once per connection, re-rolled only if toxicity changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import struct
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from aichaos.proxy.link import NOT_READY, Link, Side
+from aichaos.proxy.toxic import Toxic
+from aichaos.proxy.toxics.base import Stage, StageEnv, Stateful
+
+if TYPE_CHECKING:
+    from aichaos.proxy.proxy import Proxy
+
+__all__ = ["Connection"]
+
+_LINGER_RST = struct.pack("ii", 1, 0)
+
+
+class _Slot:
+    """A toxic's place on one link of one connection: its stage, or None if not rolled."""
+
+    __slots__ = ("stage", "toxic", "toxicity")
+
+    def __init__(self, toxic: Toxic, stage: Stage | None) -> None:
+        self.toxic = toxic
+        self.stage = stage
+        self.toxicity = toxic.toxicity
+
+
+class Connection:
+    """A client connection and its upstream; created by the proxy's listener per accept."""
+
+    def __init__(self, proxy: Proxy, seed: int) -> None:
+        self.proxy = proxy
+        self.loop = asyncio.get_running_loop()
+        self._seed = seed
+        self._rng: random.Random | None = None
+        self.client = Side(self, "client")
+        self.server = Side(self, "server")
+        self.up: Link | None = None
+        self.down: Link | None = None
+        self.closed = False
+        self._slots: dict[str, dict[str, _Slot]] = {"upstream": {}, "downstream": {}}
+        self._eofs = 0
+        self._connect: asyncio.Task[None] | None = None
+
+    @property
+    def rng(self) -> random.Random:
+        """This connection's RNG (made on first use: most connections never roll)."""
+        if self._rng is None:
+            self._rng = random.Random(self._seed)
+        return self._rng
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def side_made(self, side: Side) -> None:
+        """The client was accepted: hold its reading and dial the upstream."""
+        if side is self.client:
+            side.pause(NOT_READY)
+            self.proxy.conns.add(self)
+            self._connect = self.loop.create_task(self._dial())
+
+    async def _dial(self) -> None:
+        host, port = self.proxy.upstream_addr
+        try:
+            await self.loop.create_connection(lambda: self.server, host, port)
+        except OSError:
+            self.close()  # Toxiproxy closes the client when the upstream is unreachable
+            return
+        if self.closed:
+            if self.server.transport is not None:
+                self.server.transport.close()
+            return
+        self.up = Link(self, "upstream", self.client, self.server)
+        self.down = Link(self, "downstream", self.server, self.client)
+        if self.proxy.http:
+            from aichaos.proxy.http_layer import install
+
+            install(self)
+        self.sync(self.proxy.toxics.values())
+        self.up.take_early()
+        self.down.take_early()
+        self.client.resume(NOT_READY)
+
+    def link_eof(self, link: Link) -> None:
+        """A link delivered its end of stream: half-close it, or close everything."""
+        if not self.proxy.half_close:
+            self.close()
+            return
+        transport = link.dst_transport
+        if transport is not None and not transport.is_closing() and transport.can_write_eof():
+            transport.write_eof()
+        self._eofs += 1
+        if self._eofs >= 2:
+            self.close()
+
+    def side_lost(self, side: Side, exc: Exception | None) -> None:
+        """A socket went away: a reset is passed on as a reset, anything else as a close."""
+        if self.closed:
+            return
+        if isinstance(exc, ConnectionResetError):
+            self.reset()
+        else:
+            self.close()
+
+    def close(self) -> None:
+        """Close both sides after their buffered writes; stop every stage."""
+        if self.closed:
+            return
+        self.closed = True
+        self._teardown()
+        for side in (self.client, self.server):
+            if side.transport is not None:
+                side.transport.close()
+
+    def reset(self) -> None:
+        """Abort both sides with a TCP RST (SO_LINGER 0), even on a long-open connection."""
+        if self.closed:
+            return
+        self.closed = True
+        self._teardown()
+        for side in (self.client, self.server):
+            transport = side.transport
+            if transport is None:
+                continue
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+            transport.abort()
+
+    def _teardown(self) -> None:
+        if self._connect is not None and not self._connect.done():
+            self._connect.cancel()
+        for link in (self.up, self.down):
+            if link is not None:
+                link.close()
+                self.proxy.bytes_closed[link.stream] += link.bytes
+        for slots in self._slots.values():
+            for slot in slots.values():
+                _retire(slot.stage)
+            slots.clear()
+        self.proxy.conns.discard(self)
+
+    # -- toxics ------------------------------------------------------------------------
+
+    def sync(self, toxics: Iterable[Toxic]) -> None:
+        """Rebuild both chains from the proxy's toxics (in order), keeping live stages."""
+        if self.closed or self.up is None or self.down is None:
+            return
+        ordered = [t for t in toxics if not t.is_http]
+        for link in (self.up, self.down):
+            old = self._slots[link.stream]
+            new: dict[str, _Slot] = {}
+            fresh: list[Stage] = []
+            for toxic in ordered:
+                if toxic.stream != link.stream:
+                    continue
+                slot = old.pop(toxic.name, None)
+                if slot is None or slot.toxic is not toxic or slot.toxicity != toxic.toxicity:
+                    if slot is not None:
+                        _retire(slot.stage)
+                    slot = self._roll(toxic)
+                    if slot.stage is not None:
+                        fresh.append(slot.stage)
+                new[toxic.name] = slot
+            for slot in old.values():
+                _retire(slot.stage)
+            self._slots[link.stream] = new
+            head = link.head_stages
+            link.set_stages([*head, *(s.stage for s in new.values() if s.stage is not None)])
+            for stage in fresh:
+                if isinstance(stage, Stateful):
+                    stage.start()
+
+    def _roll(self, toxic: Toxic) -> _Slot:
+        toxic.seen += 1
+        if self.rng.random() >= toxic.toxicity:
+            return _Slot(toxic, None)
+        toxic.affected += 1
+        env = StageEnv(self.loop, self.rng, self, toxic)
+        return _Slot(toxic, toxic.attributes.stage(env))
+
+
+def _retire(stage: Stage | None) -> None:
+    if stage is None:
+        return
+    stage.interrupt()
+    if isinstance(stage, Stateful):
+        stage.stop()

@@ -1,0 +1,170 @@
+"""Proxy faults for the engine: a toxic on a chaos proxy, added on apply, deleted on revert.
+
+``proxy-toxic`` takes any toxic type by name; ``proxy-latency`` and ``proxy-http-error``
+are shorthands. The blast radius maps onto the toxic: ``fraction`` scales its toxicity;
+``match`` (``method``, ``path``, ``path_regex``, ``header:<name>``) narrows an HTTP toxic
+to matching requests.
+
+Three layers make sure a toxic never outlives the experiment: ``revert`` deletes it; the
+toxic carries a ``ttl_s`` so the proxy removes it by itself unless :meth:`renew` is called;
+and :meth:`undo_actions` hands a watchdog the DELETE to send if the runner dies.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from aichaos.errors import InjectionError, RegistryError, TargetError, ValidationError
+from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+from aichaos.faults.undo import HttpRequest, UndoAction
+from aichaos.proxy.target import ProxyTarget
+
+__all__ = ["ProxyHttpError", "ProxyLatency", "ProxyToxic"]
+
+
+@FAULTS.register("proxy-toxic")
+class ProxyToxic(Fault):
+    """Add a toxic of any type (``latency``, ``http_error``, ``stream_cut``...) to a proxy."""
+
+    target_kinds: ClassVar[tuple[str, ...]] = ("proxy",)
+
+    toxic: str = Field(description="toxic type, e.g. latency, http_error, json_corrupt")
+    stream: Literal["upstream", "downstream"] = "downstream"
+    toxicity: float = Field(1.0, ge=0.0, le=1.0)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    name: str | None = Field(None, description="toxic name (default: unique per injection)")
+
+    @model_validator(mode="after")
+    def _known_toxic(self) -> ProxyToxic:
+        from aichaos.proxy.toxics.base import TOXICS
+
+        try:
+            cls = TOXICS.get(self.toxic)
+        except RegistryError as exc:
+            raise ValueError(str(exc)) from None
+        cls.model_validate(self.attributes)  # a bad attribute fails at load, not mid-run
+        return self
+
+    def toxic_body(self) -> dict[str, Any]:
+        """The toxic's type, stream, toxicity and attributes as the API takes them."""
+        return {
+            "type": self.toxic,
+            "stream": self.stream,
+            "toxicity": self.toxicity,
+            "attributes": dict(self.attributes),
+        }
+
+    def injection(self, ctx: InjectionContext) -> Injection:
+        """Build the injection for ``ctx.target`` (a ``proxy`` target)."""
+        if not isinstance(ctx.target, ProxyTarget):
+            raise TargetError(f"{self.type} needs a target of type 'proxy'")
+        return ProxyToxicInjection(self, ctx)
+
+
+@FAULTS.register("proxy-latency")
+class ProxyLatency(ProxyToxic):
+    """Add latency (± jitter) to a proxy's stream."""
+
+    toxic: str = "latency"
+    latency_ms: int = Field(ge=0)
+    jitter_ms: int = Field(0, ge=0)
+
+    def toxic_body(self) -> dict[str, Any]:
+        """A ``latency`` toxic."""
+        body = super().toxic_body()
+        body["attributes"] = {"latency": self.latency_ms, "jitter": self.jitter_ms}
+        return body
+
+
+@FAULTS.register("proxy-http-error")
+class ProxyHttpError(ProxyToxic):
+    """Answer requests with an HTTP error (or an OpenAI-compatible preset) at the proxy."""
+
+    toxic: str = "http_error"
+    status: int = Field(503, ge=100, le=599)
+    preset: str | None = Field(None, description="e.g. openai_rate_limit, openai_overloaded")
+    retry_after_s: float = Field(1.0, ge=0)
+
+    def toxic_body(self) -> dict[str, Any]:
+        """An ``http_error`` toxic."""
+        body = super().toxic_body()
+        attrs: dict[str, Any] = {"status": self.status, "retry_after_s": self.retry_after_s}
+        if self.preset is not None:
+            attrs["preset"] = self.preset
+        body["attributes"] = {**body["attributes"], **attrs}
+        return body
+
+
+class ProxyToxicInjection(Injection):
+    """A toxic on a live proxy; DELETE on revert; expires on the proxy unless renewed."""
+
+    def __init__(self, fault: Fault, ctx: InjectionContext) -> None:
+        super().__init__(fault, ctx)
+        assert isinstance(fault, ProxyToxic)
+        self.spec = fault
+        self.target: ProxyTarget = ctx.target
+        self.name = fault.name or f"aichaos-{fault.toxic}-{ctx.rng.getrandbits(32):08x}"
+
+    def body(self) -> dict[str, Any]:
+        """The create body: blast radius folded in, TTL attached."""
+        from aichaos.proxy.toxics.base import TOXICS
+
+        body = self.spec.toxic_body()
+        radius = self.ctx.blast_radius
+        body["toxicity"] = body["toxicity"] * radius.fraction
+        body["name"] = self.name
+        body["ttl_s"] = self.ctx.ttl_s
+        if radius.match:
+            if TOXICS.get(self.spec.toxic).kind != "http":
+                raise ValidationError(
+                    f"blast_radius.match needs an HTTP toxic, got toxic {self.spec.toxic!r}"
+                )
+            attrs = body["attributes"]
+            for key, value in radius.match.items():
+                if key.startswith("header:"):
+                    attrs.setdefault("headers", {})[key.removeprefix("header:")] = value
+                elif key in ("method", "path", "path_regex"):
+                    attrs[key] = value
+                else:
+                    raise ValidationError(
+                        f"blast_radius.match key must be method, path, path_regex or "
+                        f"header:<name>, got {key!r}"
+                    )
+        return body
+
+    async def _call(self, method: str, url: str, json: Any = None) -> Any:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                return await client.request(method, url, json=json)
+        except httpx.HTTPError as exc:
+            raise TargetError(f"proxy API {self.target.api_url} unreachable: {exc}") from exc
+
+    async def apply(self) -> None:
+        """POST the toxic; the API's error message is kept if it refuses."""
+        r = await self._call("POST", self.target.toxics_url(), self.body())
+        if r.status_code != 200:
+            raise InjectionError(f"proxy refused toxic {self.name}: {r.status_code} {r.text}")
+
+    async def revert(self) -> None:
+        """DELETE the toxic; already gone (expired) counts as reverted."""
+        r = await self._call("DELETE", self.target.toxics_url(self.name))
+        if r.status_code not in (204, 404):
+            raise InjectionError(f"proxy kept toxic {self.name}: {r.status_code} {r.text}")
+
+    async def renew(self, ttl_s: float) -> None:
+        """Push the toxic's expiry ``ttl_s`` seconds from now."""
+        r = await self._call("POST", self.target.toxics_url(self.name), {"ttl_s": ttl_s})
+        if r.status_code != 200:
+            raise InjectionError(f"cannot renew toxic {self.name}: {r.status_code} {r.text}")
+
+    def undo_actions(self) -> list[UndoAction]:
+        """The DELETE a watchdog sends if the runner dies."""
+        return [HttpRequest(method="DELETE", url=self.target.toxics_url(self.name))]
+
+    def describe(self) -> dict[str, Any]:
+        """Journal entry: the fault, the proxy and the toxic's name."""
+        return {**super().describe(), "proxy": self.target.proxy, "toxic_name": self.name}

@@ -1,0 +1,177 @@
+"""One proxy: a listener, an upstream address, an ordered set of toxics, live connections."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+from aichaos.proxy.connection import Connection
+from aichaos.proxy.errors import ApiError
+from aichaos.proxy.toxic import Toxic
+
+__all__ = ["Proxy", "split_hostport"]
+
+
+def split_hostport(value: str, field: str) -> tuple[str, int]:
+    """``"127.0.0.1:80"`` / ``"[::1]:80"`` / ``"localhost:80"`` -> (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ApiError(400, f"bad request body: {field} must be host:port, got {value!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    if host == "localhost":
+        # one address only: port 0 on a name with two addresses would bind two ports
+        host = "127.0.0.1"
+    return host, int(port)
+
+
+def _join(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Proxy:
+    """A named proxy from ``listen`` to ``upstream``; toxics apply to live connections."""
+
+    def __init__(
+        self,
+        name: str,
+        listen: str,
+        upstream: str,
+        *,
+        enabled: bool = True,
+        rng: random.Random,
+        half_close: bool = False,
+        http: bool = False,
+    ) -> None:
+        self.name = name
+        self.listen = listen
+        self.upstream = upstream
+        self.upstream_addr = split_hostport(upstream, "upstream")
+        self.listen_addr = split_hostport(listen, "listen")
+        self.enabled = enabled
+        self.half_close = half_close
+        #: parse HTTP on every connection (set, or forced by an HTTP toxic at accept time)
+        self.http_always = http
+        self.rng = rng
+        self.toxics: dict[str, Toxic] = {}
+        self.conns: set[Connection] = set()
+        self.connections_total = 0
+        self.requests_upstream = 0
+        #: bytes read by connections that have closed, by stream (open ones add theirs)
+        self.bytes_closed = {"upstream": 0, "downstream": 0}
+        self._server: asyncio.AbstractServer | None = None
+
+    @property
+    def http(self) -> bool:
+        """Whether new connections get the HTTP layer (only proxies that need it parse)."""
+        return self.http_always or any(t.is_http for t in self.toxics.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """The proxy as the API returns it (Toxiproxy's shape plus our extras)."""
+        return {
+            "name": self.name,
+            "listen": self.listen,
+            "upstream": self.upstream,
+            "enabled": self.enabled,
+            "toxics": [t.to_json() for t in self.toxics.values()],
+            "half_close": self.half_close,
+            "http": self.http_always,
+        }
+
+    # -- listener ----------------------------------------------------------------------
+
+    def _accept(self) -> asyncio.Protocol:
+        self.connections_total += 1
+        # One RNG per connection, drawn from the proxy's seeded RNG in accept order.
+        conn = Connection(self, self.rng.getrandbits(64))
+        return conn.client
+
+    async def start(self) -> None:
+        """Bind the listener (port 0 allowed) and rewrite ``listen`` to the bound address."""
+        if not self.enabled or self._server is not None:
+            return
+        loop = asyncio.get_running_loop()
+        host, port = self.listen_addr
+        try:
+            server = await loop.create_server(
+                self._accept, host, port, reuse_address=True, backlog=1024
+            )
+        except OSError as exc:
+            self.enabled = False
+            raise ApiError(500, f"listen tcp {self.listen}: bind: {exc.strerror or exc}") from exc
+        self._server = server
+        bound = server.sockets[0].getsockname()
+        self.listen_addr = (host, bound[1])
+        self.listen = _join(bound[0], bound[1])
+
+    async def stop(self) -> None:
+        """Stop listening and drop every connection."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for conn in list(self.conns):
+            conn.close()
+
+    async def set_enabled(self, enabled: bool) -> None:
+        """Enable (listen again on the same address) or disable (drop everything)."""
+        if enabled == self.enabled:
+            return
+        self.enabled = enabled
+        if enabled:
+            await self.start()
+        else:
+            await self.stop()
+
+    # -- toxics ------------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        toxics = list(self.toxics.values())
+        for conn in list(self.conns):
+            conn.sync(toxics)
+
+    def add_toxic(self, toxic: Toxic) -> None:
+        """Add a toxic (409 if the name exists on either stream); live connections get it."""
+        if toxic.name in self.toxics:
+            raise ApiError(409, "toxic already exists")
+        self.toxics[toxic.name] = toxic
+        self._arm(toxic)
+        self._sync()
+
+    def update_toxic(self, current: Toxic, new: Toxic) -> None:
+        """Apply ``new``'s settings to ``current`` in place (stages read them live)."""
+        current.attributes = new.attributes
+        current.stream = new.stream
+        current.toxicity = new.toxicity
+        current.ttl_s = new.ttl_s
+        self._arm(current)
+        self._sync()
+
+    def remove_toxic(self, name: str) -> None:
+        """Remove a toxic; its held bytes flow on at once (sleeps are interrupted)."""
+        toxic = self.toxics.pop(name, None)
+        if toxic is None:
+            raise ApiError(404, "toxic not found")
+        if toxic.expiry is not None:
+            toxic.expiry.cancel()
+        self._sync()
+
+    def remove_all_toxics(self) -> None:
+        """Remove every toxic (``POST /reset``)."""
+        for toxic in self.toxics.values():
+            if toxic.expiry is not None:
+                toxic.expiry.cancel()
+        self.toxics.clear()
+        self._sync()
+
+    def _arm(self, toxic: Toxic) -> None:
+        """(Re)start a toxic's TTL: it removes itself unless renewed (a dead-man's switch)."""
+        if toxic.expiry is not None:
+            toxic.expiry.cancel()
+            toxic.expiry = None
+        if toxic.ttl_s is not None:
+            loop = asyncio.get_running_loop()
+            toxic.expiry = loop.call_later(toxic.ttl_s, self._expire, toxic)
+
+    def _expire(self, toxic: Toxic) -> None:
+        if self.toxics.get(toxic.name) is toxic:
+            self.remove_toxic(toxic.name)

@@ -1,0 +1,146 @@
+"""App, runner and listener, kept apart (as aiohttp's ``AppRunner`` / ``TCPSite``).
+
+* :class:`ProxyApp` -- the proxies and the control API; no sockets of its own.
+* :class:`ApiSite` -- the control API's listener; binds port 0 and reports the real address.
+* :func:`serve` / :func:`run` -- load a config, start a site, run until stopped.
+
+Embedding in a test or another program::
+
+    app = ProxyApp(seed=7)
+    site = ApiSite(app, "127.0.0.1", 0)
+    await site.start()
+    print(site.url)          # http://127.0.0.1:<port>
+    ...
+    await site.stop(); await app.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aichaos.errors import ValidationError
+from aichaos.proxy.api import ControlApi
+from aichaos.proxy.errors import ApiError
+from aichaos.proxy.httpserver import HttpServerProtocol
+from aichaos.proxy.store import ProxyStore
+
+__all__ = ["ApiSite", "ProxyApp", "load_config", "new_event_loop", "run", "serve"]
+
+
+def load_config(path: str | Path) -> Any:
+    """Read a proxy list (Toxiproxy's ``-config`` format: a JSON array; YAML also accepted)."""
+    text = Path(path).read_text()
+    try:
+        if str(path).endswith((".yaml", ".yml")):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except ValueError as exc:
+        raise ValidationError(f"config {path}: not valid JSON/YAML: {exc}") from exc
+
+
+class ProxyApp:
+    """The proxies of one server and its control API."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.store = ProxyStore(seed)
+        self.api = ControlApi(self.store)
+
+    async def populate(self, config: Any) -> None:
+        """Create the proxies of a config; a bad entry raises :class:`ValidationError`."""
+        try:
+            await self.store.populate(config)
+        except ApiError as exc:
+            raise ValidationError(f"config: {exc.message}") from exc
+
+    async def close(self) -> None:
+        """Stop every proxy and drop every connection."""
+        await self.store.close()
+
+
+class ApiSite:
+    """The control API's listening socket."""
+
+    def __init__(self, app: ProxyApp, host: str = "127.0.0.1", port: int = 8474) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        """Bind (port 0 picks a free port) and start accepting."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: HttpServerProtocol(self.app.api), self.host, self.port, reuse_address=True
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        """The API's base URL, with the bound port."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def stop(self) -> None:
+        """Stop accepting API connections."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+
+async def serve(
+    host: str,
+    port: int,
+    *,
+    config: Any = None,
+    seed: int | None = None,
+    ready: Callable[[ApiSite], None] | None = None,
+) -> None:
+    """Run a server until SIGINT / SIGTERM (or cancellation)."""
+    app = ProxyApp(seed)
+    site = ApiSite(app, host, port)
+    try:
+        if config is not None:
+            await app.populate(config)
+        await site.start()
+        if ready is not None:
+            ready(site)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await site.stop()
+        await app.close()
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where it is installed (it forwards bytes faster), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def run(
+    host: str,
+    port: int,
+    *,
+    config: Any = None,
+    seed: int | None = None,
+    ready: Callable[[ApiSite], None] | None = None,
+) -> None:
+    """Blocking entry point used by ``aichaos proxy``."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(serve(host, port, config=config, seed=seed, ready=ready))

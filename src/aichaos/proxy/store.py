@@ -1,0 +1,192 @@
+"""All proxies of one server, and the operations of the control API on them.
+
+Every random choice comes from one seed: each proxy's RNG is derived from the server
+seed and the proxy's name, each connection's from its proxy's in accept order.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+from aichaos.proxy.errors import ApiError
+from aichaos.proxy.proxy import Proxy, split_hostport
+from aichaos.proxy.toxic import Toxic, parse_toxic
+
+__all__ = ["ProxyStore"]
+
+
+def _text(body: dict[str, Any], key: str, required: bool) -> str | None:
+    value = body.get(key)
+    if value is None or value == "":
+        if required:
+            raise ApiError(400, f"missing required field: {key}")
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, f"bad request body: {key} must be a string, got {value!r}")
+    return value
+
+
+def _flag(body: dict[str, Any], key: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if not isinstance(value, bool):
+        raise ApiError(400, f"bad request body: {key} must be true or false, got {value!r}")
+    return value
+
+
+class _Spec:
+    """A validated proxy body (create, or one entry of /populate)."""
+
+    def __init__(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise ApiError(400, f"bad request body: expected a JSON object, got {body!r}")
+        self.name = _text(body, "name", True) or ""
+        self.upstream = _text(body, "upstream", True) or ""
+        self.listen = _text(body, "listen", False) or "127.0.0.1:0"
+        split_hostport(self.upstream, "upstream")
+        split_hostport(self.listen, "listen")
+        self.enabled = _flag(body, "enabled", True)
+        self.half_close = _flag(body, "half_close", False)
+        self.http = _flag(body, "http", False)
+
+    def same_as(self, proxy: Proxy) -> bool:
+        """Unchanged for /populate: same upstream, and the same listen (port 0 matches any)."""
+        if self.upstream != proxy.upstream:
+            return False
+        host, port = split_hostport(self.listen, "listen")
+        return (host, port) == proxy.listen_addr or (port == 0 and host == proxy.listen_addr[0])
+
+
+class ProxyStore:
+    """The proxies of one server, by name."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed if seed is not None else int.from_bytes(os.urandom(8), "big")
+        self.proxies: dict[str, Proxy] = {}
+
+    def _rng(self, name: str) -> random.Random:
+        return random.Random(f"{self.seed}/{name}")
+
+    def get(self, name: str) -> Proxy:
+        """The proxy called ``name`` (404 otherwise)."""
+        try:
+            return self.proxies[name]
+        except KeyError:
+            raise ApiError(404, "proxy not found") from None
+
+    async def create(self, body: Any) -> Proxy:
+        """Create and start a proxy (409 if the name exists, 500 if the address is taken)."""
+        spec = _Spec(body)
+        if spec.name in self.proxies:
+            raise ApiError(409, "proxy already exists")
+        return await self._start(spec)
+
+    async def _start(self, spec: _Spec) -> Proxy:
+        proxy = Proxy(
+            spec.name,
+            spec.listen,
+            spec.upstream,
+            enabled=spec.enabled,
+            rng=self._rng(spec.name),
+            half_close=spec.half_close,
+            http=spec.http,
+        )
+        await proxy.start()
+        self.proxies[spec.name] = proxy
+        return proxy
+
+    async def update(self, name: str, body: Any) -> Proxy:
+        """Merge ``body`` into a proxy; a new listen or upstream restarts the listener."""
+        proxy = self.get(name)
+        if not isinstance(body, dict):
+            raise ApiError(400, f"bad request body: expected a JSON object, got {body!r}")
+        listen = _text(body, "listen", False)
+        upstream = _text(body, "upstream", False)
+        enabled = _flag(body, "enabled", proxy.enabled)
+        half_close = _flag(body, "half_close", proxy.half_close)
+        http = _flag(body, "http", proxy.http_always)
+        new_listen = split_hostport(listen, "listen") if listen else None
+        new_upstream = split_hostport(upstream, "upstream") if upstream else None
+        proxy.half_close, proxy.http_always = half_close, http
+        if new_upstream is not None and upstream != proxy.upstream:
+            proxy.upstream, proxy.upstream_addr = upstream or "", new_upstream
+        if new_listen is not None and new_listen != proxy.listen_addr:
+            await proxy.stop()
+            proxy.listen, proxy.listen_addr = listen or "", new_listen
+            if proxy.enabled:
+                proxy.enabled = False
+                await proxy.set_enabled(True)
+        await proxy.set_enabled(enabled)
+        return proxy
+
+    async def delete(self, name: str) -> None:
+        """Stop and forget a proxy."""
+        proxy = self.get(name)
+        await proxy.stop()
+        proxy.remove_all_toxics()
+        del self.proxies[name]
+
+    async def reset(self) -> None:
+        """Enable every proxy and remove every toxic (``POST /reset``)."""
+        for proxy in self.proxies.values():
+            proxy.remove_all_toxics()
+            await proxy.set_enabled(True)
+
+    async def populate(self, body: Any) -> list[Proxy]:
+        """Create or replace many proxies; everything is validated before anything changes.
+
+        An unchanged proxy keeps its toxics and connections; a changed one is replaced.
+        """
+        if isinstance(body, dict) and "proxies" in body:
+            body = body["proxies"]
+        if not isinstance(body, list):
+            raise ApiError(400, f"bad request body: expected a JSON array of proxies, got {body!r}")
+        specs = [_Spec(item) for item in body]
+        names = [s.name for s in specs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ApiError(400, f"bad request body: proxy names repeated: {', '.join(dupes)}")
+        result = []
+        for spec in specs:
+            existing = self.proxies.get(spec.name)
+            if existing is not None and spec.same_as(existing):
+                await existing.set_enabled(spec.enabled)
+                result.append(existing)
+                continue
+            if existing is not None:
+                await self.delete(spec.name)
+            result.append(await self._start(spec))
+        return result
+
+    # -- toxics ------------------------------------------------------------------------
+
+    def add_toxic(self, proxy_name: str, body: Any) -> Toxic:
+        """Create a toxic on a proxy."""
+        proxy = self.get(proxy_name)
+        toxic = parse_toxic(body)
+        proxy.add_toxic(toxic)
+        return toxic
+
+    def get_toxic(self, proxy_name: str, toxic_name: str) -> Toxic:
+        """A toxic by name (404 if missing)."""
+        toxic = self.get(proxy_name).toxics.get(toxic_name)
+        if toxic is None:
+            raise ApiError(404, "toxic not found")
+        return toxic
+
+    def update_toxic(self, proxy_name: str, toxic_name: str, body: Any) -> Toxic:
+        """Merge ``body`` into a toxic (attributes merged key by key)."""
+        proxy = self.get(proxy_name)
+        current = self.get_toxic(proxy_name, toxic_name)
+        proxy.update_toxic(current, parse_toxic(body, current))
+        return current
+
+    def remove_toxic(self, proxy_name: str, toxic_name: str) -> None:
+        """Remove a toxic (404 if missing)."""
+        self.get(proxy_name).remove_toxic(toxic_name)
+
+    async def close(self) -> None:
+        """Stop every proxy."""
+        for proxy in self.proxies.values():
+            await proxy.stop()

@@ -1,0 +1,160 @@
+"""A live toxic on a proxy: its name, stream, toxicity, attributes and counters.
+
+:func:`parse_toxic` turns an API body into one, with Toxiproxy's defaults (stream
+``downstream``, toxicity 1.0, name ``<type>_<stream>``) and Toxiproxy's error messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import pydantic
+
+from aichaos.errors import RegistryError
+from aichaos.proxy.errors import ApiError
+from aichaos.proxy.toxics.base import TOXICS, ToxicAttributes
+
+__all__ = ["STREAMS", "Toxic", "parse_toxic"]
+
+STREAMS = ("upstream", "downstream")
+
+
+class Toxic:
+    """A toxic on one proxy; connections read ``attributes`` live, so updates apply at once."""
+
+    __slots__ = (
+        "affected",
+        "attributes",
+        "expiry",
+        "name",
+        "seen",
+        "stream",
+        "toxicity",
+        "ttl_s",
+        "type",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        type_: str,
+        stream: str,
+        toxicity: float,
+        attributes: ToxicAttributes,
+        ttl_s: float | None = None,
+    ) -> None:
+        self.name = name
+        self.type = type_
+        self.stream = stream
+        self.toxicity = toxicity
+        self.attributes = attributes
+        self.ttl_s = ttl_s
+        #: connections (TCP toxics) or requests (HTTP toxics) the toxic was rolled for
+        self.seen = 0
+        #: ... and those it acted on
+        self.affected = 0
+        self.expiry: asyncio.TimerHandle | None = None
+
+    @property
+    def is_http(self) -> bool:
+        """True for toxics the HTTP layer applies per request."""
+        return self.attributes.kind == "http"
+
+    def to_json(self) -> dict[str, Any]:
+        """The toxic as the API returns it (Toxiproxy's shape plus ``stats``)."""
+        body: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "stream": self.stream,
+            "toxicity": self.toxicity,
+            "attributes": self.attributes.wire(),
+            "stats": {"seen": self.seen, "affected": self.affected},
+        }
+        if self.ttl_s is not None:
+            body["ttl_s"] = self.ttl_s
+        return body
+
+
+def _attributes(type_: str, raw: Any, where: str) -> ToxicAttributes:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ApiError(400, f"bad request body: attributes must be an object, got {raw!r}")
+    cls = TOXICS.get(type_)
+    try:
+        return cls.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        raise ApiError(400, f"bad request body: {_explain(exc, where)}") from None
+
+
+def _explain(exc: pydantic.ValidationError, where: str) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "attributes"
+        ctx = err.get("ctx") or {}
+        if "ge" in ctx:
+            expected = f"must be >= {ctx['ge']}"
+        elif "le" in ctx:
+            expected = f"must be <= {ctx['le']}"
+        elif err["type"].endswith("_type"):
+            expected = f"must be of type {err['type'].removesuffix('_type')}"
+        else:
+            expected = err["msg"].lower()
+        parts.append(f"{loc} {expected}, got {err.get('input')!r}")
+    return f"{'; '.join(parts)} ({where})"
+
+
+def _number(body: dict[str, Any], key: str, default: float | None) -> float | None:
+    value = body.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise ApiError(400, f"bad request body: {key} must be a number, got {value!r}")
+    return float(value)
+
+
+def parse_toxic(body: Any, existing: Toxic | None = None) -> Toxic:
+    """Validate a create (``existing`` None) or update body into a :class:`Toxic`.
+
+    On update, attributes are merged over the existing ones and the other fields keep
+    their values unless given, as Toxiproxy does.
+    """
+    if not isinstance(body, dict):
+        raise ApiError(400, f"bad request body: expected a JSON object, got {type(body).__name__}")
+    if existing is None:
+        type_ = body.get("type")
+        if not isinstance(type_, str) or not type_:
+            raise ApiError(400, "missing required field: type")
+        try:
+            TOXICS.get(type_)
+        except RegistryError:
+            raise ApiError(
+                400, f"invalid toxic type: {type_!r}; known: {', '.join(TOXICS.names())}"
+            ) from None
+        stream = body.get("stream") or "downstream"
+        name = body.get("name") or f"{type_}_{stream}"
+        raw_attrs = body.get("attributes")
+        toxicity = _number(body, "toxicity", 1.0)
+    else:
+        type_ = existing.type
+        stream = body.get("stream") or existing.stream
+        name = existing.name
+        given = body.get("attributes")
+        if given is not None and not isinstance(given, dict):
+            raise ApiError(400, f"bad request body: attributes must be an object, got {given!r}")
+        raw_attrs = {**existing.attributes.wire(), **(given or {})}
+        toxicity = _number(body, "toxicity", existing.toxicity)
+    if stream not in STREAMS:
+        raise ApiError(400, "stream was invalid, can be either upstream or downstream")
+    if not isinstance(name, str):
+        raise ApiError(400, f"bad request body: name must be a string, got {name!r}")
+    assert toxicity is not None
+    if not 0.0 <= toxicity <= 1.0:
+        raise ApiError(400, f"bad request body: toxicity must be within 0..1, got {toxicity:g}")
+    ttl_s = _number(body, "ttl_s", existing.ttl_s if existing else None)
+    if ttl_s is not None and ttl_s <= 0:
+        raise ApiError(400, f"bad request body: ttl_s must be > 0, got {ttl_s:g}")
+    attrs = _attributes(type_, raw_attrs, f"toxic {name}")
+    return Toxic(name, type_, stream, toxicity, attrs, ttl_s)

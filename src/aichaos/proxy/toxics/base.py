@@ -1,0 +1,186 @@
+"""The toxic vocabulary: attributes (plain data), stages (what runs on a link).
+
+A toxic type is a frozen pydantic model of its attributes, registered by name in
+:data:`TOXICS`. Its wire names are Toxiproxy's (``latency``, ``rate``...), kept as aliases
+of unit-named fields (``latency_ms``, ``rate_kbps``) so the API stays compatible and the
+code stays readable.
+
+TCP toxics build a :class:`Stage` per connection: one coroutine method, ``pipe``, that
+receives a chunk and passes zero or more chunks on. Optional capabilities sit beside it,
+as in Toxiproxy's ``Toxic`` / ``StatefulToxic`` / ``CleanupToxic``: a stage with
+``start``/``stop`` is told when it joins and leaves a live connection.
+
+HTTP toxics (``kind = "http"``) build no stage: the HTTP layer of a connection asks them,
+per request, whether and how to act (see :mod:`aichaos.proxy.http_layer`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from aichaos.proxy.timer import now, timer_for
+from aichaos.registry import Registry
+
+if TYPE_CHECKING:
+    from aichaos.proxy.toxic import Toxic
+
+__all__ = [
+    "TOXICS",
+    "Chunk",
+    "ConnControl",
+    "Out",
+    "Stage",
+    "StageBase",
+    "StageEnv",
+    "Stateful",
+    "ToxicAttributes",
+]
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Bytes read from one side, stamped with :func:`~aichaos.proxy.timer.now` on arrival
+    (so latency pipelines).
+
+    ``eof`` marks the end of the stream; it travels through the chain like data so stages
+    keep order (slow_close delays it, latency delays it behind the data before it).
+    """
+
+    data: bytes
+    t: float
+    eof: bool = False
+    #: a response made by the proxy itself (the HTTP layer passes it through unparsed)
+    synthetic: bool = False
+
+
+Out = Callable[[Chunk], Awaitable[None]]
+
+
+@runtime_checkable
+class ConnControl(Protocol):
+    """What a stage may do to its connection besides passing bytes on."""
+
+    def close(self) -> None:
+        """Close both sides after flushing what was already written."""
+
+    def reset(self) -> None:
+        """Abort both sides with a TCP RST (SO_LINGER 0)."""
+
+
+@dataclass(slots=True)
+class StageEnv:
+    """What a stage gets when it is built for one connection."""
+
+    loop: asyncio.AbstractEventLoop
+    rng: random.Random
+    conn: ConnControl
+    toxic: Toxic
+
+
+class Stage(Protocol):
+    """The one method every TCP toxic stage implements."""
+
+    async def pipe(self, chunk: Chunk, out: Out) -> None:
+        """Take one chunk and pass on zero or more chunks (awaiting ``out`` keeps order)."""
+
+    def interrupt(self) -> None:
+        """The toxic left this link: stop any wait now so held bytes flow on."""
+
+
+@runtime_checkable
+class Stateful(Protocol):
+    """Optional: a stage told when it joins (``start``) and leaves (``stop``) a connection."""
+
+    def start(self) -> None:
+        """The stage joined a live connection (timers start here)."""
+
+    def stop(self) -> None:
+        """The stage left the connection (timers are cancelled here)."""
+
+
+class StageBase:
+    """Helpers for stages: an interruptible sleep, the env, pass-through ``pipe``."""
+
+    __slots__ = ("_waiter", "env", "gone")
+
+    def __init__(self, env: StageEnv) -> None:
+        self.env = env
+        self.gone = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    async def pipe(self, chunk: Chunk, out: Out) -> None:
+        """Pass the chunk on unchanged."""
+        await out(chunk)
+
+    async def sleep(self, delay_s: float) -> None:
+        """Sleep, but return at once when the toxic is removed (never hang a stuck stream)."""
+        if delay_s > 0:
+            await self.sleep_until(now() + delay_s)
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until ``now() >= deadline`` (sub-millisecond), or until the toxic is removed."""
+        if self.gone or deadline <= now():
+            return
+        fut = timer_for(self.env.loop).at(deadline)
+        self._waiter = fut
+        try:
+            await fut
+        finally:
+            self._waiter = None
+
+    def interrupt(self) -> None:
+        """Wake any sleep; later sleeps return at once."""
+        self.gone = True
+        if self._waiter is not None:
+            _wake(self._waiter)
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class ToxicAttributes(BaseModel):
+    """Base of every toxic type's attributes. Subclasses register with ``@TOXICS.register``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    type: ClassVar[str] = ""
+    #: "tcp": builds a stage per connection; "http": consulted per request by the HTTP layer
+    kind: ClassVar[str] = "tcp"
+
+    def stage(self, env: StageEnv) -> Stage:
+        """Build this toxic's stage for one connection (TCP toxics override this)."""
+        return StageBase(env)
+
+    def wire(self) -> dict[str, object]:
+        """The attributes as the API shows them (Toxiproxy names)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+TOXICS: Registry[ToxicAttributes] = Registry(
+    "toxic",
+    "aichaos.toxics",
+    builtin_modules=(
+        "aichaos.proxy.toxics.latency",
+        "aichaos.proxy.toxics.bandwidth",
+        "aichaos.proxy.toxics.slow_close",
+        "aichaos.proxy.toxics.timeout",
+        "aichaos.proxy.toxics.reset_peer",
+        "aichaos.proxy.toxics.slicer",
+        "aichaos.proxy.toxics.limit_data",
+        "aichaos.proxy.toxics.noop",
+        "aichaos.proxy.toxics.http_error",
+        "aichaos.proxy.toxics.http_delay",
+        "aichaos.proxy.toxics.stream_stall",
+        "aichaos.proxy.toxics.stream_cut",
+        "aichaos.proxy.toxics.json_corrupt",
+        "aichaos.proxy.toxics.truncate",
+    ),
+)

@@ -1,0 +1,46 @@
+"""``latency``: delay every chunk by ``latency`` ms (± ``jitter``), from when it was received.
+
+Measuring from the receive time makes latency pipeline: a burst of chunks is delayed by
+``latency`` once, not once per chunk.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from aichaos.proxy.toxics.base import (
+    TOXICS,
+    Chunk,
+    Out,
+    Stage,
+    StageBase,
+    StageEnv,
+    ToxicAttributes,
+)
+
+__all__ = ["Latency"]
+
+
+@TOXICS.register("latency")
+class Latency(ToxicAttributes):
+    """Add ``latency`` ms (± uniform ``jitter`` ms) to every chunk."""
+
+    latency_ms: int = Field(0, alias="latency", ge=0, strict=True)
+    jitter_ms: int = Field(0, alias="jitter", ge=0, strict=True)
+
+    def stage(self, env: StageEnv) -> Stage:
+        """A stage that holds each chunk until ``receive time + delay``."""
+        return _LatencyStage(env)
+
+
+class _LatencyStage(StageBase):
+    __slots__ = ()
+
+    async def pipe(self, chunk: Chunk, out: Out) -> None:
+        attrs = self.env.toxic.attributes
+        assert isinstance(attrs, Latency)
+        delay_ms = float(attrs.latency_ms)
+        if attrs.jitter_ms:
+            delay_ms += self.env.rng.uniform(-attrs.jitter_ms, attrs.jitter_ms)
+        await self.sleep_until(chunk.t + delay_ms / 1000.0)
+        await out(chunk)

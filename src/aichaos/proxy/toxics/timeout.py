@@ -1,0 +1,58 @@
+"""``timeout``: stop all data, and close the connection after ``timeout`` ms (0 = never).
+
+Data is dropped while the toxic is on the link, as in Toxiproxy. The timer starts when
+the toxic joins the connection (at accept, or when it is added to a live connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import Field
+
+from aichaos.proxy.toxics.base import (
+    TOXICS,
+    Chunk,
+    Out,
+    Stage,
+    StageBase,
+    StageEnv,
+    ToxicAttributes,
+)
+
+__all__ = ["Timeout"]
+
+
+@TOXICS.register("timeout")
+class Timeout(ToxicAttributes):
+    """Drop all data; close the connection after ``timeout`` ms (0: keep it open, silent)."""
+
+    timeout_ms: int = Field(0, alias="timeout", ge=0, strict=True)
+
+    def stage(self, env: StageEnv) -> Stage:
+        """A stage that drops data and owns a close timer."""
+        return _TimeoutStage(env)
+
+
+class _TimeoutStage(StageBase):
+    __slots__ = ("_timer",)
+
+    def __init__(self, env: StageEnv) -> None:
+        super().__init__(env)
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        attrs = self.env.toxic.attributes
+        assert isinstance(attrs, Timeout)
+        if attrs.timeout_ms > 0:
+            self._timer = self.env.loop.call_later(attrs.timeout_ms / 1000.0, self.env.conn.close)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def pipe(self, chunk: Chunk, out: Out) -> None:
+        if self.gone or chunk.eof:
+            await out(chunk)
+        # else: data dropped on the floor while the toxic is active (Toxiproxy's meaning)

@@ -1,0 +1,80 @@
+"""HdrHistogram wrapper: exact merges, round trips, percentiles as HdrHistogram defines them."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aichaos.errors import ValidationError
+from aichaos.load.histogram import LatencyHistogram
+
+
+def filled(values: list[int]) -> LatencyHistogram:
+    h = LatencyHistogram()
+    for v in values:
+        h.record_us(v)
+    return h
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.integers(1, 10**9), max_size=200),
+    st.lists(st.integers(1, 10**9), max_size=200),
+    st.lists(st.integers(1, 10**9), max_size=200),
+)
+def test_merge_of_parts_equals_histogram_of_all(a: list[int], b: list[int], c: list[int]) -> None:
+    whole = filled(a + b + c)
+    merged = filled(a).merge(filled(b)).merge(filled(c))
+    assert merged == whole
+    assert merged.count == len(a) + len(b) + len(c)
+    assert merged.summary() == whole.summary()
+
+
+def test_encode_decode_round_trip_then_merge() -> None:
+    rng = random.Random(3)
+    parts = [filled([rng.randint(50, 500_000) for _ in range(1000)]) for _ in range(4)]
+    merged, direct = LatencyHistogram(), LatencyHistogram()
+    for p in parts:
+        merged.merge(LatencyHistogram.decode(p.encode()))
+        direct.merge(p)
+    assert merged == direct
+    assert merged == filled([v for p in parts for v in _values(p)])
+    assert merged.count == 4000
+    assert LatencyHistogram.decode(merged.encode()) == merged
+
+
+def _values(h: LatencyHistogram) -> list[int]:
+    out = []
+    for item in h._h.get_recorded_iterator():
+        out += [item.value_iterated_to] * item.count_added_in_this_iter_step
+    return out
+
+
+def test_percentiles_match_hdrhistogram_and_numbers() -> None:
+    h = filled(list(range(1000, 101_000, 100)))  # 1 ms .. 101 ms, 1000 values
+    for p in (50, 90, 99, 99.9, 100):
+        assert h.percentile_ms(p) == h._h.get_value_at_percentile(p) / 1000
+    assert h.percentile_ms(50) == pytest.approx(50.9, rel=0.002)
+    assert h.percentile_ms(99) == pytest.approx(99.9, rel=0.002)
+    assert h.max_ms == pytest.approx(100.9, rel=0.002)
+    assert h.count_at_or_above_ms(91.0) == 100
+
+
+def test_empty_histogram_summaries_are_zero() -> None:
+    h = LatencyHistogram()
+    assert h.summary() == {"p50_ms": 0.0, "p90_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+    assert h.count_at_or_above_ms(1) == 0
+
+
+def test_values_out_of_range_are_clamped_not_lost() -> None:
+    h = filled([0, -5, 10**13])
+    assert h.count == 3
+    assert h.max_ms >= 3_600_000
+
+
+def test_decode_rejects_garbage() -> None:
+    with pytest.raises(ValidationError, match="not an encoded HdrHistogram"):
+        LatencyHistogram.decode("bm90IGEgaGlzdG9ncmFt")

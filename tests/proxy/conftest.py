@@ -1,0 +1,109 @@
+"""Fixtures: a real echo server, an in-process proxy server and its API client, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from aichaos.proxy.server import ApiSite, ProxyApp
+
+
+@dataclass
+class Echo:
+    """An asyncio echo server; ``connections`` counts accepts."""
+
+    host: str
+    port: int
+    connections: int = 0
+
+    @property
+    def addr(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+async def _echo(echo: Echo, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    echo.connections += 1
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+async def echo_server() -> AsyncIterator[Echo]:
+    """A byte echo server on 127.0.0.1, port 0."""
+    echo = Echo("127.0.0.1", 0)
+    server = await asyncio.start_server(lambda r, w: _echo(echo, r, w), "127.0.0.1", 0)
+    echo.port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield echo
+        server.close()
+
+
+@dataclass
+class Api:
+    """An in-process proxy server with an API client."""
+
+    app: ProxyApp
+    site: ApiSite
+    client: httpx.AsyncClient
+
+    async def proxy(self, upstream: str, name: str = "p", **extra: object) -> tuple[str, int]:
+        """Create a proxy to ``upstream``; its listen (host, port)."""
+        body = {"name": name, "upstream": upstream, "listen": "127.0.0.1:0", **extra}
+        r = await self.client.post("/proxies", json=body)
+        assert r.status_code == 201, r.text
+        host, port = r.json()["listen"].rsplit(":", 1)
+        return host, int(port)
+
+    async def toxic(self, proxy: str = "p", **body: object) -> dict[str, object]:
+        """Create a toxic; asserts 200."""
+        r = await self.client.post(f"/proxies/{proxy}/toxics", json=body)
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Api]:
+    """A proxy server (seed 1234) with its control API on a free port."""
+    app = ProxyApp(seed=1234)
+    site = ApiSite(app, "127.0.0.1", 0)
+    await site.start()
+    async with httpx.AsyncClient(base_url=site.url, timeout=10) as client:
+        yield Api(app, site, client)
+    await site.stop()
+    await app.close()
+
+
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Callable[[tuple[str, int]], Awaitable[Conn]]]:
+    """Open client connections; all are closed at the end of the test."""
+    opened: list[asyncio.StreamWriter] = []
+
+    async def open_(addr: tuple[str, int]) -> Conn:
+        reader, writer = await asyncio.open_connection(*addr)
+        opened.append(writer)
+        return reader, writer
+
+    yield open_
+    for writer in opened:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+async def read_exactly(reader: asyncio.StreamReader, n: int, within_s: float = 5.0) -> bytes:
+    """Read n bytes or fail within ``within_s``."""
+    return await asyncio.wait_for(reader.readexactly(n), within_s)
