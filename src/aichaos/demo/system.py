@@ -1,0 +1,180 @@
+"""The demo AI system, started for real on 127.0.0.1 and stopped cleanly.
+
+::
+
+    load / probes ──► [proxy "api"] ──► model server ──► [proxy "features"] ──► feature service
+                                            │ reads
+                         pipeline ──► registry (versions, ``current``)
+                         (lands, validates, trains, promotes)
+
+Five processes (chaos proxy, feature service, pipeline, model server; the demo itself),
+each in its own process group, each exiting with its parent (see
+:mod:`aichaos.demo.lifecycle`). :class:`DemoSystem` is a context manager and also stops
+at interpreter exit.
+
+>>> with DemoSystem.start(Path("/tmp/demo")) as system:  # doctest: +SKIP
+...     print(system.values["api_url"])
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import secrets
+import shutil
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aichaos.demo.lifecycle import Child
+
+__all__ = ["TOKEN_ENV", "DemoSystem"]
+
+#: the environment variable holding the pipeline's control token (read by the engine)
+TOKEN_ENV = "AICHAOS_DEMO_TOKEN"
+
+
+def _hostport(url: str) -> str:
+    return url.split("://", 1)[1].rstrip("/")
+
+
+class DemoSystem:
+    """The running demo system; :attr:`values` fills the bundled experiment templates."""
+
+    def __init__(self, root: Path, children: list[Child], values: dict[str, Any]) -> None:
+        self.root = root
+        self.children = children
+        self.values = values
+        self._stopped = False
+
+    @classmethod
+    def start(cls, root: Path, *, seed: int = 7, log: Path | None = None) -> DemoSystem:
+        """Start every service; raise (after stopping what started) if one fails."""
+        import os
+
+        import httpx
+
+        root.mkdir(parents=True, exist_ok=True)
+        token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
+        os.environ[TOKEN_ENV] = token  # the engine reads it through the target's token_env
+        logf = open(log or root / "services.log", "ab")  # noqa: SIM115 - kept by the children
+        children: list[Child] = []
+        system = cls(root, children, {})
+        atexit.register(system.stop)
+        try:
+
+            def spawn(name: str, *args: str) -> Child:
+                child = Child(name, ["-m", *args], env={TOKEN_ENV: token}, log=logf)
+                children.append(child)
+                return child
+
+            proxy = spawn("proxy", "aichaos.demo.proxyd", "--seed", str(seed))
+            features = spawn("features", "aichaos.demo.features")
+            pipeline = spawn(
+                "pipeline", "aichaos.demo.pipeline", "--root", str(root), "--seed", str(seed)
+            )
+            api = proxy.ready()["api"]
+            features_url = features.ready()["url"]
+            with httpx.Client(base_url=api, timeout=5.0) as c:
+                feat = c.post(
+                    "/proxies",
+                    json={
+                        "name": "features",
+                        "listen": "127.0.0.1:0",
+                        "upstream": _hostport(features_url),
+                        "http": True,
+                    },
+                )
+                feat.raise_for_status()
+                pipe_info = pipeline.ready(timeout_s=60)
+                server = spawn(
+                    "model-server",
+                    "aichaos.demo.server",
+                    "--registry",
+                    str(root / "registry"),
+                    "--features-url",
+                    f"http://{feat.json()['listen']}",
+                    "--seed",
+                    str(seed),
+                )
+                server_url = server.ready(timeout_s=60)["url"]
+                api_proxy = c.post(
+                    "/proxies",
+                    json={
+                        "name": "api",
+                        "listen": "127.0.0.1:0",
+                        "upstream": _hostport(server_url),
+                        "http": True,
+                    },
+                )
+                api_proxy.raise_for_status()
+            requests_file = Path(pipe_info["requests_file"])
+            system.values.update(
+                api_url=f"http://{api_proxy.json()['listen']}",
+                server_url=server_url,
+                server_pid=server.pid,
+                features_url=features_url,
+                proxy_api=api,
+                pipeline_url=pipe_info["url"],
+                pipeline_control=pipe_info["control"],
+                registry=str(root / "registry"),
+                landing=str(root / "landing"),
+                requests_file=str(requests_file),
+                token_env=TOKEN_ENV,
+            )
+            system._wait_healthy(server_url)
+        except BaseException:
+            system.stop()
+            raise
+        finally:
+            logf.close()
+        return system
+
+    def _wait_healthy(self, server_url: str, timeout_s: float = 20.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                r = httpx.get(f"{self.values['api_url']}/health", timeout=2.0)
+                if r.status_code == 200 and r.json().get("ok"):
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"model server {server_url} not healthy after {timeout_s:g}s")
+
+    def pids(self) -> list[int]:
+        """Process ids of the services."""
+        return [c.pid for c in self.children]
+
+    def stop(self) -> None:
+        """Stop every service (model server first, proxy last); idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for child in reversed(self.children):
+            child.stop()
+
+    def __enter__(self) -> DemoSystem:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def remove_files(self) -> None:
+        """Delete the system's working folder (after :meth:`stop`)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+if __name__ == "__main__":  # manual: start, print the endpoints, wait for Ctrl-C
+    with DemoSystem.start(Path(sys.argv[1] if len(sys.argv) > 1 else "aichaos-demo")) as s:
+        print(json.dumps(s.values, indent=2))
+        with contextlib.suppress(KeyboardInterrupt):
+            time.sleep(3600)
