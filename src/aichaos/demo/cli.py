@@ -1,19 +1,20 @@
-"""``aichaos demo``: run the bundled experiments against a real local system.
+"""``aichaos demo``: break a real local AI system and judge it, in about two minutes.
 
-The system is started by aichaos itself on 127.0.0.1 and stopped when the demo ends or
-is interrupted. Journals land in ``aichaos-runs/demo-<time>/``.
+Starts the demo system (:mod:`aichaos.demo.system`) on 127.0.0.1, runs the bundled
+experiments against it (one fault per layer, each stating its predicted verdict), prints
+live progress and a one-screen summary, and writes journals plus HTML, Markdown and
+JUnit reports to ``aichaos-runs/demo-<time>/``. The system is stopped when the demo
+ends or is interrupted (Ctrl-C reverts the running experiment's faults first).
+
+Exit status: 0 when every verdict matched its prediction, 1 when one did not, 3 when
+interrupted, 2 on bad input.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -21,67 +22,128 @@ from typing import Any
 
 import click
 
-__all__ = ["demo_command"]
+__all__ = ["bundled_experiments", "demo_command"]
 
 
-@contextlib.contextmanager
-def _service() -> Iterator[tuple[subprocess.Popen[str], str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aichaos.demo.tinyservice"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
-        yield proc, f"http://127.0.0.1:{port}"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGCONT)
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-def _experiments() -> list[tuple[str, str]]:
+def bundled_experiments() -> list[tuple[str, str]]:
+    """``(file name, template text)`` of the bundled experiments, in run order."""
     folder = resources.files("aichaos.demo") / "experiments"
     return sorted((p.name, p.read_text()) for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+def _run(coro: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - the `fast` extra is optional
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def _table(rows: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    from aichaos.engine.progress import _STYLE
+
+    table = Table(title="aichaos demo")
+    for col in ("experiment", "verdict", "predicted", "why"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        style = _STYLE.get(r["status"], "")
+        mark = "[green]✓[/green]" if r["status"] == r["predicted"] else "[red]✗[/red]"
+        table.add_row(
+            r["title"], f"[{style}]{r['status']}[/{style}]", f"{r['predicted']} {mark}", r["reason"]
+        )
+    return table
+
+
 @click.command("demo")
-@click.option("--quick", is_flag=True, help="only the quick experiments (under 30 s)")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="journal folder")
-def demo_command(quick: bool, out: str | None) -> None:
-    """Start a real local service and run the bundled experiments against it."""
+@click.option("--quick", is_flag=True, help="a subset that runs in under 30 s")
+@click.option(
+    "--only", "only", multiple=True, help="run experiments whose file name contains this"
+)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--seed", type=int, default=7, show_default=True, help="seed of the system")
+def demo_command(quick: bool, only: tuple[str, ...], out: Path | None, seed: int) -> None:
+    """Start a real local AI system and run the bundled experiments against it."""
     from rich.console import Console
 
+    from aichaos.demo.system import DemoSystem
     from aichaos.engine.journal import Journal
-    from aichaos.engine.progress import Progress, summary_table
+    from aichaos.engine.progress import Progress
     from aichaos.engine.runner import Engine
+    from aichaos.errors import ExperimentError
     from aichaos.experiment.loader import parse_experiment
+    from aichaos.report.cli import write_reports
+    from aichaos.report.model import predicted_verdict
 
     console = Console(stderr=True)
-    folder = Path(out or Path("aichaos-runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
+    folder = out or Path("aichaos-runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    chosen = [
+        (name, text)
+        for name, text in bundled_experiments()
+        if (not only or any(o in name for o in only)) and (not quick or "quick" in text)
+    ]
+    if not chosen:
+        raise click.UsageError(f"no bundled experiment matches --only {' '.join(only)}")
+    t0 = time.monotonic()
+    console.print(f"[bold]starting the demo system[/bold] in {folder / 'system'} ...")
     rows: list[dict[str, Any]] = []
-    with _service() as (api, api_url), _service() as (worker, _):
-        values = {"api_url": api_url, "api_pid": api.pid, "worker_pid": worker.pid}
-        for name, text in _experiments():
-            loaded = parse_experiment(Template(text).substitute(values), name)
-            exp = loaded.experiment
-            if quick and "quick" not in exp.tags:
-                continue
-            console.rule(exp.title)
-            journal = Journal(folder / name.replace(".yaml", ".jsonl"), redactor=loaded.redactor)
-            journal.listeners.append(Progress(console))
-            engine = Engine(exp, journal=journal, handle_signals=True)
-            result = asyncio.run(engine.run())
-            rows.append({"title": exp.title, "status": result.status, "reason": result.reason})
-            if engine.abort_reason and engine.abort_reason.startswith("received SIG"):
-                break
-    console.print(summary_table(rows))
+    journals: list[Path] = []
+    interrupted = False
+    try:
+        with DemoSystem.start(folder / "system", seed=seed) as system:
+            console.print(
+                f"demo system up in {time.monotonic() - t0:.1f}s: model server "
+                f"{system.values['server_url']} (edge {system.values['api_url']}), "
+                f"pipeline {system.values['pipeline_url']}, proxy API "
+                f"{system.values['proxy_api']}"
+            )
+            for name, text in chosen:
+                try:
+                    loaded = parse_experiment(Template(text).substitute(system.values), name)
+                except ExperimentError as exc:  # a bundled file broken: say which, go on
+                    console.print(f"[red]{exc}[/red]")
+                    rows.append(
+                        {"title": name, "status": "error", "reason": "invalid", "predicted": "-"}
+                    )
+                    continue
+                exp = loaded.experiment
+                if quick and "quick" not in exp.tags:
+                    continue
+                console.rule(exp.title)
+                path = folder / name.replace(".yaml", ".jsonl")
+                journal = Journal(path, redactor=loaded.redactor)
+                journal.listeners.append(Progress(console))
+                engine = Engine(exp, journal=journal, handle_signals=True)
+                result = _run(engine.run())
+                journals.append(path)
+                rows.append(
+                    {
+                        "title": exp.title,
+                        "status": result.status,
+                        "reason": result.reason,
+                        "predicted": predicted_verdict(exp.description) or "-",
+                    }
+                )
+                if engine.abort_reason and engine.abort_reason.startswith("received SIG"):
+                    interrupted = True
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
+    console.print(_table(rows))
+    written: dict[str, Path] = {}
+    if journals:
+        written = write_reports(
+            journals,
+            html=folder / "report.html",
+            markdown=folder / "report.md",
+            junit=folder / "junit.xml",
+            title="aichaos demo",
+        )
     click.echo(f"journals: {folder}")
+    for kind, p in written.items():
+        click.echo(f"{kind} report: {p}")
+    click.echo(f"demo took {time.monotonic() - t0:.1f}s")
+    if interrupted:
+        sys.exit(3)
+    sys.exit(0 if all(r["status"] == r["predicted"] for r in rows) else 1)

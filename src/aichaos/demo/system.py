@@ -57,7 +57,7 @@ class DemoSystem:
 
         import httpx
 
-        root.mkdir(parents=True, exist_ok=True)
+        (root / "registry").mkdir(parents=True, exist_ok=True)
         token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
         os.environ[TOKEN_ENV] = token  # the engine reads it through the target's token_env
         logf = open(log or root / "services.log", "ab")  # noqa: SIM115 - kept by the children
@@ -89,7 +89,8 @@ class DemoSystem:
                     },
                 )
                 feat.raise_for_status()
-                pipe_info = pipeline.ready(timeout_s=60)
+                # the server starts while the pipeline bootstraps; it serves once the
+                # first version is promoted (health says ok then)
                 server = spawn(
                     "model-server",
                     "aichaos.demo.server",
@@ -100,6 +101,7 @@ class DemoSystem:
                     "--seed",
                     str(seed),
                 )
+                pipe_info = pipeline.ready(timeout_s=60)
                 server_url = server.ready(timeout_s=60)["url"]
                 api_proxy = c.post(
                     "/proxies",
