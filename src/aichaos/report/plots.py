@@ -25,6 +25,7 @@ PANELS: dict[str, re.Pattern[str]] = {
     "quality": re.compile(
         r"\.(accuracy|agreement|silent_failure_rate|score|drift_js|f1|precision|recall)$"
     ),
+    "probe values": re.compile(r"\.value$"),
 }
 _MAX_LINES = 6
 _FAULT_COLOURS = ("#e4572e", "#f3a712", "#7b2cbf", "#17bebb", "#a8c256", "#c84c09")
@@ -40,12 +41,17 @@ def panels_for(run: RunReport) -> dict[str, list[str]]:
     return out
 
 
-def _svg(fig: Any) -> str:
+_ID = re.compile(r'(\bid="|url\(#|xlink:href="#)([^")]+)')
+
+
+def _svg(fig: Any, salt: str) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
-    # inline: drop the XML prolog and doctype, keep the <svg> element
-    return text[text.index("<svg") :]
+    # inline: drop the XML prolog and doctype, keep the <svg> element; several SVGs share
+    # one document, so every id (and every reference to one) gets the figure's prefix
+    text = text[text.index("<svg") :]
+    return _ID.sub(lambda m: f"{m.group(1)}{salt}-{m.group(2)}", text)
 
 
 def _rc(salt: str) -> dict[str, Any]:
@@ -75,7 +81,7 @@ def timeline_svg(run: RunReport, salt: str) -> str | None:
         axes[-1].set_xlabel("seconds since the run started")
         axes[0].set_title(run.title, loc="left", fontsize=10)
         fig.tight_layout()
-        return _svg(fig)
+        return _svg(fig, salt)
 
 
 def _mark(ax: Any, run: RunReport, t0: float, *, label: bool) -> None:
@@ -123,7 +129,11 @@ def _mark(ax: Any, run: RunReport, t0: float, *, label: bool) -> None:
             )
     for t, _reason in run.aborts:
         ax.axvline(t - t0, color="#d00000", lw=1.6)
-    broke = [e["t"] - t0 for e in run.steady if not e.get("ok")]
+    broke = [
+        e["t"] - t0
+        for e in run.steady
+        if any(not c.get("ok") and c.get("detail") != "no data" for c in e.get("checks", []))
+    ]
     if broke and label:
         ax.plot(
             broke,
@@ -204,4 +214,4 @@ def breaking_point_svg(run: RunReport, step: str, salt: str) -> str | None:
             ha="left",
         )
         fig.tight_layout()
-        return _svg(fig)
+        return _svg(fig, salt)
