@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -52,7 +51,9 @@ def _check_predictions(out: Path, names: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str], float]:
+def quick(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess[str], float]:
     out = tmp_path_factory.mktemp("quick") / "demo"
     t0 = time.monotonic()
     proc = _demo(out, "--quick")
@@ -77,7 +78,9 @@ def test_quick_demo_verdicts_are_the_predicted_ones(
     assert wall < 90, f"quick demo took {wall:.1f}s"  # < 30 s on an idle 2-core machine
 
 
-def test_quick_demo_left_no_process(quick: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
+def test_quick_demo_left_no_process(
+    quick: tuple[Path, subprocess.CompletedProcess[str], float],
+) -> None:
     out = quick[0]
     leftovers = [
         p.pid
@@ -133,13 +136,13 @@ def test_html_report_renders_in_headless_chromium(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "demo-report.png"
     shot.unlink(missing_ok=True)
-    pic = _chromium(
-        f"--screenshot={shot}", "--window-size=1280,2400", url, profile=tmp_path / "p2"
-    )
+    pic = _chromium(f"--screenshot={shot}", "--window-size=1280,2400", url, profile=tmp_path / "p2")
     assert pic.returncode == 0 and shot.stat().st_size > 20_000
     # the check above can fail: a page with a broken script is caught
     bad = tmp_path / "bad.html"
-    bad.write_text((out / "report.html").read_text().replace("</body>", "<script>nope()</script></body>"))
+    bad.write_text(
+        (out / "report.html").read_text().replace("</body>", "<script>nope()</script></body>")
+    )
     broken = _chromium("--dump-dom", bad.as_uri(), profile=tmp_path / "p3")
     assert any("nope is not defined" in ln for ln in _console(broken.stderr))
 
@@ -198,4 +201,3 @@ def test_bundled_experiments_all_state_a_prediction() -> None:
 
     for name, text in bundled_experiments():
         assert predicted_verdict(text) is not None, name
-

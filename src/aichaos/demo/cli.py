@@ -58,9 +58,7 @@ def _table(rows: list[dict[str, Any]]) -> Any:
 
 @click.command("demo")
 @click.option("--quick", is_flag=True, help="a subset that runs in under 30 s")
-@click.option(
-    "--only", "only", multiple=True, help="run experiments whose file name contains this"
-)
+@click.option("--only", "only", multiple=True, help="run experiments whose file name contains this")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--seed", type=int, default=7, show_default=True, help="seed of the system")
 def demo_command(quick: bool, only: tuple[str, ...], out: Path | None, seed: int) -> None:

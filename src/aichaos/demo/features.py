@@ -21,7 +21,9 @@ def build_app(seed: int = 7) -> Any:
     from aichaos.demo.dataset import load_data
 
     data = load_data(seed)
-    table = {int(i): data.frame.loc[i, data.features].astype(float).tolist() for i in data.frame.index}
+    table = {
+        int(i): data.frame.loc[i, data.features].astype(float).tolist() for i in data.frame.index
+    }
 
     async def features(request: Request) -> JSONResponse:
         try:
@@ -36,9 +38,7 @@ def build_app(seed: int = 7) -> Any:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "entities": len(table)})
 
-    return Starlette(
-        routes=[Route("/features/{entity}", features), Route("/health", health)]
-    )
+    return Starlette(routes=[Route("/features/{entity}", features), Route("/health", health)])
 
 
 def main() -> None:

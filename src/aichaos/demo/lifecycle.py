@@ -82,7 +82,7 @@ class Child:
             stderr=log if log is not None else subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads hold locks yet
+            preexec_fn=_die_with_parent,
         )
         self.info: dict[str, Any] = {}
 

@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> None:
     bootstrap(pipe)
     control = ControlServer(BOARD, token=os.environ["AICHAOS_DEMO_TOKEN"]).start()
     server = quiet_server(ThreadingHTTPServer(("127.0.0.1", 0), _handler(pipe)))
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    ).start()
     exit_with_parent(pipe.stop.set)
     port = server.server_address[1]
     requests_file = args.root / "requests.jsonl"

@@ -23,7 +23,11 @@ async def _serve(seed: int) -> None:
     await site.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    exit_with_parent(lambda: loop.call_soon_threadsafe(stop.set))
+
+    def on_exit() -> None:
+        loop.call_soon_threadsafe(stop.set)
+
+    exit_with_parent(on_exit)
     print(json.dumps({"api": site.url}), flush=True)
     try:
         await stop.wait()

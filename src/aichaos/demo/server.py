@@ -133,7 +133,7 @@ def build_app(registry_dir: Path, features_url: str, seed: int = 7) -> Any:
             entity = int(body["id"])
         except (ValueError, KeyError, TypeError):
             requests.labels("predict", "bad-request").inc()
-            return JSONResponse({"error": "body must be {\"id\": <int>}"}, status_code=400)
+            return JSONResponse({"error": 'body must be {"id": <int>}'}, status_code=400)
         fallback = False
         try:
             values = await client.features(entity)

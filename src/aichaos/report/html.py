@@ -126,8 +126,10 @@ def _run_section(i: int, r: RunReport) -> str:
             f"<li>{t - r.start:.2f}s {escape(text)}</li>" for t, text in r.problems[:10]
         )
         more = f"<li>... {len(r.problems) - 10} more</li>" if len(r.problems) > 10 else ""
-        parts.append(f"<details><summary>{len(r.problems)} problem(s)</summary><ul>{items}"
-                     f"{more}</ul></details>")
+        parts.append(
+            f"<details><summary>{len(r.problems)} problem(s)</summary><ul>{items}"
+            f"{more}</ul></details>"
+        )
     parts.append("</section>")
     return "\n".join(p for p in parts if p)
 
@@ -141,15 +143,16 @@ def render_html(runs: list[RunReport], *, title: str = "aichaos report") -> str:
     tally = " · ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     score_html = "-" if score is None else f"{score:.0f}/100"
     body = "\n".join(_run_section(i, r) for i, r in enumerate(runs))
+    generated = time.strftime("%Y-%m-%d %H:%M:%S")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title><style>{_CSS}</style></head>
 <body><header><h1>{escape(title)}</h1>
-<div>{len(runs)} experiment(s) · {escape(tally)} · generated {escape(time.strftime("%Y-%m-%d %H:%M:%S"))}</div>
+<div>{len(runs)} experiment(s) · {escape(tally)} · generated {escape(generated)}</div>
 </header><main>
 <p>Resilience score <span class="score" id="score">{score_html}</span>
-<span class="muted">(each experiment's weight × its share of SLO checks that held)</span></p>
+<span class="muted">(each experiment's weight x its share of SLO checks that held)</span></p>
 <label><input type="checkbox" id="only-failing"> show only experiments that did not pass</label>
 {_summary(runs)}
 {body}

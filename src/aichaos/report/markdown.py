@@ -28,7 +28,7 @@ def render_markdown(runs: list[RunReport], *, title: str = "aichaos report") -> 
     if score is not None:
         lines.append(
             f"**Resilience score: {score:.0f}/100** "
-            "(each experiment's weight × its share of SLO checks that held)"
+            "(each experiment's weight x its share of SLO checks that held)"
         )
         lines.append("")
     lines.append("| experiment | verdict | predicted | SLO checks held | weight | why |")

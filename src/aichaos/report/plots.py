@@ -54,7 +54,7 @@ def _svg(fig: Any, salt: str) -> str:
     return _ID.sub(lambda m: f"{m.group(1)}{salt}-{m.group(2)}", text)
 
 
-def _rc(salt: str) -> dict[str, Any]:
+def _rc(salt: str) -> Any:
     return {"svg.fonttype": "none", "svg.hashsalt": salt, "font.size": 9}
 
 
@@ -210,7 +210,9 @@ def breaking_point_svg(run: RunReport, step: str, salt: str) -> str | None:
         held = point.get("held") if point else None
         broke = point.get("broke") if point else None
         fig.suptitle(
-            f"breaking point of {step}: held at {held}, broke at {broke}", fontsize=9, x=0.01,
+            f"breaking point of {step}: held at {held}, broke at {broke}",
+            fontsize=9,
+            x=0.01,
             ha="left",
         )
         fig.tight_layout()
