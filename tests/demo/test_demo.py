@@ -150,29 +150,29 @@ def test_html_report_renders_in_headless_chromium(
 def test_sigint_stops_the_demo_reverts_and_leaves_no_process(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     env = {**os.environ, "AICHAOS_KILL_SWITCH": str(tmp_path / "halt")}
-    proc = subprocess.Popen(
+    children: list[psutil.Process] = []
+    deadline = time.monotonic() + 90
+    with subprocess.Popen(
         [*AICHAOS, "demo", "--only", "80-memory", "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-    )
-    assert proc.stderr is not None
-    children: list[psutil.Process] = []
-    deadline = time.monotonic() + 90
-    try:
-        for line in proc.stderr:  # bounded by the deadline and the process's end
-            if "+ memory-512mb" in line:
-                break
-            assert time.monotonic() < deadline, "the fault was never applied"
-        children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 5  # proxy, features, pipeline, model server, ballast
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    ) as proc:
+        assert proc.stderr is not None
+        try:
+            for line in proc.stderr:  # bounded by the deadline and the process's end
+                if "+ memory-512mb" in line:
+                    break
+                assert time.monotonic() < deadline, "the fault was never applied"
+            children = psutil.Process(proc.pid).children(recursive=True)
+            assert len(children) >= 5  # proxy, features, pipeline, model server, ballast
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
     assert proc.returncode == 3
     _, alive = psutil.wait_procs(children, timeout=10)
     assert [p.pid for p in alive] == []
