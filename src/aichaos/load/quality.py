@@ -26,14 +26,13 @@ from __future__ import annotations
 import bisect
 import json
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aichaos.errors import ValidationError
+from aichaos.jsonpath import JsonPath
 
 __all__ = [
     "QualityBaseline",
@@ -44,46 +43,22 @@ __all__ = [
     "quality_metrics",
 ]
 
-_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\[\"([^\"]*)\"\]|\['([^']*)'\]")
 _MISSING = object()
 _EPS = 1e-4
 _MAX_BASELINE_VALUES = 200_000
 
 
-def compile_json_path(path: str) -> tuple[str | int, ...]:
-    """Steps of a ``$.a.b[0]``-style path; a :class:`ValidationError` names what is wrong.
+def compile_json_path(path: str) -> JsonPath:
+    """Parse a ``$.a.b[0]``-style path; a :class:`ValidationError` names what is wrong.
 
-    >>> compile_json_path('$.predictions[0]["label"]')
+    >>> compile_json_path('$.predictions[0]["label"]').parts
     ('predictions', 0, 'label')
     """
-    if not path.startswith("$"):
-        raise ValidationError(f"json_path must start with '$', got {path!r}")
-    steps: list[str | int] = []
-    pos = 1
-    while pos < len(path):
-        m = _STEP.match(path, pos)
-        if m is None:
-            raise ValidationError(
-                f"json_path {path!r} is not understood at {path[pos:]!r} "
-                '(supported: $.name, [index], ["name"])'
-            )
-        name, index, q1, q2 = m.groups()
-        steps.append(int(index) if index is not None else (name or q1 or q2 or ""))
-        pos = m.end()
-    return tuple(steps)
+    return JsonPath.parse(path)
 
 
-def _lookup(doc: Any, steps: tuple[str | int, ...]) -> Any:
-    for step in steps:
-        if isinstance(step, int):
-            if not isinstance(doc, list) or step >= len(doc):
-                return _MISSING
-            doc = doc[step]
-        else:
-            if not isinstance(doc, dict) or step not in doc:
-                return _MISSING
-            doc = doc[step]
-    return doc
+def _lookup(doc: Any, path: JsonPath) -> Any:
+    return path.find(doc, _MISSING)
 
 
 class QualitySettings(BaseModel):

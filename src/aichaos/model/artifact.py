@@ -9,15 +9,20 @@ original back -- the watchdog does the same through :class:`~aichaos.faults.undo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
-from aichaos.errors import RevertError
+from aichaos.errors import RevertError, ValidationError
+from aichaos.faults.base import Injection, InjectionContext
+from aichaos.faults.undo import RestoreFile, UndoAction
+from aichaos.model.registry import DirectoryRegistry, ModelRegistryTarget
 
-__all__ = ["FileSwap", "sha256"]
+__all__ = ["ArtifactSwapInjection", "FileSwap", "artifact_path", "sha256"]
 
 
 def sha256(path: Path) -> str:
@@ -60,3 +65,60 @@ class FileSwap:
             os.replace(self.backup, self.path)
         if self.checksum and sha256(self.path) != self.checksum:
             raise RevertError(f"{self.path} differs from its original after restore")
+
+
+def artifact_path(reg: DirectoryRegistry, version: str | None, file: str | None) -> Path:
+    """The file a model fault acts on: ``file`` in ``version`` (default: current, largest)."""
+    v = version or reg.current()
+    if v is None:
+        raise ValidationError(f"registry {reg.root} has no current version; give version")
+    folder = reg.path(v)
+    if file is not None:
+        path = (folder / file).resolve()
+        if folder.resolve() not in path.parents or not path.is_file():
+            raise ValidationError(f"file must be a file inside {folder}, got {file!r}")
+        return path
+    files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    if not files:
+        raise ValidationError(f"version {v!r} has no artifact file in {folder}")
+    return max(files, key=lambda p: p.stat().st_size)
+
+
+class ArtifactSwapInjection(Injection):
+    """Swap a registry artifact for faulty bytes; restore the original exactly on revert.
+
+    Subclasses say which bytes in :meth:`faulty_bytes` (run in a thread). The original
+    is moved aside, so the watchdog can move it back (:class:`RestoreFile`).
+    """
+
+    fault: Any
+
+    def __init__(self, fault: Any, ctx: InjectionContext) -> None:
+        super().__init__(fault, ctx)
+        self.target: ModelRegistryTarget = ctx.target
+        self.swap: FileSwap | None = None
+
+    def faulty_bytes(self, path: Path) -> bytes:
+        """The bytes that replace the artifact at ``path``."""
+        raise NotImplementedError
+
+    async def apply(self) -> None:
+        path = artifact_path(self.target.open(), self.fault.version, self.fault.file)
+        data = await asyncio.to_thread(self.faulty_bytes, path)
+        swap = FileSwap(path)
+        await asyncio.to_thread(swap.swap, data)
+        self.swap = swap
+
+    async def revert(self) -> None:
+        swap, self.swap = self.swap, None
+        if swap is not None:
+            await asyncio.to_thread(swap.restore)
+
+    def undo_actions(self) -> list[UndoAction]:
+        if self.swap is None:
+            return []
+        return [RestoreFile(backup=str(self.swap.backup), path=str(self.swap.path))]
+
+    def describe(self) -> dict[str, Any]:
+        path = str(self.swap.path) if self.swap is not None else None
+        return {**super().describe(), "path": path}

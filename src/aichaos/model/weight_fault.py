@@ -9,18 +9,15 @@ Only load artifacts you trust: unpickling runs code.
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
-from aichaos.faults.undo import RestoreFile, UndoAction
-from aichaos.model.artifact import FileSwap
-from aichaos.model.corrupt import artifact_path
+from aichaos.model.artifact import ArtifactSwapInjection
 from aichaos.model.registry import ModelRegistryTarget
 from aichaos.model.weights import perturb
 
@@ -59,32 +56,8 @@ def _perturbed_bytes(path: Path, fault: WeightPerturbation, seed: int) -> bytes:
     return buf.getvalue()
 
 
-class _WeightsInjection(Injection):
+class _WeightsInjection(ArtifactSwapInjection):
     fault: WeightPerturbation
 
-    def __init__(self, fault: WeightPerturbation, ctx: InjectionContext) -> None:
-        super().__init__(fault, ctx)
-        self.target: ModelRegistryTarget = ctx.target
-        self.swap: FileSwap | None = None
-
-    async def apply(self) -> None:
-        path = artifact_path(self.target.open(), self.fault.version, self.fault.file)
-        seed = self.ctx.rng.getrandbits(63)
-        data = await asyncio.to_thread(_perturbed_bytes, path, self.fault, seed)
-        swap = FileSwap(path)
-        await asyncio.to_thread(swap.swap, data)
-        self.swap = swap
-
-    async def revert(self) -> None:
-        swap, self.swap = self.swap, None
-        if swap is not None:
-            await asyncio.to_thread(swap.restore)
-
-    def undo_actions(self) -> list[UndoAction]:
-        if self.swap is None:
-            return []
-        return [RestoreFile(backup=str(self.swap.backup), path=str(self.swap.path))]
-
-    def describe(self) -> dict[str, Any]:
-        path = str(self.swap.path) if self.swap is not None else None
-        return {**super().describe(), "path": path}
+    def faulty_bytes(self, path: Path) -> bytes:
+        return _perturbed_bytes(path, self.fault, self.ctx.rng.getrandbits(63))

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import Field
 
 from aichaos.errors import ValidationError
+from aichaos.jsonpath import JsonPath
 from aichaos.probes.base import PROBES, Probe, ProbeContext
-from aichaos.probes.jsonpath import JsonPath
 
 __all__ = ["HttpProbe"]
 
@@ -37,7 +37,7 @@ class HttpProbe(Probe):
             try:
                 JsonPath.parse(self.json_field)
             except ValidationError as exc:
-                raise ValueError(str(exc)) from None
+                raise ValueError(f"json_field {exc}, got {self.json_field!r}") from None
 
     async def measure(self, ctx: ProbeContext) -> dict[str, float]:
         """One request; latency measured around the whole exchange."""
