@@ -70,3 +70,22 @@ def touch(path: str) -> None:
 
 def divide(a: float, b: float) -> float:
     return a / b
+
+
+async def slow_restore(latency_ms: float = 500.0, token: str | None = None) -> None:
+    """A revert that takes 1 s (an HTTP DELETE to a busy proxy, say)."""
+    STATE["calls"].append(("revert-started", None))
+    await asyncio.sleep(1.0)
+    STATE["reverted"] += 1
+    STATE["latency_ms"] = 20.0
+
+
+async def trip_later(latency_ms: float = 5000.0, after_s: float = 0.5) -> None:
+    """Apply nothing at first; ``after_s`` later the system breaks (a guardrail sees it)."""
+    STATE["applied"] += 1
+
+    async def later() -> None:
+        await asyncio.sleep(after_s)
+        STATE["latency_ms"] = latency_ms
+
+    STATE["later"] = asyncio.get_running_loop().create_task(later())

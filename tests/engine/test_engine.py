@@ -298,3 +298,39 @@ phases: {{baseline_s: 1, recovery_s: 1}}
         assert "s3cr3t-token-value" not in content
     assert "${env:AICHAOS_TEST_TOKEN}" in path.read_text()
     assert list(read_journal(path))[-1]["event"] == "run-ended"
+
+
+def test_a_revert_in_progress_is_finished_when_the_run_aborts() -> None:
+    """Found in the demo: step A's revert was running when a guardrail aborted the run;
+    the cancellation cut the revert short, so A's fault stayed applied, unjournaled,
+    until its TTL. A revert, once started, must finish (within its timeout)."""
+    exp = experiment(
+        method=[
+            {
+                "name": "A",
+                "fault": {
+                    "type": "python-callable",
+                    "apply": f"{M}:slow_down",
+                    "revert": f"{M}:slow_restore",
+                    "arguments": {"latency_ms": 50},
+                },
+                "duration_s": 0.5,
+            },
+            {
+                "name": "B",
+                "fault": {
+                    "type": "python-callable",
+                    "apply": f"{M}:trip_later",
+                    "arguments": {"after_s": 0.8},
+                },
+                "duration_s": 5,
+            },
+        ],
+        guardrails=["sys.latency_ms < 1000"],
+    )
+    result, events = run(exp)
+    assert result.status == "aborted"
+    # A's 1 s revert runs from 0.5 s to 1.5 s into the method; the breach comes at ~0.8 s
+    reverted = [e["step"] for e in events if e["event"] == "fault-reverted"]
+    assert sorted(reverted) == ["A", "B"], kinds(events)
+    assert system.STATE["reverted"] == 1  # A's slow revert ran to its end

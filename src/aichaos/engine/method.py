@@ -193,8 +193,22 @@ class MethodRunner:
         return live
 
     async def _revert(self, live: Live) -> None:
+        # A revert, once started, runs to its end (bounded by its timeout): when the
+        # engine cancels the method mid-revert, the cancellation waits for it instead of
+        # cutting it short and leaving the fault applied until its TTL.
+        revert = asyncio.ensure_future(
+            asyncio.wait_for(live.injection.revert(), self.timeouts.revert_s)
+        )
+        cancelled = False
+        while not revert.done():
+            try:
+                await asyncio.shield(revert)
+            except asyncio.CancelledError:
+                cancelled = True
+            except Exception:
+                break
         try:
-            await asyncio.wait_for(live.injection.revert(), self.timeouts.revert_s)
+            revert.result()
         except Exception as exc:
             why = (
                 f"timed out after {self.timeouts.revert_s:g}s"
@@ -215,6 +229,8 @@ class MethodRunner:
         finally:
             if live in self.live:
                 self.live.remove(live)
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def renew(self) -> None:
         """Push every live fault's deadline (leases and self-expiring remote faults)."""
