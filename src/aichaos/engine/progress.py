@@ -46,6 +46,9 @@ class Progress:
             who = e.get("step") or e.get("source")
             c.print(f"{t} [yellow]! {kind} {who}: {e['error']}[/yellow]")
         elif kind == "steady-state":
+            waiting = not e["ok"] and all(x["ok"] or x["detail"] == "no data" for x in e["checks"])
+            if e["phase"] == "injecting" and waiting:
+                return  # no sample yet in this phase: not a verdict, the engine skips it too
             if e["phase"] == "injecting" and e["ok"] == self._last_ok:
                 return  # during injection, print only when the verdict flips
             self._last_ok = e["ok"] if e["phase"] == "injecting" else None
