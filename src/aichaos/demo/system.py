@@ -128,6 +128,7 @@ class DemoSystem:
                 token_env=TOKEN_ENV,
             )
             system._wait_healthy(server_url)
+            system._warm_up()
         except BaseException:
             system.stop()
             raise
@@ -146,6 +147,20 @@ class DemoSystem:
                     return
             time.sleep(0.1)
         raise TimeoutError(f"model server {server_url} not healthy after {timeout_s:g}s")
+
+    def _warm_up(self, requests: int = 30) -> None:
+        """Send a few predictions through the whole path (proxies, feature service,
+        model) so the first experiment's baseline measures a warm system, not imports
+        and first connections."""
+        import json
+
+        import httpx
+
+        lines = Path(self.values["requests_file"]).read_text().splitlines()[:requests]
+        with httpx.Client(timeout=5.0) as client:
+            for line in lines:
+                with contextlib.suppress(httpx.HTTPError):
+                    client.post(f"{self.values['api_url']}/predict", json=json.loads(line))
 
     def pids(self) -> list[int]:
         """Process ids of the services."""
