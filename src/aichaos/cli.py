@@ -20,6 +20,7 @@ __all__ = ["main"]
 
 _COMMANDS: dict[str, str] = {
     "demo": "aichaos.demo.cli:demo_command",
+    "export": "aichaos.integrations.chaosmesh.cli:export_command",
     "faults": "aichaos.engine.cli:faults_command",
     "halt": "aichaos.engine.cli:halt_command",
     "load": "aichaos.load.cli:load_command",

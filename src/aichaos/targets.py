@@ -39,6 +39,7 @@ TARGETS: Registry[Target] = Registry(
         "aichaos.inprocess.fault",
         "aichaos.model.registry",
         "aichaos.proxy.target",
+        "aichaos.integrations.kubernetes",
     ),
 )
 
