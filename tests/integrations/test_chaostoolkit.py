@@ -21,8 +21,16 @@ CHAOS = Path(sys.executable).parent / "chaos"
 def chaos_run(experiment: Path, tmp_path: Path, env: dict[str, str]) -> dict[str, Any]:
     journal = tmp_path / "journal.json"
     proc = subprocess.run(
-        [str(CHAOS), "--no-version-check", "--log-file", str(tmp_path / "chaos.log"),
-         "run", "--journal-path", str(journal), str(experiment)],
+        [
+            str(CHAOS),
+            "--no-version-check",
+            "--log-file",
+            str(tmp_path / "chaos.log"),
+            "run",
+            "--journal-path",
+            str(journal),
+            str(experiment),
+        ],
         env={**os.environ, **env},
         cwd=tmp_path,
         capture_output=True,
@@ -126,14 +134,26 @@ def test_failed_action_names_the_bad_value_in_the_journal(tinyservice: str, tmp_
         "title": "a bad toxic",
         "description": "latency must not be negative",
         "method": [
-            {"type": "action", "name": "start", "provider": {
-                "type": "python", "module": "aichaos.integrations.chaostoolkit.actions",
-                "func": "start_proxy",
-                "arguments": {"name": "p", "upstream": tinyservice.removeprefix("http://")}}},
-            {"type": "action", "name": "bad", "provider": {
-                "type": "python", "module": "aichaos.integrations.chaostoolkit.actions",
-                "func": "add_toxic",
-                "arguments": {"proxy": "p", "type": "latency", "attributes": {"latency": -5}}}},
+            {
+                "type": "action",
+                "name": "start",
+                "provider": {
+                    "type": "python",
+                    "module": "aichaos.integrations.chaostoolkit.actions",
+                    "func": "start_proxy",
+                    "arguments": {"name": "p", "upstream": tinyservice.removeprefix("http://")},
+                },
+            },
+            {
+                "type": "action",
+                "name": "bad",
+                "provider": {
+                    "type": "python",
+                    "module": "aichaos.integrations.chaostoolkit.actions",
+                    "func": "add_toxic",
+                    "arguments": {"proxy": "p", "type": "latency", "attributes": {"latency": -5}},
+                },
+            },
         ],
     }
     path = tmp_path / "bad.json"

@@ -13,7 +13,7 @@ import pytest
 # every test runs a whole inner pytest session (and most start proxy processes)
 pytestmark = pytest.mark.slow
 
-INNER_CONFTEST = '''
+INNER_CONFTEST = """
 import http.server, threading, json
 import pytest
 
@@ -41,7 +41,7 @@ def service():
 @pytest.fixture
 def chaos_upstream(service):
     return service
-'''
+"""
 
 
 @pytest.fixture
@@ -213,7 +213,7 @@ def test_corrupt_fixture_is_seeded(inner: pytest.Pytester) -> None:
     assert mask(first) != mask(other)
 
 
-EXPERIMENT = '''
+EXPERIMENT = """
 title: {title}
 targets:
   api: {{type: http, url: "{url}"}}
@@ -228,7 +228,7 @@ method:
     duration_s: 0.8
 phases: {{baseline_s: 0.4, recovery_s: 0.4}}
 safety: {{ttl_s: 10, guardrail_interval_s: 0.1}}
-'''
+"""
 
 
 def test_experiment_fixture_fails_with_verdict_and_slo_table(inner: pytest.Pytester) -> None:

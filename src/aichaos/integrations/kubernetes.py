@@ -21,7 +21,9 @@ from aichaos.targets import TARGETS, Target
 __all__ = ["KubernetesTarget"]
 
 # label keys: optional DNS prefix, then a name of <= 63 alphanumerics, '-', '_', '.'
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
@@ -44,7 +46,9 @@ class KubernetesTarget(Target):
             if not _LABEL_KEY.match(key):
                 raise ValueError(f"selector key {key!r} is not a valid Kubernetes label key")
             if not _LABEL_VALUE.match(value):
-                raise ValueError(f"selector value {value!r} (key {key!r}) is not a valid label value")
+                raise ValueError(
+                    f"selector value {value!r} (key {key!r}) is not a valid label value"
+                )
         return v
 
     def describe(self) -> str:

@@ -188,7 +188,10 @@ class _Corruptor:
 
 @pytest.fixture
 def chaos_corrupt(chaos_seed: int) -> _Corruptor:
-    """Corrupt a batch (pandas, Arrow, numpy): ``chaos_corrupt("missing-values", df, fraction=0.1)``."""
+    """Corrupt a batch (pandas, Arrow, numpy) with a seeded corruption.
+
+    ``chaos_corrupt("missing-values", df, fraction=0.1)`` returns the corrupted copy.
+    """
     return _Corruptor(chaos_seed)
 
 
@@ -210,9 +213,7 @@ def slo_table(events: Iterable[dict[str, Any]]) -> str:
     if len(rows) == 1:
         return "(no SLO was checked)"
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return "\n".join(
-        "  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows
-    )
+    return "\n".join("  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows)
 
 
 @pytest.fixture
@@ -241,9 +242,7 @@ def chaos_experiment(
             pytest.fail(f"experiment {path} is invalid:\n{exc}", pytrace=False)
         exp = loaded.experiment
         journal_path = Path(journal) if journal else tmp_path / f"{Path(path).stem}.jsonl"
-        engine = Engine(
-            exp, journal=Journal(journal_path, redactor=loaded.redactor), seed=seed
-        )
+        engine = Engine(exp, journal=Journal(journal_path, redactor=loaded.redactor), seed=seed)
         result = run_in_thread(engine.run())
         expected = tuple(expect)
         if result.status not in expected:
@@ -315,9 +314,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
 
 def _apply_marker(item: pytest.Item, marker: pytest.Mark, rng: random.Random) -> Callable[[], None]:
     if len(marker.args) != 1 or not isinstance(marker.args[0], str):
-        raise ValidationError(
-            f"chaos marker takes one fault type name, got args {marker.args!r}"
-        )
+        raise ValidationError(f"chaos marker takes one fault type name, got args {marker.args!r}")
     kind = marker.args[0]
     params = dict(marker.kwargs)
     if kind == "hook":

@@ -37,10 +37,10 @@ def load_cluster_config() -> Any:
     except ImportError:
         raise NoCluster("--apply needs the kubernetes client: pip install 'aichaos[k8s]'") from None
     try:
-        config.load_kube_config()
+        config.load_kube_config()  # type: ignore[no-untyped-call]
     except Exception as kube_exc:
         try:
-            config.load_incluster_config()
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
         except Exception:
             raise NoCluster(
                 "no Kubernetes cluster is configured (no usable kubeconfig at $KUBECONFIG or "
@@ -60,7 +60,7 @@ def apply(
     """Create ``manifests``, wait ``wait_s`` (or until aborted), delete them; returns the
     names of the resources that were created."""
     from kubernetes import client
-    from kubernetes.client.rest import ApiException
+    from kubernetes.client.exceptions import ApiException
 
     custom = client.CustomObjectsApi(api or load_cluster_config())
     created: list[tuple[str, str, str]] = []
@@ -75,7 +75,9 @@ def apply(
                     f"cluster refused {m['kind']}/{name}: {exc.status} {exc.reason}: {exc.body}"
                 ) from exc
             except Exception as exc:  # urllib3 connection errors and the like
-                raise TargetError(f"cannot reach the cluster to create {m['kind']}/{name}: {exc}") from exc
+                raise TargetError(
+                    f"cannot reach the cluster to create {m['kind']}/{name}: {exc}"
+                ) from exc
             created.append((ns, plural, name))
             echo(f"created {m['kind']}/{name} in {ns}")
         deadline = time.monotonic() + wait_s

@@ -17,14 +17,28 @@ def export_command() -> None:
 
 @export_command.command("chaos-mesh")
 @click.argument("experiment", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", "output", type=click.Path(file_okay=False), default=None,
-              help="directory for workflow.yaml and resources/ (default: chaos-mesh-<title>)")
-@click.option("--namespace", default=None, help="namespace of the Workflow (default: the first "
-              "kubernetes target's)")
-@click.option("--apply", "do_apply", is_flag=True,
-              help="create the Workflow on the configured cluster, delete it when done")
-def chaos_mesh_command(experiment: str, output: str | None, namespace: str | None,
-                       do_apply: bool) -> None:
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="directory for workflow.yaml and resources/ (default: chaos-mesh-<title>)",
+)
+@click.option(
+    "--namespace",
+    default=None,
+    help="namespace of the Workflow (default: the first kubernetes target's)",
+)
+@click.option(
+    "--apply",
+    "do_apply",
+    is_flag=True,
+    help="create the Workflow on the configured cluster, delete it when done",
+)
+def chaos_mesh_command(
+    experiment: str, output: str | None, namespace: str | None, do_apply: bool
+) -> None:
     """Turn the network, HTTP, pod and stress steps of EXPERIMENT into Chaos Mesh resources
     and a Workflow with a StatusCheck guardrail; every manifest is validated first."""
     from aichaos.errors import AichaosError, ValidationError
@@ -53,4 +67,6 @@ def chaos_mesh_command(experiment: str, output: str | None, namespace: str | Non
         apply([result.workflow], wait_s=exp.method_duration_s + 30, echo=click.echo)
     except AichaosError as exc:
         click.echo(f"aichaos: {exc}", err=True)
-        sys.exit(5 if not type(exc).__name__ == "NoCluster" else 2)
+        from aichaos.integrations.chaosmesh.apply import NoCluster
+
+        sys.exit(2 if isinstance(exc, NoCluster) else 5)

@@ -72,7 +72,9 @@ def load_for_export(path: str | Path) -> ExportExperiment:
         lines = []
         for err in exc.errors(include_url=False):
             loc = ".".join(str(x) for x in err["loc"])
-            lines.append(f"  - {loc + ': ' if loc else ''}{err['msg'].removeprefix('Value error, ')}")
+            lines.append(
+                f"  - {loc + ': ' if loc else ''}{err['msg'].removeprefix('Value error, ')}"
+            )
         raise ValidationError(f"{path}: invalid experiment:\n" + "\n".join(lines)) from None
 
 
@@ -121,13 +123,19 @@ def _levels(step: Step) -> list[tuple[Any, Any, float]]:
     out = []
     for level in step.ramp.values:
         if step.ramp.field == "fraction":
-            out.append((step.fault, step.blast_radius.model_copy(update={"fraction": level}),
-                        step.ramp.hold_s))
+            out.append(
+                (
+                    step.fault,
+                    step.blast_radius.model_copy(update={"fraction": level}),
+                    step.ramp.hold_s,
+                )
+            )
         else:
             current = getattr(step.fault, step.ramp.field)
             value = int(level) if isinstance(current, int) else level
             fault = type(step.fault).model_validate(
-                {**step.fault.model_dump(), step.ramp.field: value})
+                {**step.fault.model_dump(), step.ramp.field: value}
+            )
             out.append((fault, step.blast_radius, step.ramp.hold_s))
     return out
 
@@ -144,7 +152,7 @@ def export(exp: Experiment, namespace: str | None = None) -> ChaosMeshExport:
     for i, step in enumerate(exp.method):
         target = exp.targets.get(step.target) if step.target else None
         label = f"method[{i}] {step.label!r} ({step.fault.type})"
-        levels = []
+        levels: list[tuple[Translated, float]] = []
         for fault, radius, seconds in _levels(step):
             t = translate(fault, target, radius)
             if not isinstance(t, Translated):
@@ -154,27 +162,48 @@ def export(exp: Experiment, namespace: str | None = None) -> ChaosMeshExport:
             levels.append((t, seconds))
         if not levels:
             continue
-        result.notes += [f"{label}: {n}" for n in dict.fromkeys(n for t, _ in levels for n in t.notes)]
+        result.notes += [
+            f"{label}: {n}" for n in dict.fromkeys(n for t, _ in levels for n in t.notes)
+        ]
         seq = f"s{i}-{_slug(step.label, 40)}"
         children = []
         if step.start_s > 0:
-            templates.append({"name": f"{seq}-wait", "templateType": "Suspend",
-                              "deadline": duration(step.start_s)})
+            templates.append(
+                {
+                    "name": f"{seq}-wait",
+                    "templateType": "Suspend",
+                    "deadline": duration(step.start_s),
+                }
+            )
             children.append(f"{seq}-wait")
         for j, (t, seconds) in enumerate(levels):
             name = f"{seq}-l{j}" if len(levels) > 1 else f"{seq}-chaos"
-            templates.append({"name": name, "templateType": t.kind, "deadline": duration(seconds),
-                              CHAOS_KINDS[t.kind][1]: t.spec})
+            templates.append(
+                {
+                    "name": name,
+                    "templateType": t.kind,
+                    "deadline": duration(seconds),
+                    CHAOS_KINDS[t.kind][1]: t.spec,
+                }
+            )
             children.append(name)
-            result.resources.append({
-                "apiVersion": API_VERSION, "kind": t.kind,
-                "metadata": {"name": f"{base}-{name}", "namespace": ns,
-                             "labels": {"app.kubernetes.io/managed-by": "aichaos"}},
-                "spec": {**t.spec, "duration": duration(seconds)},
-            })
+            result.resources.append(
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": t.kind,
+                    "metadata": {
+                        "name": f"{base}-{name}",
+                        "namespace": ns,
+                        "labels": {"app.kubernetes.io/managed-by": "aichaos"},
+                    },
+                    "spec": {**t.spec, "duration": duration(seconds)},
+                }
+            )
         if step.ramp is not None and step.ramp.stop_on_breach:
-            result.notes.append(f"{label}: the ramp runs every level (Chaos Mesh does not stop "
-                                "at the steady state's breaking point; the guardrail still aborts)")
+            result.notes.append(
+                f"{label}: the ramp runs every level (Chaos Mesh does not stop "
+                "at the steady state's breaking point; the guardrail still aborts)"
+            )
         templates.append({"name": seq, "templateType": "Serial", "children": children})
         sequences.append(seq)
     if not sequences:
@@ -187,14 +216,24 @@ def export(exp: Experiment, namespace: str | None = None) -> ChaosMeshExport:
         templates.append(guard)
         sequences.append(guard["name"])
     if exp.steady_state:
-        result.notes.append("steady_state is not exported: Chaos Mesh has no verdict; watch it "
-                            "with `aichaos run` probes or your dashboards")
-    entry = {"name": "main", "templateType": "Parallel", "children": sequences,
-             "deadline": duration(math.ceil(exp.method_duration_s) + 30)}
+        result.notes.append(
+            "steady_state is not exported: Chaos Mesh has no verdict; watch it "
+            "with `aichaos run` probes or your dashboards"
+        )
+    entry = {
+        "name": "main",
+        "templateType": "Parallel",
+        "children": sequences,
+        "deadline": duration(math.ceil(exp.method_duration_s) + 30),
+    }
     result.workflow = {
-        "apiVersion": API_VERSION, "kind": "Workflow",
-        "metadata": {"name": base, "namespace": ns,
-                     "labels": {"app.kubernetes.io/managed-by": "aichaos"}},
+        "apiVersion": API_VERSION,
+        "kind": "Workflow",
+        "metadata": {
+            "name": base,
+            "namespace": ns,
+            "labels": {"app.kubernetes.io/managed-by": "aichaos"},
+        },
         "spec": {"entry": "main", "templates": [entry, *templates]},
     }
     validate(result.manifests)
@@ -212,13 +251,17 @@ def _status_check(exp: Experiment, notes: list[str]) -> dict[str, Any] | None:
             source, _, key = metric.partition(".")
             probe = exp.probes.get(source)
             target = exp.targets.get(probe.target) if isinstance(probe, HttpProbe) else None
-            if isinstance(probe, HttpProbe) and isinstance(target, HttpTarget) and key in (
-                "ok", "status"
+            if (
+                isinstance(probe, HttpProbe)
+                and isinstance(target, HttpTarget)
+                and key in ("ok", "status")
             ):
                 checks.append((probe, target))
             else:
-                notes.append(f"guardrails[{i}] {metric!r}: not exported (a StatusCheck checks "
-                             "only the HTTP status of a probe's endpoint)")
+                notes.append(
+                    f"guardrails[{i}] {metric!r}: not exported (a StatusCheck checks "
+                    "only the HTTP status of a probe's endpoint)"
+                )
     if not checks:
         if exp.guardrails:
             notes.append("no guardrail could become a StatusCheck: nothing aborts the Workflow")

@@ -74,7 +74,9 @@ def _mode(radius: BlastRadius, notes: list[str], per: str) -> dict[str, Any]:
     return {"mode": "fixed-percent", "value": str(percent)}
 
 
-def _base(target: KubernetesTarget, radius: BlastRadius, notes: list[str], per: str) -> dict[str, Any]:
+def _base(
+    target: KubernetesTarget, radius: BlastRadius, notes: list[str], per: str
+) -> dict[str, Any]:
     return {"selector": target.chaos_mesh_selector(), **_mode(radius, notes, per)}
 
 
@@ -134,10 +136,19 @@ def _http_error(
     return {"replace": replace}
 
 
-def _network(target: KubernetesTarget, radius: BlastRadius, notes: list[str], action: str,
-             detail: dict[str, Any]) -> Translated:
-    spec = {**_base(target, radius, notes, "connections"), "action": action, "direction": "to",
-            **detail}
+def _network(
+    target: KubernetesTarget,
+    radius: BlastRadius,
+    notes: list[str],
+    action: str,
+    detail: dict[str, Any],
+) -> Translated:
+    spec = {
+        **_base(target, radius, notes, "connections"),
+        "action": action,
+        "direction": "to",
+        **detail,
+    }
     return Translated("NetworkChaos", spec, notes)
 
 
@@ -151,12 +162,25 @@ def translate(fault: Fault, target: Any, radius: BlastRadius) -> Translated | Un
     data = fault.model_dump()
     if kind == "proxy-latency":
         if radius.match:
-            return _http(target, radius, notes, "Response",
-                         {"delay": duration(data["latency_ms"] / 1000)}, radius.match)
-        return _network(target, radius, notes, "delay", {"delay": {
-            "latency": f"{data['latency_ms']}ms", "jitter": f"{data['jitter_ms']}ms"}})
+            return _http(
+                target,
+                radius,
+                notes,
+                "Response",
+                {"delay": duration(data["latency_ms"] / 1000)},
+                radius.match,
+            )
+        return _network(
+            target,
+            radius,
+            notes,
+            "delay",
+            {"delay": {"latency": f"{data['latency_ms']}ms", "jitter": f"{data['jitter_ms']}ms"}},
+        )
     if kind == "proxy-http-error":
-        extra = _http_error(data["status"], data["preset"], data["retry_after_s"], data["attributes"])
+        extra = _http_error(
+            data["status"], data["preset"], data["retry_after_s"], data["attributes"]
+        )
         return _http(target, radius, notes, "Response", extra, radius.match)
     if kind == "proxy-toxic":
         return _toxic(data, target, radius, notes)
@@ -170,59 +194,104 @@ def translate(fault: Fault, target: Any, radius: BlastRadius) -> Translated | Un
             spec["gracePeriod"] = 0
         if data["keep_alive"]:
             if radius.fraction >= 1.0:
-                return Unsupported("keep_alive with fraction 1 cannot be expressed: Chaos Mesh "
-                                   "does not know how many pods match; give a fraction < 1")
+                return Unsupported(
+                    "keep_alive with fraction 1 cannot be expressed: Chaos Mesh "
+                    "does not know how many pods match; give a fraction < 1"
+                )
             notes.append(f"keep_alive={data['keep_alive']} is approximated by the fraction")
         return Translated("PodChaos", spec, notes)
     if kind == "process-pause":
-        notes.append("process-pause becomes pod-failure: the pod stops serving for the "
-                     "duration, but its process restarts instead of resuming")
-        return Translated("PodChaos", {**_base(target, radius, notes, "pods"),
-                                       "action": "pod-failure"}, notes)
+        notes.append(
+            "process-pause becomes pod-failure: the pod stops serving for the "
+            "duration, but its process restarts instead of resuming"
+        )
+        return Translated(
+            "PodChaos", {**_base(target, radius, notes, "pods"), "action": "pod-failure"}, notes
+        )
     if kind == "cpu-burn":
         load = max(1, min(100, round(data["load_fraction"] * 100)))
-        return Translated("StressChaos", {**_base(target, radius, notes, "pods"), **_containers(target),
-                                          "stressors": {"cpu": {"workers": data["workers"], "load": load}}}, notes)
+        return Translated(
+            "StressChaos",
+            {
+                **_base(target, radius, notes, "pods"),
+                **_containers(target),
+                "stressors": {"cpu": {"workers": data["workers"], "load": load}},
+            },
+            notes,
+        )
     if kind == "memory-pressure":
         size = f"{math.ceil(data['size_mb'])}MB"
-        return Translated("StressChaos", {**_base(target, radius, notes, "pods"), **_containers(target),
-                                          "stressors": {"memory": {"workers": 1, "size": size}}}, notes)
-    return Unsupported(f"fault type {kind!r} has no Chaos Mesh counterpart (data, in-process, "
-                       "model and host-resource faults run with `aichaos run`)")
+        return Translated(
+            "StressChaos",
+            {
+                **_base(target, radius, notes, "pods"),
+                **_containers(target),
+                "stressors": {"memory": {"workers": 1, "size": size}},
+            },
+            notes,
+        )
+    return Unsupported(
+        f"fault type {kind!r} has no Chaos Mesh counterpart (data, in-process, "
+        "model and host-resource faults run with `aichaos run`)"
+    )
 
 
-def _toxic(data: dict[str, Any], target: KubernetesTarget, radius: BlastRadius,
-           notes: list[str]) -> Translated | Unsupported:
+def _toxic(
+    data: dict[str, Any], target: KubernetesTarget, radius: BlastRadius, notes: list[str]
+) -> Translated | Unsupported:
     toxic, attrs = data["toxic"], data["attributes"]
     if data["toxicity"] < 1.0:
         radius = radius.model_copy(update={"fraction": radius.fraction * data["toxicity"]})
     if toxic == "latency":
-        return _network(target, radius, notes, "delay", {"delay": {
-            "latency": f"{attrs.get('latency', 0)}ms", "jitter": f"{attrs.get('jitter', 0)}ms"}})
+        return _network(
+            target,
+            radius,
+            notes,
+            "delay",
+            {
+                "delay": {
+                    "latency": f"{attrs.get('latency', 0)}ms",
+                    "jitter": f"{attrs.get('jitter', 0)}ms",
+                }
+            },
+        )
     if toxic == "bandwidth":
         rate_kbps = int(attrs.get("rate", 0))
         if rate_kbps <= 0:
-            return Unsupported("bandwidth rate 0 (nothing passes) has no NetworkChaos rate; "
-                               "use the timeout toxic")
+            return Unsupported(
+                "bandwidth rate 0 (nothing passes) has no NetworkChaos rate; use the timeout toxic"
+            )
         # tc's rate is in bits: KB/s x 8 = kbit/s
-        return _network(target, radius, notes, "bandwidth", {"bandwidth": {
-            "rate": f"{rate_kbps * 8}kbps", "limit": 20971520, "buffer": 10000}})
+        return _network(
+            target,
+            radius,
+            notes,
+            "bandwidth",
+            {"bandwidth": {"rate": f"{rate_kbps * 8}kbps", "limit": 20971520, "buffer": 10000}},
+        )
     if toxic in ("timeout", "reset_peer"):
         notes.append(f"{toxic} becomes 100% packet loss (connections hang, then time out)")
         return _network(target, radius, notes, "loss", {"loss": {"loss": "100"}})
     if toxic == "http_error":
-        extra = _http_error(int(attrs.get("status", 503)), attrs.get("preset"),
-                            float(attrs.get("retry_after_s", 1.0)), attrs)
+        extra = _http_error(
+            int(attrs.get("status", 503)),
+            attrs.get("preset"),
+            float(attrs.get("retry_after_s", 1.0)),
+            attrs,
+        )
         return _http(target, radius, notes, "Response", extra, _attr_match(attrs, radius))
     if toxic == "http_delay":
         request_ms = int(attrs.get("request_ms", 0))
         first_byte_ms = int(attrs.get("first_byte_ms", 0))
         if request_ms and first_byte_ms:
-            return Unsupported("http_delay with both request_ms and first_byte_ms: one "
-                               "HTTPChaos delays either the request or the response")
+            return Unsupported(
+                "http_delay with both request_ms and first_byte_ms: one "
+                "HTTPChaos delays either the request or the response"
+            )
         where, ms = ("Request", request_ms) if request_ms else ("Response", first_byte_ms)
-        return _http(target, radius, notes, where, {"delay": duration(ms / 1000)},
-                     _attr_match(attrs, radius))
+        return _http(
+            target, radius, notes, where, {"delay": duration(ms / 1000)}, _attr_match(attrs, radius)
+        )
     return Unsupported(f"toxic {toxic!r} has no Chaos Mesh counterpart")
 
 

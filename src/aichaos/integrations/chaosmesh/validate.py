@@ -105,16 +105,24 @@ def _value_rules(kind: str, spec: dict[str, Any], path: str) -> list[str]:
             out.append(f"{path}.value: mode {mode!r} needs a percentage in (0, 100], got {value!r}")
     for key in ("duration", "delay"):
         if isinstance(spec.get(key), str) and not _DURATION.match(spec[key]):
-            out.append(f"{path}.{key}: must be a duration like '300ms' or '1m30s', got {spec[key]!r}")
+            out.append(
+                f"{path}.{key}: must be a duration like '300ms' or '1m30s', got {spec[key]!r}"
+            )
     delay = spec.get("delay")
     if isinstance(delay, dict):
         for key in ("latency", "jitter"):
             if key in delay and not _DURATION.match(str(delay[key])):
-                out.append(f"{path}.delay.{key}: must be a duration like '100ms', got {delay[key]!r}")
+                out.append(
+                    f"{path}.delay.{key}: must be a duration like '100ms', got {delay[key]!r}"
+                )
     if kind == "HTTPChaos" and not (isinstance(spec.get("port"), int) and spec["port"] > 0):
         out.append(f"{path}.port: HTTPChaos needs a port > 0, got {spec.get('port')!r}")
-    if kind == "PodChaos" and spec.get("action") == "pod-failure" and "duration" not in spec \
-            and not path.startswith("spec.templates"):
+    if (
+        kind == "PodChaos"
+        and spec.get("action") == "pod-failure"
+        and "duration" not in spec
+        and not path.startswith("spec.templates")
+    ):
         out.append(f"{path}.duration: pod-failure needs a duration")
     return out
 
@@ -132,7 +140,9 @@ def check(manifest: dict[str, Any]) -> list[str]:
     if kind in CHAOS_KINDS:
         problems = _schema_problems(manifest, _schema(kind), "")
         problems = [p.removeprefix(".") for p in problems]
-        return problems + _value_rules(kind, manifest.get("spec", {}), "spec") + _name_rule(manifest)
+        return (
+            problems + _value_rules(kind, manifest.get("spec", {}), "spec") + _name_rule(manifest)
+        )
     if kind == "Workflow":
         return _check_workflow(manifest)
     return [f"kind: {kind!r} is not one aichaos exports"]

@@ -214,8 +214,9 @@ def apply_fault(
     kinds = type(fault_obj).target_kinds
     if kinds and (target_obj is None or target_obj.type not in kinds):
         got = "none" if target_obj is None else repr(target_obj.type)
-        raise ValidationError(f"fault {fault['type']!r} needs a target of type "
-                              f"{' or '.join(kinds)}, got {got}")
+        raise ValidationError(
+            f"fault {fault['type']!r} needs a target of type {' or '.join(kinds)}, got {got}"
+        )
     label = name or f"{fault['type']}-{len(state.faults) + 1}"
     if label in state.faults:
         raise ValidationError(f"a fault named {label!r} is already applied")
