@@ -65,7 +65,7 @@ class EngineMetrics:
         self.requests = Counter(
             "aichaos_load_requests", "Workload requests by result.", ["result"], registry=r
         )
-        self._live: dict[str, tuple[str, str]] = {}
+        self._live: dict[str, tuple[str, str] | None] = {}
         self._workload: set[str] = set()
 
     def __call__(self, event: dict[str, Any]) -> None:
