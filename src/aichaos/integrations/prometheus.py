@@ -65,7 +65,7 @@ class EngineMetrics:
         self.requests = Counter(
             "aichaos_load_requests", "Workload requests by result.", ["result"], registry=r
         )
-        self._live: dict[str, tuple[str, str] | None] = {}
+        self._live: dict[str, tuple[str, str]] = {}
         self._workload: set[str] = set()
 
     def __call__(self, event: dict[str, Any]) -> None:
@@ -87,11 +87,11 @@ class EngineMetrics:
             self.active.labels(*labels).inc()
             self.applied.labels(*labels).inc()
         elif kind in ("fault-reverted", "fault-revert-failed"):
-            labels = self._live.pop(str(event.get("step")), None)
-            if labels is not None:
-                self.active.labels(*labels).dec()
+            live = self._live.pop(str(event.get("step")), None)
+            if live is not None:
+                self.active.labels(*live).dec()
                 result = "ok" if kind == "fault-reverted" else "failed"
-                self.reverts.labels(*labels, result).inc()
+                self.reverts.labels(*live, result).inc()
         elif kind == "guardrail" and not event.get("ok", True):
             self.breaches.inc()
         elif kind == "abort":
