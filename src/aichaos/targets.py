@@ -40,6 +40,7 @@ TARGETS: Registry[Target] = Registry(
         "aichaos.model.registry",
         "aichaos.proxy.target",
         "aichaos.integrations.kubernetes",
+        "aichaos.integrations.ray_serve",
     ),
 )
 
