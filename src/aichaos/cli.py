@@ -23,6 +23,7 @@ _COMMANDS: dict[str, str] = {
     "export": "aichaos.integrations.chaosmesh.cli:export_command",
     "faults": "aichaos.engine.cli:faults_command",
     "halt": "aichaos.engine.cli:halt_command",
+    "import-ctk": "aichaos.integrations.chaostoolkit.cli:import_ctk_command",
     "load": "aichaos.load.cli:load_command",
     "proxy": "aichaos.proxy.cli:proxy_command",
     "run": "aichaos.engine.cli:run_command",
