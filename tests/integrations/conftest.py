@@ -1,4 +1,4 @@
-"""Fixtures of the integration tests: pytester, and a real HTTP service on 127.0.0.1."""
+"""Fixtures of the integration tests: a real HTTP service on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-
-pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,9 @@ from pathlib import Path
 import pandas  # noqa: F401
 import pytest
 
+# (in the test module: pytest refuses pytest_plugins in a conftest below the root)
+pytest_plugins = ["pytester"]
+
 # every test runs a whole inner pytest session (and most start proxy processes)
 pytestmark = pytest.mark.slow
 
