@@ -20,8 +20,10 @@ __all__ = ["main"]
 
 _COMMANDS: dict[str, str] = {
     "demo": "aichaos.demo.cli:demo_command",
+    "export": "aichaos.integrations.chaosmesh.cli:export_command",
     "faults": "aichaos.engine.cli:faults_command",
     "halt": "aichaos.engine.cli:halt_command",
+    "import-ctk": "aichaos.integrations.chaostoolkit.cli:import_ctk_command",
     "load": "aichaos.load.cli:load_command",
     "proxy": "aichaos.proxy.cli:proxy_command",
     "report": "aichaos.report.cli:report_command",

@@ -39,6 +39,8 @@ TARGETS: Registry[Target] = Registry(
         "aichaos.inprocess.fault",
         "aichaos.model.registry",
         "aichaos.proxy.target",
+        "aichaos.integrations.kubernetes",
+        "aichaos.integrations.ray_serve",
     ),
 )
 

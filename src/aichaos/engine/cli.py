@@ -175,6 +175,12 @@ def _default_journal(title: str) -> Path:
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="override the seed")
 @click.option("--env", "environment", default=None, help="environment name (or AICHAOS_ENV)")
 @click.option("--quiet", "-q", is_flag=True, help="no live progress")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="serve Prometheus metrics of the run on 127.0.0.1:PORT (0: a free port)",
+)
 def run_command(
     file: str,
     journal_path: str | None,
@@ -182,6 +188,7 @@ def run_command(
     seed: int | None,
     environment: str | None,
     quiet: bool,
+    metrics_port: int | None = None,
 ) -> None:
     """Run the experiment in FILE. Exit: 0 passed, 1 deviated, 2 bad input, 3 aborted,
     4 failed baseline, 5 error."""
@@ -214,6 +221,11 @@ def run_command(
         sys.exit(2)
     if not quiet:
         journal.listeners.append(Progress(Console(stderr=True)))
+    if metrics_port is not None:
+        from aichaos.integrations.prometheus import serve_engine_metrics
+
+        metrics = serve_engine_metrics(journal, metrics_port)
+        click.echo(f"metrics: {metrics.url}", err=True)
     engine = Engine(exp, journal=journal, seed=seed, environment=environment, handle_signals=True)
     try:
         engine.check_environment()

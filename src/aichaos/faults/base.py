@@ -170,5 +170,6 @@ FAULTS: Registry[Fault] = Registry(
         "aichaos.model.weight_fault",
         "aichaos.model.slow_load",
         "aichaos.proxy.fault",
+        "aichaos.integrations.ray_serve",
     ),
 )

@@ -1,0 +1,107 @@
+"""Create exported manifests on a cluster with the official ``kubernetes`` client.
+
+``apply`` creates the Workflow, waits until its schedule has run (or the Workflow is
+aborted by its StatusCheck), then deletes it -- Chaos Mesh deletes the chaos it created
+with it. Deleting happens on every exit path (normal end, error, Ctrl-C): that is the
+rollback. Without a configured cluster it says so and creates nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aichaos.errors import InjectionError, TargetError
+
+__all__ = ["NoCluster", "apply", "load_cluster_config"]
+
+GROUP, VERSION = "chaos-mesh.org", "v1alpha1"
+_PLURALS = {
+    "Workflow": "workflows",
+    "HTTPChaos": "httpchaos",
+    "NetworkChaos": "networkchaos",
+    "PodChaos": "podchaos",
+    "StressChaos": "stresschaos",
+}
+
+
+class NoCluster(TargetError):
+    """No Kubernetes cluster is configured here."""
+
+
+def load_cluster_config() -> Any:
+    """An ``ApiClient`` for the configured cluster (kubeconfig, else in-cluster)."""
+    try:
+        from kubernetes import client, config
+    except ImportError:
+        raise NoCluster("--apply needs the kubernetes client: pip install 'aichaos[k8s]'") from None
+    try:
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+    except Exception as kube_exc:
+        try:
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+        except Exception:
+            raise NoCluster(
+                "no Kubernetes cluster is configured (no usable kubeconfig at $KUBECONFIG or "
+                f"~/.kube/config: {kube_exc}; not running in a pod): nothing was applied"
+            ) from None
+    return client.ApiClient()
+
+
+def apply(
+    manifests: list[dict[str, Any]],
+    *,
+    wait_s: float,
+    echo: Callable[[str], None] = print,
+    poll_s: float = 2.0,
+    api: Any = None,
+) -> list[str]:
+    """Create ``manifests``, wait ``wait_s`` (or until aborted), delete them; returns the
+    names of the resources that were created."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    custom = client.CustomObjectsApi(api or load_cluster_config())
+    created: list[tuple[str, str, str]] = []
+    try:
+        for m in manifests:
+            plural = _PLURALS[m["kind"]]
+            ns, name = m["metadata"]["namespace"], m["metadata"]["name"]
+            try:
+                custom.create_namespaced_custom_object(GROUP, VERSION, ns, plural, m)
+            except ApiException as exc:
+                raise InjectionError(
+                    f"cluster refused {m['kind']}/{name}: {exc.status} {exc.reason}: {exc.body}"
+                ) from exc
+            except Exception as exc:  # urllib3 connection errors and the like
+                raise TargetError(
+                    f"cannot reach the cluster to create {m['kind']}/{name}: {exc}"
+                ) from exc
+            created.append((ns, plural, name))
+            echo(f"created {m['kind']}/{name} in {ns}")
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if _aborted(custom, created):
+                echo("the Workflow was aborted (its StatusCheck failed)")
+                break
+            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+    finally:
+        for ns, plural, name in reversed(created):
+            try:
+                custom.delete_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
+                echo(f"deleted {plural}/{name}")
+            except Exception as exc:  # keep deleting the others
+                echo(f"could not delete {plural}/{name}: {exc} (delete it by hand)")
+    return [name for _, _, name in created]
+
+
+def _aborted(custom: Any, created: list[tuple[str, str, str]]) -> bool:
+    for ns, plural, name in created:
+        if plural != "workflows":
+            continue
+        obj = custom.get_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
+        for cond in (obj.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "Aborted" and cond.get("status") == "True":
+                return True
+    return False
