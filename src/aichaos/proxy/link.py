@@ -25,6 +25,7 @@ from aichaos.proxy.toxics.base import Chunk, Out, Stage
 
 if TYPE_CHECKING:
     from aichaos.proxy.connection import Connection
+    from aichaos.proxy.http_switch import Tracker
 
 __all__ = ["HIGH_WATER", "LOW_WATER", "NOT_READY", "Link", "Side"]
 
@@ -71,6 +72,8 @@ class Side(asyncio.Protocol):
         link.bytes += len(data)
         if link.direct:
             link.dst_transport.write(data)  # type: ignore[union-attr]
+            if link.tracker is not None:
+                link.tracker.feed(data)
         else:
             link.feed(data)
 
@@ -124,8 +127,10 @@ class Link:
         self.direct = True
         self.bytes = 0
         self.stages: tuple[Stage, ...] = ()
-        #: stages that always lead the chain (the HTTP layer on HTTP-aware proxies)
+        #: stages that lead the chain (the HTTP layer, while the connection is in it)
         self.head_stages: tuple[Stage, ...] = ()
+        #: sees every chunk at the head of the chain (HTTP boundary tracking; see http_switch)
+        self.tracker: Tracker | None = None
         self._entry: Out = self._write
         self._queue: deque[Chunk] = deque()
         self._queued = 0
@@ -141,8 +146,7 @@ class Link:
         """Forward what the source sent before this link existed."""
         early, self.src.early = self.src.early, []
         for data in early:
-            self.bytes += len(data)
-            self.feed(data) if not self.direct else self.dst_transport.write(data)  # type: ignore[union-attr]
+            self.src.data_received(data)
         if self.src.early_eof:
             self.feed_eof()
 
@@ -249,7 +253,13 @@ class Link:
                 self._queued -= len(chunk.data)
                 if self._queued < LOW_WATER:
                     self.src.resume(_QUEUE_FULL)
-                await self._entry(chunk)
+                # the chunk enters the chain it finds; the tracker may switch the chain,
+                # which applies from the next chunk on
+                entry = self._entry
+                tracker = self.tracker
+                if tracker is not None and chunk.data and not chunk.synthetic:
+                    tracker.feed(chunk.data)
+                await entry(chunk)
         finally:
             self._pump = None
 
