@@ -27,6 +27,7 @@ RTT_N = 1000 if QUICK else 5000
 BULK_BYTES = (64 if QUICK else 256) * 1024 * 1024
 CONN_SECONDS = 1.0 if QUICK else 2.0
 LAT_N = 100 if QUICK else 300
+HTTP_N = 1000 if QUICK else 5000
 PUSH_BYTES = (128 if QUICK else 1024) * 1024 * 1024
 
 ECHO_SERVER = r"""
@@ -43,6 +44,33 @@ class Echo(asyncio.Protocol):
 async def main():
     srv = await loop.create_server(Echo, "127.0.0.1", 0)
     print(srv.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+loop.run_until_complete(main())
+"""
+
+
+# A minimal keep-alive HTTP/1.1 server: one fixed response per request head (GETs only).
+HTTP_SERVER = r"""
+import asyncio
+try:
+    import uvloop; loop = uvloop.new_event_loop()
+except ImportError:
+    loop = asyncio.new_event_loop()
+BODY = b'{"data": [{"id": "m1"}]}'
+RESP = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(BODY), BODY))
+class Http(asyncio.Protocol):
+    def connection_made(self, t): self.t, self.buf = t, b""
+    def data_received(self, d):
+        buf = self.buf + d
+        n = buf.count(b"\r\n\r\n")
+        if n:
+            self.t.write(RESP * n)
+            buf = buf[buf.rfind(b"\r\n\r\n") + 4:]
+        self.buf = buf
+async def main():
+    srv = await loop.create_server(Http, "127.0.0.1", 0)
+    print(srv.sockets[0].getsockname()[1], len(RESP), flush=True)
     await asyncio.Event().wait()
 loop.run_until_complete(main())
 """
@@ -71,8 +99,8 @@ def api(base: str, method: str, path: str, body: object = None) -> object:
     return json.loads(raw) if raw else None
 
 
-def make_proxy(base: str, name: str, upstream: str) -> tuple[str, int]:
-    proxy = api(base, "POST", "/proxies", {"name": name, "upstream": upstream})
+def make_proxy(base: str, name: str, upstream: str, **extra: object) -> tuple[str, int]:
+    proxy = api(base, "POST", "/proxies", {"name": name, "upstream": upstream, **extra})
     assert isinstance(proxy, dict)
     host, port = proxy["listen"].rsplit(":", 1)
     return host, int(port)
@@ -91,6 +119,22 @@ def rtts(addr: tuple[str, int], n: int, size: int = 64) -> list[float]:
                 got += len(s.recv(65536))
             out.append(time.perf_counter() - start)
         return out[50:]  # warm-up dropped
+
+
+def http_times(addr: tuple[str, int], n: int, resp_len: int) -> list[float]:
+    """Seconds per keep-alive GET (sequential, one connection)."""
+    req = b"GET /v1/models HTTP/1.1\r\nhost: bench\r\nuser-agent: bench\r\naccept: */*\r\n\r\n"
+    with socket.create_connection(addr) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        out = []
+        for _ in range(n + 50):
+            start = time.perf_counter()
+            s.sendall(req)
+            got = 0
+            while got < resp_len:
+                got += len(s.recv(65536))
+            out.append(time.perf_counter() - start)
+        return out[50:]
 
 
 def bulk(addr: tuple[str, int], total: int) -> float:
@@ -182,6 +226,34 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
+def http_tracker_cost(py: str, base: str) -> None:
+    """Keep-alive HTTP request rate with no toxic: tracker (auto) vs ``http: false``."""
+    with process([py, "-c", HTTP_SERVER], r"(\d+ \d+)") as (_, out):
+        port, resp_len = (int(x) for x in out.split())
+        upstream = f"127.0.0.1:{port}"
+        paths = {
+            "direct": ("127.0.0.1", port),
+            "http:false": make_proxy(base, "h_raw", upstream, http=False),
+            "auto (tracked)": make_proxy(base, "h_auto", upstream),
+            "http:true (layer)": make_proxy(base, "h_layer", upstream, http=True),
+        }
+        samples: dict[str, list[float]] = {k: [] for k in paths}
+        for _ in range(5):  # interleaved, as for the rtt
+            for k, a in paths.items():
+                samples[k] += http_times(a, HTTP_N // 5, resp_len)
+    med = {k: statistics.median(v) * 1e6 for k, v in samples.items()}
+    print(
+        "http keep-alive GET, no toxic: "
+        + " | ".join(f"{k} {1e6 / med[k]:,.0f} req/s (median {med[k]:.1f} us)" for k in paths)
+    )
+    cost = med["auto (tracked)"] - med["http:false"]
+    print(
+        f"  tracker cost: {cost:+.1f} us per request = "
+        f"{med['auto (tracked)'] / med['http:false']:.3f} x the http:false time "
+        f"(layer: {med['http:true (layer)'] - med['http:false']:+.1f} us)"
+    )
+
+
 def main() -> None:
     py = sys.executable
     print(f"proxy benchmark ({'quick' if QUICK else 'full'}); cores={os.cpu_count()}")
@@ -238,6 +310,7 @@ def main() -> None:
             f"{statistics.fmean(errors) - base_rtt * 1e3:.3f} ms), "
             f"median error {statistics.median(errors):.3f} ms, p99 error {pct(errors, 0.99):.3f} ms"
         )
+        http_tracker_cost(py, base)
     for name, toxic in (
         ("slow", None),
         ("slow_latency", {"type": "latency", "attributes": {"latency": 5}}),
