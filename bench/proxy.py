@@ -1,8 +1,10 @@
 """Benchmark the chaos proxy against a local echo server; prints ratios to direct.
 
-Processes: an echo server (uvloop protocol), ``aichaos proxy`` (uvloop), and this client
-(blocking sockets). Everything is on 127.0.0.1, bounded in time. Measured side by side in
-one run; the machine may be shared, so compare ratios, not absolute numbers.
+Processes: an echo server (uvloop protocol), ``aichaos proxy`` (uvloop), a minimal uvloop
+forwarder as a reference floor ("floor": what a Python forwarder can do at best on this
+machine), and this client (blocking sockets). Everything is on 127.0.0.1, bounded in
+time. Measured side by side in one run; the machine may be shared, so compare ratios, not
+absolute numbers.
 
     python bench/proxy.py [--quick]
 """
@@ -48,6 +50,43 @@ async def main():
 loop.run_until_complete(main())
 """
 
+
+# Reference floor, not the product: the least a uvloop forwarder in Python can do (no API,
+# no toxics, no flow control beyond the transports'). Shows what this machine allows.
+FLOOR_FORWARDER = r"""
+import asyncio, sys
+try:
+    import uvloop; loop = uvloop.new_event_loop()
+except ImportError:
+    loop = asyncio.new_event_loop()
+HOST, PORT = "127.0.0.1", int(sys.argv[1])
+class Back(asyncio.Protocol):
+    def __init__(self, front): self.front = front
+    def connection_made(self, t): self.t = t
+    def data_received(self, d): self.front.t.write(d)
+    def connection_lost(self, exc): self.front.t.close()
+class Front(asyncio.Protocol):
+    back = None
+    def connection_made(self, t):
+        self.t, self.early = t, []
+        loop.create_task(self.dial())
+    async def dial(self):
+        _, back = await loop.create_connection(lambda: Back(self), HOST, PORT)
+        back.t.write(b"".join(self.early))
+        self.back = back
+    def data_received(self, d):
+        if self.back is None:
+            self.early.append(d)  # uvloop may read before a pause takes effect
+        else:
+            self.back.t.write(d)
+    def connection_lost(self, exc):
+        if self.back is not None: self.back.t.close()
+async def main():
+    srv = await loop.create_server(Front, "127.0.0.1", 0, backlog=1024)
+    print(srv.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+loop.run_until_complete(main())
+"""
 
 # A minimal keep-alive HTTP/1.1 server: one fixed response per request head (GETs only).
 HTTP_SERVER = r"""
@@ -263,6 +302,7 @@ def main() -> None:
             [py, "-m", "aichaos.cli", "proxy", "--port", "0", "--seed", "1"],
             r"(http://127\.0\.0\.1:\d+)",
         ) as (_proxy_proc, base),
+        process([py, "-c", FLOOR_FORWARDER, echo_port], r"(\d+)") as (_, floor_port),
     ):
         direct = ("127.0.0.1", int(echo_port))
         upstream = f"127.0.0.1:{echo_port}"
@@ -271,16 +311,22 @@ def main() -> None:
         api(base, "POST", "/proxies/noop/toxics", {"type": "noop"})
         lat = make_proxy(base, "lat", upstream)
         api(base, "POST", "/proxies/lat/toxics", {"type": "latency", "attributes": {"latency": 10}})
-        paths: dict[str, tuple[str, int]] = {"direct": direct, "proxy": plain, "proxy+noop": noop}
+        paths: dict[str, tuple[str, int]] = {
+            "direct": direct,
+            "proxy": plain,
+            "proxy+noop": noop,
+            "floor": ("127.0.0.1", int(floor_port)),  # reference: minimal forwarder
+        }
+        compared = ("proxy", "proxy+noop", "floor")
 
         def row(label: str, f: Callable[[tuple[str, int]], float], unit: str, higher: bool) -> None:
             values = {k: f(a) for k, a in paths.items()}
             d = values["direct"]
             cells = [f"{k} {v:,.1f} {unit}" for k, v in values.items()]
-            ratios = [f"{k} {values[k] / d:.2f}x" for k in ("proxy", "proxy+noop")]
+            ratios = [f"{k} {values[k] / d:.2f}x" for k in compared]
             print(f"{label:<14} " + " | ".join(cells) + "  ratio to direct: " + ", ".join(ratios))
 
-        # interleave the three paths so machine noise hits them alike
+        # interleave the paths so machine noise hits them alike
         samples: dict[str, list[float]] = {k: [] for k in paths}
         for _ in range(5):
             for k, a in paths.items():
@@ -291,7 +337,7 @@ def main() -> None:
             "rtt 64B        "
             + " | ".join(f"{k} median {med[k]:.1f} us mean {mean[k]:.1f} us" for k in paths)
         )
-        for k in ("proxy", "proxy+noop"):
+        for k in compared:
             added = med[k] - med["direct"]
             print(
                 f"  added by {k}: {added:.1f} us median = {added / med['direct']:.2f} x direct rtt "
