@@ -69,9 +69,8 @@ class Connection:
     # -- lifecycle ---------------------------------------------------------------------
 
     def side_made(self, side: Side) -> None:
-        """The client was accepted: hold its reading and dial the upstream."""
+        """The client was accepted: dial the upstream (the client's first bytes are held)."""
         if side is self.client:
-            side.pause(NOT_READY)
             self.proxy.conns.add(self)
             self._connect = self.loop.create_task(self._dial())
 
@@ -88,7 +87,8 @@ class Connection:
             return
         self.up = Link(self, "upstream", self.client, self.server)
         self.down = Link(self, "downstream", self.server, self.client)
-        self.sync(self.proxy.toxics.values())
+        if self.proxy.toxics:
+            self.sync(self.proxy.toxics.values())
         self.http = HttpSwitch(self)
         self.http.start()
         self.up.take_early()

@@ -27,10 +27,12 @@ if TYPE_CHECKING:
     from aichaos.proxy.connection import Connection
     from aichaos.proxy.http_switch import Tracker
 
-__all__ = ["HIGH_WATER", "LOW_WATER", "NOT_READY", "Link", "Side"]
+__all__ = ["EARLY_MAX", "HIGH_WATER", "LOW_WATER", "NOT_READY", "Link", "Side"]
 
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
+#: bytes a client may send before its upstream is connected, then its reading pauses
+EARLY_MAX = 64 * 1024
 
 # reasons a side's reading is paused; reading resumes when none is left
 _DEST_FULL = 1
@@ -52,6 +54,7 @@ class Side(asyncio.Protocol):
         #: bytes that arrived before the links existed (uvloop may read before a pause
         #: requested in connection_made takes effect)
         self.early: list[bytes] = []
+        self.early_bytes = 0
         self.early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -64,10 +67,7 @@ class Side(asyncio.Protocol):
         """The hot path: straight into the other transport when the link is direct."""
         link = self.reading
         if link is None:
-            self.early.append(data)
-            # uvloop starts reading after connection_made even if it paused: pause again
-            if self.transport is not None and self.transport.is_reading():
-                self.transport.pause_reading()
+            self._hold(data)
             return
         link.bytes += len(data)
         if link.direct:
@@ -76,6 +76,18 @@ class Side(asyncio.Protocol):
                 link.tracker.feed(data)
         else:
             link.feed(data)
+
+    def _hold(self, data: bytes) -> None:
+        """Keep bytes that arrive before the upstream is connected (a client usually sends
+        its request at once). Reading is not paused up front: pausing and resuming costs
+        two epoll_ctl calls per connection; it is paused only past :data:`EARLY_MAX`."""
+        self.early.append(data)
+        self.early_bytes += len(data)
+        if self.early_bytes >= EARLY_MAX:
+            self.pause(NOT_READY)
+            # uvloop may keep reading after a pause asked for in connection_made
+            if self.transport is not None and self.transport.is_reading():
+                self.transport.pause_reading()
 
     def eof_received(self) -> bool:
         """Pass the end of stream through the link; keep the transport for half-close."""
