@@ -356,6 +356,17 @@ def main() -> None:
             f"{statistics.fmean(errors) - base_rtt * 1e3:.3f} ms), "
             f"median error {statistics.median(errors):.3f} ms, p99 error {pct(errors, 0.99):.3f} ms"
         )
+        # Reference, not the proxy: the client itself idles ~10 ms in recv() per round trip
+        # and pays the machine's wake-up latency; a bare 10 ms sleep shows how much.
+        overshoot = []
+        for _ in range(LAT_N):
+            start = time.perf_counter()
+            time.sleep(0.010)
+            overshoot.append((time.perf_counter() - start - 0.010) * 1e3)
+        print(
+            f"  floor: a bare 10 ms sleep in the client overshoots by mean "
+            f"{statistics.fmean(overshoot):.3f} ms, median {statistics.median(overshoot):.3f} ms"
+        )
         http_tracker_cost(py, base)
     for name, toxic in (
         ("slow", None),
