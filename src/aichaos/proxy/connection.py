@@ -45,7 +45,7 @@ class Connection:
 
     def __init__(self, proxy: Proxy, seed: int) -> None:
         self.proxy = proxy
-        self.loop = asyncio.get_running_loop()
+        self.loop = proxy.loop or asyncio.get_running_loop()
         self._seed = seed
         self._rng: random.Random | None = None
         self.client = Side(self, "client")

@@ -66,6 +66,9 @@ class Proxy:
         #: bytes read by connections that have closed, by stream (open ones add theirs)
         self.bytes_closed = {"upstream": 0, "downstream": 0}
         self._server: asyncio.AbstractServer | None = None
+        #: the loop the listener runs on (set by :meth:`start`); connections take it from
+        #: here, since asyncio.get_running_loop() costs a getpid() system call each time
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The proxy as the API returns it (Toxiproxy's shape plus our extras)."""
@@ -92,6 +95,7 @@ class Proxy:
         if not self.enabled or self._server is not None:
             return
         loop = asyncio.get_running_loop()
+        self.loop = loop
         host, port = self.listen_addr
         try:
             server = await loop.create_server(
