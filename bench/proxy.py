@@ -1,8 +1,10 @@
 """Benchmark the chaos proxy against a local echo server; prints ratios to direct.
 
-Processes: an echo server (uvloop protocol), ``aichaos proxy`` (uvloop), and this client
-(blocking sockets). Everything is on 127.0.0.1, bounded in time. Measured side by side in
-one run; the machine may be shared, so compare ratios, not absolute numbers.
+Processes: an echo server (uvloop protocol), ``aichaos proxy`` (uvloop), a minimal uvloop
+forwarder as a reference floor ("floor": what a Python forwarder can do at best on this
+machine), and this client (blocking sockets). Everything is on 127.0.0.1, bounded in
+time. Measured side by side in one run; the machine may be shared, so compare ratios, not
+absolute numbers.
 
     python bench/proxy.py [--quick]
 """
@@ -27,6 +29,7 @@ RTT_N = 1000 if QUICK else 5000
 BULK_BYTES = (64 if QUICK else 256) * 1024 * 1024
 CONN_SECONDS = 1.0 if QUICK else 2.0
 LAT_N = 100 if QUICK else 300
+HTTP_N = 1000 if QUICK else 5000
 PUSH_BYTES = (128 if QUICK else 1024) * 1024 * 1024
 
 ECHO_SERVER = r"""
@@ -43,6 +46,70 @@ class Echo(asyncio.Protocol):
 async def main():
     srv = await loop.create_server(Echo, "127.0.0.1", 0)
     print(srv.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+loop.run_until_complete(main())
+"""
+
+
+# Reference floor, not the product: the least a uvloop forwarder in Python can do (no API,
+# no toxics, no flow control beyond the transports'). Shows what this machine allows.
+FLOOR_FORWARDER = r"""
+import asyncio, sys
+try:
+    import uvloop; loop = uvloop.new_event_loop()
+except ImportError:
+    loop = asyncio.new_event_loop()
+HOST, PORT = "127.0.0.1", int(sys.argv[1])
+class Back(asyncio.Protocol):
+    def __init__(self, front): self.front = front
+    def connection_made(self, t): self.t = t
+    def data_received(self, d): self.front.t.write(d)
+    def connection_lost(self, exc): self.front.t.close()
+class Front(asyncio.Protocol):
+    back = None
+    def connection_made(self, t):
+        self.t, self.early = t, []
+        loop.create_task(self.dial())
+    async def dial(self):
+        _, back = await loop.create_connection(lambda: Back(self), HOST, PORT)
+        back.t.write(b"".join(self.early))
+        self.back = back
+    def data_received(self, d):
+        if self.back is None:
+            self.early.append(d)  # uvloop may read before a pause takes effect
+        else:
+            self.back.t.write(d)
+    def connection_lost(self, exc):
+        if self.back is not None: self.back.t.close()
+async def main():
+    srv = await loop.create_server(Front, "127.0.0.1", 0, backlog=1024)
+    print(srv.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+loop.run_until_complete(main())
+"""
+
+# A minimal keep-alive HTTP/1.1 server: one fixed response per request head (GETs only).
+HTTP_SERVER = r"""
+import asyncio
+try:
+    import uvloop; loop = uvloop.new_event_loop()
+except ImportError:
+    loop = asyncio.new_event_loop()
+BODY = b'{"data": [{"id": "m1"}]}'
+RESP = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(BODY), BODY))
+class Http(asyncio.Protocol):
+    def connection_made(self, t): self.t, self.buf = t, b""
+    def data_received(self, d):
+        buf = self.buf + d
+        n = buf.count(b"\r\n\r\n")
+        if n:
+            self.t.write(RESP * n)
+            buf = buf[buf.rfind(b"\r\n\r\n") + 4:]
+        self.buf = buf
+async def main():
+    srv = await loop.create_server(Http, "127.0.0.1", 0)
+    print(srv.sockets[0].getsockname()[1], len(RESP), flush=True)
     await asyncio.Event().wait()
 loop.run_until_complete(main())
 """
@@ -71,8 +138,8 @@ def api(base: str, method: str, path: str, body: object = None) -> object:
     return json.loads(raw) if raw else None
 
 
-def make_proxy(base: str, name: str, upstream: str) -> tuple[str, int]:
-    proxy = api(base, "POST", "/proxies", {"name": name, "upstream": upstream})
+def make_proxy(base: str, name: str, upstream: str, **extra: object) -> tuple[str, int]:
+    proxy = api(base, "POST", "/proxies", {"name": name, "upstream": upstream, **extra})
     assert isinstance(proxy, dict)
     host, port = proxy["listen"].rsplit(":", 1)
     return host, int(port)
@@ -91,6 +158,22 @@ def rtts(addr: tuple[str, int], n: int, size: int = 64) -> list[float]:
                 got += len(s.recv(65536))
             out.append(time.perf_counter() - start)
         return out[50:]  # warm-up dropped
+
+
+def http_times(addr: tuple[str, int], n: int, resp_len: int) -> list[float]:
+    """Seconds per keep-alive GET (sequential, one connection)."""
+    req = b"GET /v1/models HTTP/1.1\r\nhost: bench\r\nuser-agent: bench\r\naccept: */*\r\n\r\n"
+    with socket.create_connection(addr) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        out = []
+        for _ in range(n + 50):
+            start = time.perf_counter()
+            s.sendall(req)
+            got = 0
+            while got < resp_len:
+                got += len(s.recv(65536))
+            out.append(time.perf_counter() - start)
+        return out[50:]
 
 
 def bulk(addr: tuple[str, int], total: int) -> float:
@@ -182,6 +265,34 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
+def http_tracker_cost(py: str, base: str) -> None:
+    """Keep-alive HTTP request rate with no toxic: tracker (auto) vs ``http: false``."""
+    with process([py, "-c", HTTP_SERVER], r"(\d+ \d+)") as (_, out):
+        port, resp_len = (int(x) for x in out.split())
+        upstream = f"127.0.0.1:{port}"
+        paths = {
+            "direct": ("127.0.0.1", port),
+            "http:false": make_proxy(base, "h_raw", upstream, http=False),
+            "auto (tracked)": make_proxy(base, "h_auto", upstream),
+            "http:true (layer)": make_proxy(base, "h_layer", upstream, http=True),
+        }
+        samples: dict[str, list[float]] = {k: [] for k in paths}
+        for _ in range(5):  # interleaved, as for the rtt
+            for k, a in paths.items():
+                samples[k] += http_times(a, HTTP_N // 5, resp_len)
+    med = {k: statistics.median(v) * 1e6 for k, v in samples.items()}
+    print(
+        "http keep-alive GET, no toxic: "
+        + " | ".join(f"{k} {1e6 / med[k]:,.0f} req/s (median {med[k]:.1f} us)" for k in paths)
+    )
+    cost = med["auto (tracked)"] - med["http:false"]
+    print(
+        f"  tracker cost: {cost:+.1f} us per request = "
+        f"{med['auto (tracked)'] / med['http:false']:.3f} x the http:false time "
+        f"(layer: {med['http:true (layer)'] - med['http:false']:+.1f} us)"
+    )
+
+
 def main() -> None:
     py = sys.executable
     print(f"proxy benchmark ({'quick' if QUICK else 'full'}); cores={os.cpu_count()}")
@@ -191,6 +302,7 @@ def main() -> None:
             [py, "-m", "aichaos.cli", "proxy", "--port", "0", "--seed", "1"],
             r"(http://127\.0\.0\.1:\d+)",
         ) as (_proxy_proc, base),
+        process([py, "-c", FLOOR_FORWARDER, echo_port], r"(\d+)") as (_, floor_port),
     ):
         direct = ("127.0.0.1", int(echo_port))
         upstream = f"127.0.0.1:{echo_port}"
@@ -199,16 +311,22 @@ def main() -> None:
         api(base, "POST", "/proxies/noop/toxics", {"type": "noop"})
         lat = make_proxy(base, "lat", upstream)
         api(base, "POST", "/proxies/lat/toxics", {"type": "latency", "attributes": {"latency": 10}})
-        paths: dict[str, tuple[str, int]] = {"direct": direct, "proxy": plain, "proxy+noop": noop}
+        paths: dict[str, tuple[str, int]] = {
+            "direct": direct,
+            "proxy": plain,
+            "proxy+noop": noop,
+            "floor": ("127.0.0.1", int(floor_port)),  # reference: minimal forwarder
+        }
+        compared = ("proxy", "proxy+noop", "floor")
 
         def row(label: str, f: Callable[[tuple[str, int]], float], unit: str, higher: bool) -> None:
             values = {k: f(a) for k, a in paths.items()}
             d = values["direct"]
             cells = [f"{k} {v:,.1f} {unit}" for k, v in values.items()]
-            ratios = [f"{k} {values[k] / d:.2f}x" for k in ("proxy", "proxy+noop")]
+            ratios = [f"{k} {values[k] / d:.2f}x" for k in compared]
             print(f"{label:<14} " + " | ".join(cells) + "  ratio to direct: " + ", ".join(ratios))
 
-        # interleave the three paths so machine noise hits them alike
+        # interleave the paths so machine noise hits them alike
         samples: dict[str, list[float]] = {k: [] for k in paths}
         for _ in range(5):
             for k, a in paths.items():
@@ -219,7 +337,7 @@ def main() -> None:
             "rtt 64B        "
             + " | ".join(f"{k} median {med[k]:.1f} us mean {mean[k]:.1f} us" for k in paths)
         )
-        for k in ("proxy", "proxy+noop"):
+        for k in compared:
             added = med[k] - med["direct"]
             print(
                 f"  added by {k}: {added:.1f} us median = {added / med['direct']:.2f} x direct rtt "
@@ -238,6 +356,18 @@ def main() -> None:
             f"{statistics.fmean(errors) - base_rtt * 1e3:.3f} ms), "
             f"median error {statistics.median(errors):.3f} ms, p99 error {pct(errors, 0.99):.3f} ms"
         )
+        # Reference, not the proxy: the client itself idles ~10 ms in recv() per round trip
+        # and pays the machine's wake-up latency; a bare 10 ms sleep shows how much.
+        overshoot = []
+        for _ in range(LAT_N):
+            start = time.perf_counter()
+            time.sleep(0.010)
+            overshoot.append((time.perf_counter() - start - 0.010) * 1e3)
+        print(
+            f"  floor: a bare 10 ms sleep in the client overshoots by mean "
+            f"{statistics.fmean(overshoot):.3f} ms, median {statistics.median(overshoot):.3f} ms"
+        )
+        http_tracker_cost(py, base)
     for name, toxic in (
         ("slow", None),
         ("slow_latency", {"type": "latency", "attributes": {"latency": 5}}),

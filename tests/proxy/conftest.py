@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+import uvicorn
 
 from aichaos.proxy.server import ApiSite, ProxyApp
+from tests.proxy.asgi_app import Seen, make_app
 
 
 @dataclass
@@ -107,3 +109,22 @@ async def connect() -> AsyncIterator[Callable[[tuple[str, int]], Awaitable[Conn]
 async def read_exactly(reader: asyncio.StreamReader, n: int, within_s: float = 5.0) -> bytes:
     """Read n bytes or fail within ``within_s``."""
     return await asyncio.wait_for(reader.readexactly(n), within_s)
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple[str, Seen]]:
+    """The model-serving ASGI app under uvicorn on 127.0.0.1: (address, requests seen)."""
+    seen = Seen()
+    config = uvicorn.Config(
+        make_app(seen), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"127.0.0.1:{port}", seen
+    server.should_exit = True
+    await asyncio.wait_for(task, 10)

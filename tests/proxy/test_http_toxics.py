@@ -11,28 +11,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
-from tests.proxy.asgi_app import Seen, make_app
+from tests.proxy.asgi_app import Seen
 from tests.proxy.conftest import Api
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[tuple[str, Seen]]:
-    seen = Seen()
-    config = uvicorn.Config(
-        make_app(seen), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"127.0.0.1:{port}", seen
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
 
 
 @pytest.fixture

@@ -83,3 +83,60 @@ async def test_100_connections_byte_exact_while_toxics_churn(api: Api, echo_serv
         await churner
     assert all(sent == got for sent, got in results)
     assert changes >= 5  # toxics really changed while bytes were in flight
+
+
+@pytest.mark.slow
+async def test_bytes_sent_before_the_upstream_connects_are_held_bounded(api: Api) -> None:
+    """A full accept queue drops the proxy's SYN, so its upstream connect stalls ~1 s."""
+    import socket
+
+    from aichaos.proxy.link import EARLY_MAX
+
+    upstream = socket.create_server(("127.0.0.1", 0), backlog=0)
+    upstream.setblocking(False)
+    port = upstream.getsockname()[1]
+    fillers = []
+    for _ in range(3):  # fill the accept queue (none accepted yet)
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        fillers.append(s)
+    await asyncio.sleep(0.05)
+    addr = await api.proxy(f"127.0.0.1:{port}")
+    payload = random.Random(3).randbytes(1 << 20)
+    _reader, writer = await asyncio.open_connection(*addr)
+    writer.write(payload)
+    await asyncio.sleep(0.3)
+    (conn,) = api.app.store.get("p").conns
+    assert conn.up is None  # still connecting
+    held = conn.client.early_bytes
+    assert 0 < held <= EARLY_MAX + 256 * 1024  # paused past the limit (one read may overshoot)
+    for s in fillers:
+        s.close()
+    loop = asyncio.get_running_loop()
+    got = b""
+    deadline = loop.time() + 10
+    while loop.time() < deadline:  # accept until the proxy's connection shows up
+        try:
+            peer, _ = upstream.accept()
+        except BlockingIOError:
+            await asyncio.sleep(0.02)
+            continue
+        peer.setblocking(False)
+        try:
+            while len(got) < len(payload) and loop.time() < deadline:
+                try:
+                    data = peer.recv(1 << 20)
+                except BlockingIOError:
+                    await asyncio.sleep(0.005)
+                    continue
+                if not data:
+                    break
+                got += data
+        finally:
+            peer.close()
+        if got:
+            break
+    writer.close()
+    upstream.close()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(payload).digest()

@@ -16,6 +16,7 @@ import struct
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from aichaos.proxy.http_switch import HttpSwitch
 from aichaos.proxy.link import NOT_READY, Link, Side
 from aichaos.proxy.toxic import Toxic
 from aichaos.proxy.toxics.base import Stage, StageEnv, Stateful
@@ -44,7 +45,7 @@ class Connection:
 
     def __init__(self, proxy: Proxy, seed: int) -> None:
         self.proxy = proxy
-        self.loop = asyncio.get_running_loop()
+        self.loop = proxy.loop or asyncio.get_running_loop()
         self._seed = seed
         self._rng: random.Random | None = None
         self.client = Side(self, "client")
@@ -55,6 +56,8 @@ class Connection:
         self._slots: dict[str, dict[str, _Slot]] = {"upstream": {}, "downstream": {}}
         self._eofs = 0
         self._connect: asyncio.Task[None] | None = None
+        #: how this connection treats HTTP (None until the upstream is connected)
+        self.http: HttpSwitch | None = None
 
     @property
     def rng(self) -> random.Random:
@@ -66,9 +69,8 @@ class Connection:
     # -- lifecycle ---------------------------------------------------------------------
 
     def side_made(self, side: Side) -> None:
-        """The client was accepted: hold its reading and dial the upstream."""
+        """The client was accepted: dial the upstream (the client's first bytes are held)."""
         if side is self.client:
-            side.pause(NOT_READY)
             self.proxy.conns.add(self)
             self._connect = self.loop.create_task(self._dial())
 
@@ -85,11 +87,10 @@ class Connection:
             return
         self.up = Link(self, "upstream", self.client, self.server)
         self.down = Link(self, "downstream", self.server, self.client)
-        if self.proxy.http:
-            from aichaos.proxy.http_layer import install
-
-            install(self)
-        self.sync(self.proxy.toxics.values())
+        if self.proxy.toxics:
+            self.sync(self.proxy.toxics.values())
+        self.http = HttpSwitch(self)
+        self.http.start()
         self.up.take_early()
         self.down.take_early()
         self.client.resume(NOT_READY)
@@ -157,7 +158,11 @@ class Connection:
     # -- toxics ------------------------------------------------------------------------
 
     def sync(self, toxics: Iterable[Toxic]) -> None:
-        """Rebuild both chains from the proxy's toxics (in order), keeping live stages."""
+        """Rebuild both chains from the proxy's toxics (in order), keeping live stages.
+
+        Then let the HTTP switch move the connection into or out of the HTTP layer (now,
+        or at its next point between exchanges).
+        """
         if self.closed or self.up is None or self.down is None:
             return
         ordered = [t for t in toxics if not t.is_http]
@@ -179,11 +184,22 @@ class Connection:
             for slot in old.values():
                 _retire(slot.stage)
             self._slots[link.stream] = new
-            head = link.head_stages
-            link.set_stages([*head, *(s.stage for s in new.values() if s.stage is not None)])
+            self._chain(link)
             for stage in fresh:
                 if isinstance(stage, Stateful):
                     stage.start()
+        if self.http is not None:
+            self.http.update()
+
+    def rechain(self) -> None:
+        """Rebuild both chains after the HTTP layer joined or left (same TCP stages)."""
+        for link in (self.up, self.down):
+            if link is not None:
+                self._chain(link)
+
+    def _chain(self, link: Link) -> None:
+        slots = self._slots[link.stream].values()
+        link.set_stages([*link.head_stages, *(s.stage for s in slots if s.stage is not None)])
 
     def _roll(self, toxic: Toxic) -> _Slot:
         toxic.seen += 1

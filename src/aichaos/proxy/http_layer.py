@@ -1,11 +1,12 @@
 """The HTTP layer of an HTTP-aware connection: per-request faults on HTTP/1.1 keep-alive.
 
-Only proxies with HTTP toxics (or ``"http": true``) install it, so plain TCP proxies never
-parse. Two stages lead the connection's chains: :class:`RequestStage` on the upstream
-link parses requests (httptools), asks the HTTP toxics for a :class:`Plan` per request and
-forwards it, re-serialised, unless the plan answers it here; :class:`ResponseStage` on
-the downstream link parses the responses, in order, and applies each one's plan (first
-byte delay, event stalls and cuts, JSON corruption, truncation).
+A connection carries it only while its proxy has HTTP toxics (or ``"http": true``); see
+:mod:`aichaos.proxy.http_switch` for how live connections move in and out of it. Two
+stages lead the connection's chains: :class:`RequestStage` on the upstream link parses
+requests (httptools), asks the HTTP toxics for a :class:`Plan` per request and forwards
+it, re-serialised, unless the plan answers it here; :class:`ResponseStage` on the
+downstream link parses the responses, in order, and applies each one's plan (first byte
+delay, event stalls and cuts, JSON corruption, truncation).
 
 Known limits: responses to ``HEAD`` requests are not told apart (a ``HEAD`` answered with
 a Content-Length confuses the response parser); after an upgrade (WebSocket) or bytes
@@ -29,7 +30,7 @@ from aichaos.proxy.toxics.json_corrupt import apply_ops
 if TYPE_CHECKING:
     from aichaos.proxy.connection import Connection
 
-__all__ = ["RequestStage", "ResponseStage", "install"]
+__all__ = ["LayerState", "RequestStage", "ResponseStage", "install"]
 
 #: JSON bodies above this pass uncorrupted rather than being held in memory
 MAX_CORRUPT_BYTES = 8 * 1024 * 1024
@@ -37,15 +38,22 @@ MAX_CORRUPT_BYTES = 8 * 1024 * 1024
 Op = tuple[str, Any]
 
 
-def install(conn: Connection) -> None:
-    """Put the HTTP layer at the head of both of the connection's chains."""
+def install(conn: Connection) -> LayerState:
+    """Put the HTTP layer at the head of both of the connection's chains.
+
+    Call it only at a message boundary in both directions (a new connection, or a
+    tracked one between exchanges); the caller rebuilds the chains.
+    """
     assert conn.up is not None and conn.down is not None
-    state = _State(conn)
-    conn.up.head_stages = (RequestStage(state),)
-    conn.down.head_stages = (ResponseStage(state),)
+    state = LayerState(conn)
+    state.request = RequestStage(state)
+    state.response = ResponseStage(state)
+    conn.up.head_stages = (state.request,)
+    conn.down.head_stages = (state.response,)
+    return state
 
 
-class _State:
+class LayerState:
     """What both directions of one connection share: plans in request order."""
 
     def __init__(self, conn: Connection) -> None:
@@ -54,6 +62,25 @@ class _State:
         #: one entry per request still waiting for its response: a plan, or synthetic bytes
         self.pending: deque[Plan] = deque()
         self.passthrough = False
+        self.request: RequestStage | None = None
+        self.response: ResponseStage | None = None
+
+    def idle(self) -> bool:
+        """Between exchanges: no request owed a response, no message half-parsed."""
+        req, resp = self.request, self.response
+        return (
+            not self.pending
+            and req is not None
+            and not req.busy
+            and resp is not None
+            and not resp.busy
+        )
+
+    def after_chunk(self) -> None:
+        """A stage finished a chunk: leave the connection if no HTTP toxic is left."""
+        switch = self.conn.http
+        if switch is not None and not switch.want:
+            switch.try_leave()
 
     def emit_synthetic(self, data: bytes) -> None:
         """Send a response made here, behind every response still owed by the upstream."""
@@ -72,12 +99,14 @@ class _State:
 class _StageCore(StageBase):
     """Runs a list of ops produced by parser callbacks: data, sleeps, close."""
 
-    __slots__ = ("ops", "state")
+    __slots__ = ("busy", "ops", "state")
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: LayerState) -> None:
         super().__init__(state.env)
         self.state = state
         self.ops: list[Op] = []
+        #: inside a message (from its first byte to its end)
+        self.busy = False
 
     def interrupt(self) -> None:
         """The HTTP layer stays for the connection's life; closing cancels its sleeps."""
@@ -109,7 +138,7 @@ class RequestStage(_StageCore):
 
     __slots__ = ("_chunked", "_headers", "_plan", "_toxics", "_url", "parser")
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: LayerState) -> None:
         super().__init__(state)
         self.parser = httptools.HttpRequestParser(self)
         self._url = b""
@@ -121,6 +150,8 @@ class RequestStage(_StageCore):
     async def pipe(self, chunk: Chunk, out: Out) -> None:
         if chunk.eof or self.state.passthrough:
             await out(chunk)
+            if not chunk.eof:
+                self.state.after_chunk()
             return
         try:
             self.parser.feed_data(chunk.data)
@@ -132,10 +163,12 @@ class RequestStage(_StageCore):
             self.ops = [("data", chunk.data)]
             self.state.passthrough = True
         await self.run_ops(chunk.t, out)
+        self.state.after_chunk()
 
     # httptools callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self.busy = True
         self._url, self._headers, self._chunked = b"", [], False
 
     def on_url(self, url: bytes) -> None:
@@ -185,6 +218,7 @@ class RequestStage(_StageCore):
         self.ops.append(("data", body))
 
     def on_message_complete(self) -> None:
+        self.busy = False
         plan = self._plan
         if plan.synthetic is not None:
             if self.state.pending:
@@ -211,7 +245,7 @@ class ResponseStage(_StageCore):
         "parser",
     )
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: LayerState) -> None:
         super().__init__(state)
         self.parser = httptools.HttpResponseParser(self)
         self._reset()
@@ -230,6 +264,8 @@ class ResponseStage(_StageCore):
     async def pipe(self, chunk: Chunk, out: Out) -> None:
         if chunk.eof or chunk.synthetic or self.state.passthrough:
             await out(chunk)
+            if not chunk.eof:
+                self.state.after_chunk()
             return
         try:
             self.parser.feed_data(chunk.data)
@@ -240,6 +276,7 @@ class ResponseStage(_StageCore):
             self.ops = [("data", chunk.data)]
             self.state.passthrough = True
         await self.run_ops(chunk.t, out)
+        self.state.after_chunk()
 
     def _toxics(self) -> list[Toxic]:
         return list(self._plan.toxics)
@@ -247,6 +284,7 @@ class ResponseStage(_StageCore):
     # httptools callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self.busy = True
         self._reset()
         pending = self.state.pending
         self._plan = pending[0] if pending else Plan()
@@ -351,6 +389,7 @@ class ResponseStage(_StageCore):
             self.ops.append(("close", None))
 
     def on_message_complete(self) -> None:
+        self.busy = False
         plan = self._plan
         if self._body is not None:
             raw = b"".join(self._body)

@@ -25,11 +25,14 @@ from aichaos.proxy.toxics.base import Chunk, Out, Stage
 
 if TYPE_CHECKING:
     from aichaos.proxy.connection import Connection
+    from aichaos.proxy.http_switch import Tracker
 
-__all__ = ["HIGH_WATER", "LOW_WATER", "NOT_READY", "Link", "Side"]
+__all__ = ["EARLY_MAX", "HIGH_WATER", "LOW_WATER", "NOT_READY", "Link", "Side"]
 
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
+#: bytes a client may send before its upstream is connected, then its reading pauses
+EARLY_MAX = 64 * 1024
 
 # reasons a side's reading is paused; reading resumes when none is left
 _DEST_FULL = 1
@@ -51,6 +54,7 @@ class Side(asyncio.Protocol):
         #: bytes that arrived before the links existed (uvloop may read before a pause
         #: requested in connection_made takes effect)
         self.early: list[bytes] = []
+        self.early_bytes = 0
         self.early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -63,16 +67,27 @@ class Side(asyncio.Protocol):
         """The hot path: straight into the other transport when the link is direct."""
         link = self.reading
         if link is None:
-            self.early.append(data)
-            # uvloop starts reading after connection_made even if it paused: pause again
-            if self.transport is not None and self.transport.is_reading():
-                self.transport.pause_reading()
+            self._hold(data)
             return
         link.bytes += len(data)
         if link.direct:
             link.dst_transport.write(data)  # type: ignore[union-attr]
+            if link.tracker is not None:
+                link.tracker.feed(data)
         else:
             link.feed(data)
+
+    def _hold(self, data: bytes) -> None:
+        """Keep bytes that arrive before the upstream is connected (a client usually sends
+        its request at once). Reading is not paused up front: pausing and resuming costs
+        two epoll_ctl calls per connection; it is paused only past :data:`EARLY_MAX`."""
+        self.early.append(data)
+        self.early_bytes += len(data)
+        if self.early_bytes >= EARLY_MAX:
+            self.pause(NOT_READY)
+            # uvloop may keep reading after a pause asked for in connection_made
+            if self.transport is not None and self.transport.is_reading():
+                self.transport.pause_reading()
 
     def eof_received(self) -> bool:
         """Pass the end of stream through the link; keep the transport for half-close."""
@@ -124,8 +139,10 @@ class Link:
         self.direct = True
         self.bytes = 0
         self.stages: tuple[Stage, ...] = ()
-        #: stages that always lead the chain (the HTTP layer on HTTP-aware proxies)
+        #: stages that lead the chain (the HTTP layer, while the connection is in it)
         self.head_stages: tuple[Stage, ...] = ()
+        #: sees every chunk at the head of the chain (HTTP boundary tracking; see http_switch)
+        self.tracker: Tracker | None = None
         self._entry: Out = self._write
         self._queue: deque[Chunk] = deque()
         self._queued = 0
@@ -141,8 +158,7 @@ class Link:
         """Forward what the source sent before this link existed."""
         early, self.src.early = self.src.early, []
         for data in early:
-            self.bytes += len(data)
-            self.feed(data) if not self.direct else self.dst_transport.write(data)  # type: ignore[union-attr]
+            self.src.data_received(data)
         if self.src.early_eof:
             self.feed_eof()
 
@@ -249,7 +265,13 @@ class Link:
                 self._queued -= len(chunk.data)
                 if self._queued < LOW_WATER:
                     self.src.resume(_QUEUE_FULL)
-                await self._entry(chunk)
+                # the chunk enters the chain it finds; the tracker may switch the chain,
+                # which applies from the next chunk on
+                entry = self._entry
+                tracker = self.tracker
+                if tracker is not None and chunk.data and not chunk.synthetic:
+                    tracker.feed(chunk.data)
+                await entry(chunk)
         finally:
             self._pump = None
 

@@ -25,7 +25,12 @@ _FAMILIES = (
     (
         "aichaos_proxy_http_requests_upstream_total",
         "counter",
-        "HTTP requests forwarded to the upstream (HTTP-aware proxies).",
+        "HTTP requests forwarded to the upstream (tracked or in the HTTP layer).",
+    ),
+    (
+        "aichaos_proxy_http_switches_total",
+        "counter",
+        "Live connections moved into or out of the HTTP layer.",
     ),
     ("aichaos_proxy_toxic_seen_total", "counter", "Connections or requests a toxic rolled for."),
     ("aichaos_proxy_toxic_affected_total", "counter", "Connections or requests a toxic acted on."),
@@ -49,6 +54,7 @@ def render_metrics(store: ProxyStore) -> str:
         rows["aichaos_proxy_http_requests_upstream_total"].append(
             f"{{{p}}} {proxy.requests_upstream}"
         )
+        rows["aichaos_proxy_http_switches_total"].append(f"{{{p}}} {proxy.http_switches}")
         for toxic in proxy.toxics.values():
             t = f'{p},toxic="{_label(toxic.name)}",type="{_label(toxic.type)}"'
             rows["aichaos_proxy_toxic_seen_total"].append(f"{{{t}}} {toxic.seen}")

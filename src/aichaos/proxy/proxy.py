@@ -41,7 +41,7 @@ class Proxy:
         enabled: bool = True,
         rng: random.Random,
         half_close: bool = False,
-        http: bool = False,
+        http: bool | None = None,
     ) -> None:
         self.name = name
         self.listen = listen
@@ -50,21 +50,25 @@ class Proxy:
         self.listen_addr = split_hostport(listen, "listen")
         self.enabled = enabled
         self.half_close = half_close
-        #: parse HTTP on every connection (set, or forced by an HTTP toxic at accept time)
-        self.http_always = http
+        #: ``True``: every connection in the HTTP layer; ``False``: never parse;
+        #: ``None`` (auto): HTTP connections are tracked and enter the layer while the
+        #: proxy has HTTP toxics
+        self.http_mode = http
+        #: whether connections should be in the HTTP layer now (kept by :meth:`_sync`)
+        self.wants_layer = http is True
         self.rng = rng
         self.toxics: dict[str, Toxic] = {}
         self.conns: set[Connection] = set()
         self.connections_total = 0
         self.requests_upstream = 0
+        #: connections moved into or out of the HTTP layer while open
+        self.http_switches = 0
         #: bytes read by connections that have closed, by stream (open ones add theirs)
         self.bytes_closed = {"upstream": 0, "downstream": 0}
         self._server: asyncio.AbstractServer | None = None
-
-    @property
-    def http(self) -> bool:
-        """Whether new connections get the HTTP layer (only proxies that need it parse)."""
-        return self.http_always or any(t.is_http for t in self.toxics.values())
+        #: the loop the listener runs on (set by :meth:`start`); connections take it from
+        #: here, since asyncio.get_running_loop() costs a getpid() system call each time
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The proxy as the API returns it (Toxiproxy's shape plus our extras)."""
@@ -75,7 +79,7 @@ class Proxy:
             "enabled": self.enabled,
             "toxics": [t.to_json() for t in self.toxics.values()],
             "half_close": self.half_close,
-            "http": self.http_always,
+            "http": self.http_mode,
         }
 
     # -- listener ----------------------------------------------------------------------
@@ -91,6 +95,7 @@ class Proxy:
         if not self.enabled or self._server is not None:
             return
         loop = asyncio.get_running_loop()
+        self.loop = loop
         host, port = self.listen_addr
         try:
             server = await loop.create_server(
@@ -124,8 +129,16 @@ class Proxy:
 
     # -- toxics ------------------------------------------------------------------------
 
+    def set_http_mode(self, mode: bool | None) -> None:
+        """Change ``http`` (true / false / null = auto); live connections follow."""
+        self.http_mode = mode
+        self._sync()
+
     def _sync(self) -> None:
         toxics = list(self.toxics.values())
+        self.wants_layer = self.http_mode is True or (
+            self.http_mode is None and any(t.is_http for t in toxics)
+        )
         for conn in list(self.conns):
             conn.sync(toxics)
 

@@ -35,6 +35,20 @@ def _flag(body: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
+def _http_mode(body: dict[str, Any], default: bool | None) -> bool | None:
+    """``http``: true (always parse), false (never), null or "auto" (while HTTP toxics exist)."""
+    if "http" not in body:
+        return default
+    value = body["http"]
+    if value is None or value == "auto":
+        return None
+    if not isinstance(value, bool):
+        raise ApiError(
+            400, f'bad request body: http must be true, false, null or "auto", got {value!r}'
+        )
+    return value
+
+
 class _Spec:
     """A validated proxy body (create, or one entry of /populate)."""
 
@@ -48,7 +62,7 @@ class _Spec:
         split_hostport(self.listen, "listen")
         self.enabled = _flag(body, "enabled", True)
         self.half_close = _flag(body, "half_close", False)
-        self.http = _flag(body, "http", False)
+        self.http = _http_mode(body, None)
 
     def same_as(self, proxy: Proxy) -> bool:
         """Unchanged for /populate: same upstream, and the same listen (port 0 matches any)."""
@@ -105,10 +119,12 @@ class ProxyStore:
         upstream = _text(body, "upstream", False)
         enabled = _flag(body, "enabled", proxy.enabled)
         half_close = _flag(body, "half_close", proxy.half_close)
-        http = _flag(body, "http", proxy.http_always)
+        http = _http_mode(body, proxy.http_mode)
         new_listen = split_hostport(listen, "listen") if listen else None
         new_upstream = split_hostport(upstream, "upstream") if upstream else None
-        proxy.half_close, proxy.http_always = half_close, http
+        proxy.half_close = half_close
+        if http is not proxy.http_mode:
+            proxy.set_http_mode(http)
         if new_upstream is not None and upstream != proxy.upstream:
             proxy.upstream, proxy.upstream_addr = upstream or "", new_upstream
         if new_listen is not None and new_listen != proxy.listen_addr:
