@@ -33,7 +33,7 @@ def proxy(tmp_path: Path, http_server: Server) -> Iterator[Proxy]:
     upstream = http_server.url.removeprefix("http://")
     cfg = tmp_path / "proxies.json"
     cfg.write_text(
-        json.dumps([{"name": "api", "listen": "127.0.0.1:0", "upstream": upstream, "http": True}])
+        json.dumps([{"name": "api", "listen": "127.0.0.1:0", "upstream": upstream}])
     )
     proc = subprocess.Popen(
         [
