@@ -32,9 +32,7 @@ def proxy(tmp_path: Path, http_server: Server) -> Iterator[Proxy]:
     """`aichaos proxy` in front of the test service: API and listener on free ports."""
     upstream = http_server.url.removeprefix("http://")
     cfg = tmp_path / "proxies.json"
-    cfg.write_text(
-        json.dumps([{"name": "api", "listen": "127.0.0.1:0", "upstream": upstream}])
-    )
+    cfg.write_text(json.dumps([{"name": "api", "listen": "127.0.0.1:0", "upstream": upstream}]))
     proc = subprocess.Popen(
         [
             sys.executable,
