@@ -38,6 +38,7 @@ TARGETS: Registry[Target] = Registry(
         "aichaos.targets",
         "aichaos.inprocess.fault",
         "aichaos.model.registry",
+        "aichaos.model.mlflow_registry",
         "aichaos.proxy.target",
         "aichaos.integrations.kubernetes",
         "aichaos.integrations.ray_serve",

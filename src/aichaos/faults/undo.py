@@ -12,12 +12,13 @@ import os
 import shutil
 import signal
 import urllib.request
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "HttpRequest",
+    "PythonCall",
     "RemovePath",
     "RestoreFile",
     "SendSignal",
@@ -63,8 +64,21 @@ class HttpRequest(_Action):
     timeout_s: float = 2.0
 
 
+class PythonCall(_Action):
+    """Call ``package.module:function(**arguments)`` (JSON arguments) in the watchdog.
+
+    For undo that needs a library's API (an MLflow alias reset). The function must be
+    idempotent, bounded in time, and import quickly: the watchdog runs it at TTL expiry.
+    """
+
+    kind: Literal["python"] = "python"
+    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
 UndoAction = Annotated[
-    SendSignal | RemovePath | RestoreFile | HttpRequest, Field(discriminator="kind")
+    SendSignal | RemovePath | RestoreFile | HttpRequest | PythonCall,
+    Field(discriminator="kind"),
 ]
 UNDO_ADAPTER: TypeAdapter[UndoAction] = TypeAdapter(UndoAction)
 
@@ -83,6 +97,14 @@ def perform(action: UndoAction) -> None:
     elif isinstance(action, RestoreFile):
         if os.path.exists(action.backup):
             os.replace(action.backup, action.path)
+    elif isinstance(action, PythonCall):
+        # imported here: python_callable imports faults.base, which imports this module
+        from aichaos.faults.python_callable import import_callable
+
+        try:
+            import_callable(action.function)(**action.arguments)
+        except Exception as exc:
+            raise OSError(f"{action.function} raised {type(exc).__name__}: {exc}") from exc
     else:
         req = urllib.request.Request(action.url, method=action.method, headers=action.headers)
         try:

@@ -15,14 +15,35 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from aichaos.errors import RevertError, ValidationError
+from aichaos.errors import RevertError, TargetError, ValidationError
 from aichaos.faults.base import Injection, InjectionContext
 from aichaos.faults.undo import RestoreFile, UndoAction
-from aichaos.model.registry import DirectoryRegistry, ModelRegistryTarget
+from aichaos.model.mlflow_registry import MlflowRegistryTarget
+from aichaos.model.registry import ModelRegistryTarget
 
-__all__ = ["ArtifactSwapInjection", "FileSwap", "artifact_path", "sha256"]
+__all__ = ["ArtifactSource", "ArtifactSwapInjection", "FileSwap", "artifact_path", "sha256"]
+
+#: the target kinds whose versions have artifact folders on this machine
+ARTIFACT_KINDS = ("model-registry", "mlflow-registry")
+
+
+class ArtifactSource(Protocol):
+    """A registry whose versions are folders on this machine (directory or MLflow)."""
+
+    def current(self) -> str | None:
+        """The live version."""
+
+    def path(self, version: str) -> Path:
+        """The folder of ``version``; ValidationError if the registry lacks it."""
+
+
+def open_source(target: Any) -> ArtifactSource:
+    """The artifact source of a ``model-registry`` or ``mlflow-registry`` target (blocking)."""
+    if isinstance(target, ModelRegistryTarget | MlflowRegistryTarget):
+        return target.open()
+    raise TargetError("artifact faults need a target of type 'model-registry' or 'mlflow-registry'")
 
 
 def sha256(path: Path) -> str:
@@ -67,11 +88,11 @@ class FileSwap:
             raise RevertError(f"{self.path} differs from its original after restore")
 
 
-def artifact_path(reg: DirectoryRegistry, version: str | None, file: str | None) -> Path:
+def artifact_path(reg: ArtifactSource, version: str | None, file: str | None) -> Path:
     """The file a model fault acts on: ``file`` in ``version`` (default: current, largest)."""
     v = version or reg.current()
     if v is None:
-        raise ValidationError(f"registry {reg.root} has no current version; give version")
+        raise ValidationError("the registry has no current version; give version")
     folder = reg.path(v)
     if file is not None:
         path = (folder / file).resolve()
@@ -95,7 +116,6 @@ class ArtifactSwapInjection(Injection):
 
     def __init__(self, fault: Any, ctx: InjectionContext) -> None:
         super().__init__(fault, ctx)
-        self.target: ModelRegistryTarget = ctx.target
         self.swap: FileSwap | None = None
 
     def faulty_bytes(self, path: Path) -> bytes:
@@ -103,7 +123,10 @@ class ArtifactSwapInjection(Injection):
         raise NotImplementedError
 
     async def apply(self) -> None:
-        path = artifact_path(self.target.open(), self.fault.version, self.fault.file)
+        fault = self.fault
+        path = await asyncio.to_thread(
+            lambda: artifact_path(open_source(self.ctx.target), fault.version, fault.file)
+        )
         data = await asyncio.to_thread(self.faulty_bytes, path)
         swap = FileSwap(path)
         await asyncio.to_thread(swap.swap, data)

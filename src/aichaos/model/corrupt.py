@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from aichaos.errors import TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
-from aichaos.model.artifact import ArtifactSwapInjection, artifact_path
+from aichaos.model.artifact import ARTIFACT_KINDS, ArtifactSwapInjection, artifact_path
+from aichaos.model.mlflow_registry import MlflowRegistryTarget
 from aichaos.model.registry import ModelRegistryTarget
 
 __all__ = ["CorruptArtifact", "artifact_path"]
@@ -23,7 +24,9 @@ __all__ = ["CorruptArtifact", "artifact_path"]
 class CorruptArtifact(Fault):
     """Replace a model artifact with a truncated or bit-flipped copy; restore it exactly."""
 
-    target_kinds: ClassVar[tuple[str, ...]] = ("model-registry",)
+    # MLflow versions are numbers: accept version: 3 as well as "3"
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+    target_kinds: ClassVar[tuple[str, ...]] = ARTIFACT_KINDS
 
     version: str | None = Field(
         None, description="version whose file is corrupted; default current"
@@ -37,8 +40,8 @@ class CorruptArtifact(Fault):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection on ``ctx.target``'s registry."""
-        if not isinstance(ctx.target, ModelRegistryTarget):
-            raise TargetError(f"{self.type} needs a target of type 'model-registry'")
+        if not isinstance(ctx.target, ModelRegistryTarget | MlflowRegistryTarget):
+            raise TargetError(f"{self.type} needs a target of type {' or '.join(ARTIFACT_KINDS)}")
         return _CorruptInjection(self, ctx)
 
 

@@ -1,12 +1,17 @@
 """Registry pointer faults: ``model-stale-version``, ``model-wrong-version``,
 ``model-delayed-promotion``.
 
-All three control what the ``current`` pointer shows while the fault is on. The pointer
-the deploy pipeline *wants* is kept in a backup entry beside it: at apply that is the
-original; if the pipeline promotes a version meanwhile, the watcher moves that new
-pointer into the backup and shows the fault's version again. Revert -- or the watchdog's
-:class:`~aichaos.faults.undo.RestoreFile` if the runner died -- renames the backup over
-the pointer, so the registry ends where the pipeline meant it to be.
+All three control which version the registry's pointer shows while the fault is on: the
+``current`` entry of a directory registry (``model-registry``) or the serving alias of an
+MLflow registered model (``mlflow-registry``). The same faults act on both targets
+because the semantics are the same; only the pointer differs, behind :class:`Pointer`.
+
+The pointer the deploy pipeline *wants* is kept aside (directory: a backup entry beside
+the pointer; MLflow: a registered-model tag): at apply that is the original; if the
+pipeline promotes a version meanwhile, the watcher keeps that new pointer as the wanted
+one and shows the fault's version again. Revert -- or the watchdog's undo action if the
+runner died -- puts the wanted pointer back, so the registry ends where the pipeline
+meant it to be.
 
 A delayed promotion shows the old version for ``delay_s`` after each promotion and then
 lets the promotion through.
@@ -18,32 +23,114 @@ import asyncio
 import contextlib
 import os
 import shutil
-import time
 import uuid
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol, TypeVar
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from aichaos.errors import TargetError, ValidationError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.undo import RestoreFile, UndoAction
+from aichaos.model.mlflow_registry import MlflowRegistryTarget
 from aichaos.model.registry import DirectoryRegistry, ModelRegistryTarget
 
-__all__ = ["DelayedPromotion", "StaleVersion", "WrongVersion"]
+__all__ = ["DelayedPromotion", "DirectoryPointer", "Pointer", "StaleVersion", "WrongVersion"]
+
+_T = TypeVar("_T")
+_KINDS = ("model-registry", "mlflow-registry")
+
+
+class Pointer(Protocol):
+    """A registry's live-version pointer and the wanted pointer kept aside during a fault.
+
+    Methods block (file or registry I/O); the injection calls them in a thread.
+    """
+
+    where: str
+
+    def current(self) -> str | None:
+        """The version the pointer names now (``None``: no pointer)."""
+
+    def check(self, version: str) -> None:
+        """ValidationError unless the registry has ``version``."""
+
+    def previous(self, version: str) -> str:
+        """The version before ``version``; ValidationError if there is none."""
+
+    def hold(self) -> None:
+        """Keep what the pointer names now as the wanted pointer."""
+
+    def show(self, version: str) -> None:
+        """Make the live pointer name ``version``."""
+
+    def release(self) -> None:
+        """Put the wanted pointer back live and forget it (idempotent)."""
+
+    def undo_actions(self) -> list[UndoAction]:
+        """What the watchdog runs to :meth:`release` if the runner dies."""
+
+
+class DirectoryPointer:
+    """The ``current`` entry of a :class:`DirectoryRegistry`; the wanted one is a backup entry."""
+
+    def __init__(self, reg: DirectoryRegistry) -> None:
+        self.reg = reg
+        self.where = f"registry {reg.root}"
+        self.backup = str(reg.root / f".{reg.pointer.name}.aichaos-{uuid.uuid4().hex[:8]}")
+
+    def current(self) -> str | None:
+        return self.reg.current()
+
+    def check(self, version: str) -> None:
+        self.reg.path(version)
+
+    def previous(self, version: str) -> str:
+        return self.reg.previous(version)
+
+    def hold(self) -> None:
+        # Copied (keeping its kind) and renamed: the live pointer is never missing.
+        tmp = f"{self.backup}.tmp"
+        if self.reg.pointer.is_symlink():
+            os.symlink(os.readlink(self.reg.pointer), tmp)
+        else:
+            shutil.copy2(self.reg.pointer, tmp)
+        os.replace(tmp, self.backup)
+
+    def show(self, version: str) -> None:
+        self.reg.write_pointer(version)
+
+    def release(self) -> None:
+        if os.path.lexists(self.backup):
+            os.replace(self.backup, self.reg.pointer)
+
+    def undo_actions(self) -> list[UndoAction]:
+        return [RestoreFile(backup=self.backup, path=str(self.reg.pointer))]
+
+
+def open_pointer(target: Any) -> Pointer:
+    """The pointer of a ``model-registry`` or ``mlflow-registry`` target (blocking)."""
+    if isinstance(target, ModelRegistryTarget):
+        return DirectoryPointer(target.open())
+    if isinstance(target, MlflowRegistryTarget):
+        return target.open()
+    raise TargetError("registry faults need a target of type 'model-registry' or 'mlflow-registry'")
 
 
 class _PointerFault(Fault):
-    target_kinds: ClassVar[tuple[str, ...]] = ("model-registry",)
+    # MLflow versions are numbers: accept version: 3 as well as "3"
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+    target_kinds: ClassVar[tuple[str, ...]] = _KINDS
 
     poll_ms: float = Field(50, gt=0, le=10_000, description="how often promotions are checked")
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection on ``ctx.target``'s registry."""
-        if not isinstance(ctx.target, ModelRegistryTarget):
-            raise TargetError(f"{self.type} needs a target of type 'model-registry'")
+        if not isinstance(ctx.target, ModelRegistryTarget | MlflowRegistryTarget):
+            raise TargetError(f"{self.type} needs a target of type {' or '.join(_KINDS)}")
         return _PointerInjection(self, ctx)
 
-    def shown(self, reg: DirectoryRegistry, original: str) -> str:
+    def shown(self, reg: Pointer, original: str) -> str:
         """The version the pointer shows while the fault is on."""
         return original
 
@@ -54,9 +141,9 @@ class StaleVersion(_PointerFault):
 
     version: str | None = Field(None, description="version to pin; default: previous")
 
-    def shown(self, reg: DirectoryRegistry, original: str) -> str:
+    def shown(self, reg: Pointer, original: str) -> str:
         if self.version is not None:
-            reg.path(self.version)
+            reg.check(self.version)
             return self.version
         return reg.previous(original)
 
@@ -67,8 +154,8 @@ class WrongVersion(_PointerFault):
 
     version: str = Field(description="the version served by mistake")
 
-    def shown(self, reg: DirectoryRegistry, original: str) -> str:
-        reg.path(self.version)
+    def shown(self, reg: Pointer, original: str) -> str:
+        reg.check(self.version)
         return self.version
 
 
@@ -84,57 +171,55 @@ class _PointerInjection(Injection):
 
     def __init__(self, fault: _PointerFault, ctx: InjectionContext) -> None:
         super().__init__(fault, ctx)
-        self.target: ModelRegistryTarget = ctx.target
-        self.reg: DirectoryRegistry | None = None
-        self.backup: str = ""
+        self.reg: Pointer | None = None
         self.showing: str = ""
         self.held_since: float | None = None
         self.task: asyncio.Task[None] | None = None
         self.promotions_held = 0
 
+    async def _io(self, fn: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.to_thread(fn, *args)
+
     async def apply(self) -> None:
-        reg = self.target.open()
-        original = reg.current()
+        reg = await self._io(open_pointer, self.ctx.target)
+        original = await self._io(reg.current)
         if original is None:
-            raise ValidationError(f"registry {reg.root} has no {reg.pointer.name!r} pointer")
-        showing = self.fault.shown(reg, original)
-        self.reg = reg
-        self.backup = str(reg.root / f".{reg.pointer.name}.aichaos-{uuid.uuid4().hex[:8]}")
-        self._keep_copy()
+            raise ValidationError(f"{reg.where} has no live version pointer to act on")
+        showing = await self._io(self.fault.shown, reg, original)
+        await self._io(reg.hold)
+        self.reg = reg  # from here on, revert has something to release
         self.showing = showing
         if showing != original:
-            reg.write_pointer(showing)
+            await self._io(reg.show, showing)
         self.task = asyncio.create_task(self._watch())
 
-    def _keep_copy(self) -> None:
-        """Copy the live pointer (keeping its kind) to the backup entry."""
-        assert self.reg is not None
-        tmp = f"{self.backup}.tmp"
-        if self.reg.pointer.is_symlink():
-            os.symlink(os.readlink(self.reg.pointer), tmp)
-        else:
-            shutil.copy2(self.reg.pointer, tmp)
-        os.replace(tmp, self.backup)
-
     async def _watch(self) -> None:
-        assert self.reg is not None
+        reg = self.reg
+        assert reg is not None
         delay = getattr(self.fault, "delay_s", None)
         while True:
             await asyncio.sleep(self.fault.poll_ms / 1000)
-            now = time.monotonic()
-            if self.reg.current() != self.showing:
-                # The pipeline promoted: keep its pointer as the wanted one, show ours.
-                os.replace(self.reg.pointer, self.backup)
-                self.reg.write_pointer(self.showing)
-                self.promotions_held += 1
-                self.held_since = now
-            elif (
-                delay is not None and self.held_since is not None and now - self.held_since >= delay
-            ):
-                os.replace(self.backup, self.reg.pointer)
-                self.showing = self.reg.current() or self.showing
-                self._keep_copy()
-                self.held_since = None
+            now = self.ctx.clock()
+            try:
+                current = await self._io(reg.current)
+                if current != self.showing:
+                    # The pipeline promoted: keep its pointer as the wanted one, show ours.
+                    await self._io(reg.hold)
+                    await self._io(reg.show, self.showing)
+                    self.promotions_held += 1
+                    self.held_since = now
+                elif (
+                    delay is not None
+                    and self.held_since is not None
+                    and now - self.held_since >= delay
+                ):
+                    await self._io(reg.release)
+                    now_live = await self._io(reg.current)
+                    self.showing = now_live or self.showing
+                    await self._io(reg.hold)
+                    self.held_since = None
+            except TargetError:
+                continue  # the registry is unreachable for a moment: try again next poll
 
     async def revert(self) -> None:
         if self.task is not None:
@@ -142,16 +227,14 @@ class _PointerInjection(Injection):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
             self.task = None
-        await asyncio.to_thread(self._restore)
-
-    def _restore(self) -> None:
-        if self.reg is not None and os.path.lexists(self.backup):
-            os.replace(self.backup, self.reg.pointer)
+        if self.reg is not None:
+            await self._io(self.reg.release)
+            self.reg = None
 
     def undo_actions(self) -> list[UndoAction]:
         if self.reg is None:
             return []
-        return [RestoreFile(backup=self.backup, path=str(self.reg.pointer))]
+        return self.reg.undo_actions()
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "showing": self.showing, "held": self.promotions_held}
