@@ -133,9 +133,10 @@ def _alias_via_rest(url: str) -> str | None:
     return aliases.get(ALIAS)
 
 
-# sqlite: the watchdog must import mlflow and open the store before it can undo (measured
-# 4-6 s on this shared 2-core machine), so its bound is wider; see docs/model.md.
-@pytest.mark.parametrize(("store", "bound_s"), [("http", 1.0), ("sqlite", 8.0)])
+# sqlite: the watchdog imports mlflow when it first reads the lease (in the background),
+# but opening the sqlite store at expiry still takes ~1.5 s here (measured 3.7 s after the
+# kill with TTL 2 s), so its bound is TTL + 2 s; over HTTP it is TTL + 1 s. docs/model.md.
+@pytest.mark.parametrize(("store", "bound_s"), [("http", 1.0), ("sqlite", 2.5)])
 def test_sigkilled_runner_is_undone_by_the_watchdog(
     mlreg: Registry, mlflow_server: Server, store: str, bound_s: float
 ) -> None:
@@ -179,6 +180,9 @@ def test_sigkilled_runner_is_undone_by_the_watchdog(
     print(f"{store}: alias restored {restored:.2f} s after SIGKILL (TTL {ttl} s)")
     assert restored is not None and restored <= ttl + bound_s
     leases = Path(report["leases"])
+    deadline = time.monotonic() + 5  # the report is written just after the undo ran
+    while not list(leases.glob("*.expired")) and time.monotonic() < deadline:
+        time.sleep(0.02)
     expired = [json.loads(p.read_text()) for p in leases.glob("*.expired")]
     assert [e["errors"] for e in expired] == [[]]
     assert snapshot(mlreg.uri, mlreg.home) == before

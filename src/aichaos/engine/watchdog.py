@@ -10,9 +10,12 @@ lease is left -- SIGTERM while leases remain only makes it undo them at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -55,15 +58,37 @@ def expire(lease: Path) -> None:
     lease.unlink(missing_ok=True)
 
 
+_warming: set[str] = set()
+
+
+def _warm(body: dict[str, object]) -> None:
+    """Import the modules of a lease's python undo actions now, in the background, so an
+    expiry pays only for the call (importing a library such as MLflow takes seconds)."""
+    actions = body.get("actions")
+    for raw in actions if isinstance(actions, list) else []:
+        if isinstance(raw, dict) and raw.get("kind") == "python":
+            module = str(raw.get("function", "")).partition(":")[0]
+            if module and module not in _warming:
+                _warming.add(module)
+                threading.Thread(target=_import_quietly, args=(module,), daemon=True).start()
+
+
+def _import_quietly(module: str) -> None:
+    with contextlib.suppress(Exception):  # perform() reports a failing import at expiry
+        importlib.import_module(module)
+
+
 def sweep(directory: Path, now: float, force: bool = False) -> int:
     """Expire what is due (everything when ``force``); return how many leases remain."""
     remaining = 0
     for lease in directory.glob("*.lease"):
         try:
             st = lease.stat()
-            ttl = float(json.loads(lease.read_text()).get("ttl_s", 0))
-        except (OSError, ValueError):
+            body = json.loads(lease.read_text())
+            ttl = float(body.get("ttl_s", 0))
+        except (OSError, ValueError, AttributeError):
             continue
+        _warm(body)
         if force or now >= st.st_mtime + ttl:
             expire(lease)
         else:
