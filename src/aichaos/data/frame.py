@@ -21,7 +21,24 @@ import pyarrow as pa
 
 from aichaos.errors import ValidationError
 
-__all__ = ["Frame", "as_frame", "column_kind"]
+__all__ = ["Column", "Frame", "Native", "as_frame", "column_kind"]
+
+
+class Native:
+    """A new column already in the batch's own form (numpy values, or a pandas Series).
+
+    Fast paths (:mod:`aichaos.data.views`) hand these to :meth:`Frame.replace` to skip the
+    Arrow round trip; numpy values for a pandas batch become a Series on the batch's index.
+    """
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+
+#: a new column: Arrow, or already in the batch's own form
+Column = pa.Array | Native
 
 
 def column_kind(typ: pa.DataType) -> str:
@@ -95,28 +112,95 @@ class Frame:
             return _from_numpy(data, name)
         return _from_numpy(np.ascontiguousarray(data[:, int(name)]), name)
 
+    def native(self, name: str) -> np.ndarray | None:
+        """Column ``name`` as a zero-copy numpy view when the backend holds it as numpy.
+
+        pandas columns of a numpy dtype and numpy batches; None for Arrow input and for
+        pandas extension dtypes (categorical, nullable, Arrow-backed), which go via Arrow.
+        """
+        data = self.data
+        if self.backend == "pandas":
+            series = data[name]
+            if not isinstance(series.dtype, np.dtype):
+                return None
+            out: np.ndarray = series.to_numpy()
+            return out
+        if self.backend == "numpy-dict":
+            return data[name]  # type: ignore[no-any-return]
+        if self.backend == "numpy-1d":
+            return data  # type: ignore[no-any-return]
+        if self.backend == "numpy-2d":
+            # a contiguous copy, as the Arrow path reads it: same sums, same results
+            return np.ascontiguousarray(data[:, int(name)])
+        return None
+
+    def pandas_categorical(self, name: str) -> Any:
+        """Column ``name`` as a pandas Series when it is a pandas categorical, else None."""
+        if self.backend != "pandas":
+            return None
+        import pandas as pd
+
+        series = self.data[name]
+        return series if isinstance(series.dtype, pd.CategoricalDtype) else None
+
     def kind(self, name: str) -> str:
         """The kind of column ``name`` (see :func:`column_kind`)."""
+        if name not in self._cache:  # avoid an Arrow conversion where the dtype says it all
+            raw = self.native(name)
+            if raw is not None and raw.dtype.kind in "iufb":
+                return "bool" if raw.dtype.kind == "b" else "numeric"
+            if self.pandas_categorical(name) is not None:
+                return "categorical"
         return column_kind(self.column(name).type)
 
+    def all_null(self, name: str) -> bool:
+        """Whether every cell of column ``name`` is null (NaN counts for numpy floats)."""
+        if name not in self._cache:
+            raw = self.native(name)
+            if raw is not None and raw.dtype.kind in "iufb":
+                if raw.dtype.kind != "f" or not len(raw) or not np.isnan(raw[0]):
+                    return False  # the first cell is valid: O(1) in the usual case
+                return bool(np.isnan(raw).all())
+            cat = self.pandas_categorical(name)
+            if cat is not None:
+                return bool(len(cat)) and bool((cat.cat.codes.to_numpy() < 0).all())
+        arr = self.column(name)
+        return bool(len(arr)) and arr.null_count == len(arr)
+
     # -- writing -------------------------------------------------------------------------
-    def replace(self, new: Mapping[str, pa.Array]) -> Any:
+    def replace(self, new: Mapping[str, pa.Array | Native]) -> Any:
         """A new batch of the input's backend with ``new`` columns swapped in."""
         if not new:
             return self.data
         data = self.data
         if self.backend == "pandas":
+            import pandas as pd
+
             out = data.copy(deep=False)
             for name, arr in new.items():
-                out[name] = _to_pandas(arr, data[name], data.index)
+                if isinstance(arr, Native):
+                    obj = arr.obj
+                    if not isinstance(obj, pd.Series):
+                        obj = pd.Series(obj, index=data.index, name=data[name].name, copy=False)
+                    out[name] = obj
+                else:
+                    out[name] = _to_pandas(arr, data[name], data.index)
             return out
+        cols = {n: a.obj if isinstance(a, Native) else a for n, a in new.items()}
         if self.backend in ("arrow-table", "arrow-batch"):
             out = data
-            for name, arr in new.items():
+            for name, arr in cols.items():
+                if not isinstance(arr, pa.Array):
+                    raise TypeError(f"column {name!r}: a numpy column cannot go into Arrow")
                 i = out.schema.get_field_index(name)
                 col = pa.chunked_array([arr]) if self.backend == "arrow-table" else arr
                 out = out.set_column(i, pa.field(name, arr.type), col)
             return out
+        return self._replace_numpy(cols)
+
+    def _replace_numpy(self, new: Mapping[str, Any]) -> Any:
+        """numpy backends; values are Arrow arrays or numpy arrays (from a fast path)."""
+        data = self.data
         if self.backend == "numpy-dict":
             out_dict = dict(data)
             for name, arr in new.items():
@@ -192,7 +276,9 @@ def _from_numpy(values: np.ndarray, name: str) -> pa.Array:
         ) from exc
 
 
-def _to_numpy(arr: pa.Array, like: np.dtype[Any]) -> np.ndarray:
+def _to_numpy(arr: pa.Array | np.ndarray, like: np.dtype[Any]) -> np.ndarray:
+    if isinstance(arr, np.ndarray):
+        return arr
     out: np.ndarray = arr.to_numpy(zero_copy_only=False)
     if like.kind == "U" and out.dtype == object:
         return out.astype(str)

@@ -22,7 +22,8 @@ from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, CellCorruption
 from aichaos.data.columns import numeric, pick, valid_mask
-from aichaos.data.frame import Frame
+from aichaos.data.frame import Column, Frame
+from aichaos.data.views import CatCol, num_col
 from aichaos.errors import ValidationError
 
 __all__ = ["MissingValues"]
@@ -41,8 +42,19 @@ class MissingValues(CellCorruption):
 
     def corrupt_column(
         self, frame: Frame, name: str, rng: np.random.Generator
-    ) -> tuple[pa.Array, np.ndarray]:
-        """Null the chosen cells; the mask is every cell that was valid and now is null."""
+    ) -> tuple[Column, np.ndarray]:
+        """Null the chosen cells; the changed cells are every one that was valid and now is null."""
+        kind = frame.kind(name)
+        if self.mechanism == "MCAR" and kind == "numeric":
+            col = num_col(frame, name)
+            idx = pick(rng, len(col), self.effective_fraction())
+            idx = idx[col.valid_at(idx)]
+            return col.nullify(idx), idx
+        if self.mechanism == "MCAR" and CatCol.applies(frame, name):
+            cat = CatCol(frame, name)
+            idx = pick(rng, len(cat.codes), self.effective_fraction())
+            idx = idx[cat.codes[idx] >= 0]
+            return cat.write(idx, -1), idx
         arr = frame.column(name)
         valid = valid_mask(arr)
         n = len(arr)
@@ -61,7 +73,7 @@ class MissingValues(CellCorruption):
             out = pc.if_else(pa.array(null), pa.scalar(None, type=arr.type), arr)
         else:
             out = pa.array(numeric(arr), type=arr.type, mask=null)
-        return out, mask
+        return out, idx
 
     def _depends_on(self, frame: Frame, name: str) -> str:
         if self.depends_on is not None:
