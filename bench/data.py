@@ -1,7 +1,8 @@
 """Benchmark: aichaos data corruptions vs the numpy floor vs a Jenga-style baseline.
 
 1,000,000 rows x 10 mixed columns (6 numeric, 2 categorical, 2 text), pandas default
-dtypes. For each corruption, measured side by side in one run (best of REPEATS):
+dtypes. For each corruption, measured side by side in one run (best of REPEATS, the
+three taking turns in every round so that background load hits them alike):
 
 * floor    -- numpy: copy the touched column(s) and assign precomputed values at the
               same cells (the cost of the write alone, no sampling, no value generation);
@@ -34,7 +35,7 @@ import pyarrow as pa
 from aichaos.data import make
 from aichaos.data.columns import pick as aichaos_pick
 
-REPEATS = 3
+REPEATS = 7
 
 
 def build(n: int) -> pd.DataFrame:
@@ -58,12 +59,22 @@ def build(n: int) -> pd.DataFrame:
 
 
 def timed(fn: Callable[[], Any]) -> float:
-    best = float("inf")
+    return timed_together([fn])[0]
+
+
+def timed_together(fns: list[Callable[[], Any]]) -> list[float]:
+    """Best of REPEATS for each function, the functions taking turns in every round.
+
+    Taking turns exposes each to the same background load on a shared machine, so the
+    ratios between them are fairer than timing one after the other.
+    """
+    best = [float("inf")] * len(fns)
     for _ in range(REPEATS):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+        for i, fn in enumerate(fns):
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
     return best
 
 
@@ -164,6 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--jenga-text-rows", type=int, default=20_000)
+    parser.add_argument("--only", default="", help="run only corruptions whose label has this")
     args = parser.parse_args()
     n = args.rows
     np.random.seed(0)
@@ -286,8 +298,7 @@ def main() -> None:
     def pick() -> np.ndarray:  # the cell choice aichaos makes: geometric skips, O(hits)
         return aichaos_pick(np.random.default_rng(2), n, frac)
 
-    t_dense = timed(dense_pick)
-    t_pick = timed(pick)
+    t_dense, t_pick = timed_together([dense_pick, pick])
     print(f"cell choice, dense (rng.random(n) < p, flatnonzero): {t_dense * 1e3:.1f} ms")
     print(f"cell choice, aichaos (geometric skips, O(hits)):      {t_pick * 1e3:.1f} ms")
     print("/(floor+pick): aichaos time over the floor plus aichaos's own cell choice\n")
@@ -298,14 +309,18 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for label, spec, floor_fn, jenga_fn, kind in cases:
+        if args.only not in label:
+            continue
         if kind == "categorical" and label != "label-flip":
             floor_fn = cat_floor
-        t_ai = timed(lambda spec=spec: spec.apply(df))
+        fns: list[Callable[[], Any]] = [lambda spec=spec: spec.apply(df)]
+        fns += [floor_fn] if floor_fn is not None else []
+        fns += [jenga_fn] if jenga_fn is not None and kind != "text" else []
+        times = timed_together(fns)
+        t_ai = times[0]
+        t_floor = times[1] if floor_fn is not None else None
+        t_j = times[-1] if jenga_fn is not None and kind != "text" else None
         mem = peak_extra(lambda spec=spec: spec.apply(df)) / in_bytes
-        t_floor = timed(floor_fn) if floor_fn is not None else None
-        t_j = None
-        if jenga_fn is not None:
-            t_j = timed(jenga_fn) if kind != "text" else None
         fl = f"{t_floor * 1e3:9.1f}" if t_floor else f"{'-':>9}"
         ratio = f"{t_ai / t_floor:7.1f}" if t_floor else f"{'-':>7}"
         ratio2 = f"{t_ai / (t_floor + t_pick):13.1f}" if t_floor else f"{'-':>13}"
@@ -316,6 +331,8 @@ def main() -> None:
     # Text, Jenga-style: iterrows over every row is per-row Python; measured on a prefix
     # (the cost is linear in rows) and compared with aichaos on the same prefix.
     m = args.jenga_text_rows
+    if args.only and args.only not in "broken-characters":
+        return
     part = df.iloc[:m].copy()
     part["s0"] = part["s0"].astype(object)  # Jenga's pandas had object strings
     spec = make("broken-characters", columns=["s0"], fraction=frac)

@@ -13,12 +13,13 @@ null there (``from_pandas``), so it is a null here; statistics see the same vali
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from aichaos.data.columns import numeric, valid_mask
+from aichaos.data.columns import moments, numeric, valid_mask
 from aichaos.data.frame import Frame, Native, column_kind
 
 __all__ = ["CatCol", "NumCol", "changed_rows", "num_col"]
@@ -45,6 +46,8 @@ class NumCol:
         self.valid = valid
         #: None for a backend-native (pandas / numpy) column; NaN marks its nulls
         self.arrow_type = arrow_type
+        self._clean: bool | None = None
+        self._moments: tuple[float, float] | None = None
 
     @property
     def nan_null(self) -> bool:
@@ -54,13 +57,39 @@ class NumCol:
     def __len__(self) -> int:
         return len(self.values)
 
-    def ok_at(self, idx: np.ndarray) -> np.ndarray:
-        """Whether cells ``idx`` are valid and finite (the cells numeric kernels touch)."""
+    @property
+    def clean(self) -> bool:
+        """True when no cell is null, NaN or infinite: then every cell is eligible.
+
+        One summation pass, no temporary (a finite sum means no NaN or infinity); the
+        usual case then skips all per-cell checks.
+        """
+        if self._clean is None:
+            if self.valid is not None:
+                self._clean = False
+            elif self.values.dtype.kind == "f":
+                self._clean = math.isfinite(float(np.add.reduce(self.values, dtype=np.float64)))
+            else:
+                self._clean = True
+        return self._clean
+
+    def ok_rows(self, idx: np.ndarray) -> np.ndarray:
+        """The rows of ``idx`` that are valid and finite (the cells numeric kernels touch)."""
+        if self.clean:
+            return idx
         vals = self.values[idx]
         ok = np.isfinite(vals) if vals.dtype.kind == "f" else np.ones(len(idx), dtype=bool)
         if self.valid is not None:
             ok &= self.valid[idx]
-        return ok
+        out: np.ndarray = idx[ok]
+        return out
+
+    def valid_rows(self, idx: np.ndarray) -> np.ndarray:
+        """The rows of ``idx`` that are not null."""
+        if self.clean:
+            return idx
+        out: np.ndarray = idx[self.valid_at(idx)]
+        return out
 
     def valid_at(self, idx: np.ndarray) -> np.ndarray:
         """Whether cells ``idx`` are not null."""
@@ -73,16 +102,39 @@ class NumCol:
             out = self.valid[idx]
         return out
 
-    def ok_all(self) -> np.ndarray | None:
-        """Dense mask of valid, finite cells; None when every cell is (the common case).
+    def moments(self) -> tuple[float, float]:
+        """(mean, std) over the valid, finite cells (see :func:`columns.moments`).
 
-        The common case costs one summation and no temporary: a finite sum means no NaN or
-        infinity anywhere.
+        On a float column the same pass also settles :attr:`clean` (a finite sum).
         """
+        if self._moments is None:
+            if self._clean is None and self.valid is None:
+                total, mean, std = moments(self.values)
+                self._clean = math.isfinite(total)
+                if self._clean:
+                    self._moments = (mean, std)
+            if self._moments is None:
+                ok = self.ok_all()
+                sample = self.values if ok is None else self.values[ok]
+                self._moments = moments(sample)[1:]
+        return self._moments
+
+    def spread(self) -> float:
+        """The std over valid, finite cells; mean |x| (or 1) for a constant column."""
+        std = self.moments()[1]
+        if std > 0 and math.isfinite(std):
+            return std
+        ok = self.ok_all()
+        sample = self.values if ok is None else self.values[ok]
+        mean_abs = float(np.abs(sample).mean()) if len(sample) else 0.0
+        return mean_abs if mean_abs > 0 else 1.0
+
+    def ok_all(self) -> np.ndarray | None:
+        """Dense mask of valid, finite cells; None when every cell is (see :attr:`clean`)."""
+        if self.clean:
+            return None
         vals = self.values
         if vals.dtype.kind == "f":
-            if self.valid is None and np.isfinite(vals.sum()):
-                return None
             ok = np.isfinite(vals)
             if self.valid is not None:
                 ok &= self.valid
@@ -102,7 +154,8 @@ class NumCol:
             valid[idx] = False
             return self._wrap(self.values, valid)
         # pandas / numpy: NaN is the null; an int column becomes float64 (as Arrow -> pandas)
-        out = self.values.astype(np.float64 if self.values.dtype.kind in "iu" else None)
+        kind = self.values.dtype.kind
+        out = self.values.astype(np.float64) if kind in "iu" else self.values.copy()
         out[idx] = np.nan
         return self._wrap(out, None)
 
@@ -193,6 +246,11 @@ class CatCol:
 def changed_rows(idx: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
     """The rows of ``idx`` whose value differs between ``old`` and ``new`` (NaN == NaN)."""
     diff = old != new
-    if old.dtype.kind == "f" or new.dtype.kind == "f":
+    if (old.dtype.kind == "f" or new.dtype.kind == "f") and not (
+        # NaN != NaN is the only false positive; a finite sum rules out any NaN for free
+        np.isfinite(np.add.reduce(old, dtype=np.float64))
+        or np.isfinite(np.add.reduce(new, dtype=np.float64))
+    ):
         diff &= ~(np.isnan(old.astype(np.float64)) & np.isnan(new.astype(np.float64)))
-    return idx if diff.all() else idx[diff]
+    out: np.ndarray = idx if diff.all() else idx[diff]
+    return out

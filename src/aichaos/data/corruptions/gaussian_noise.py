@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, CellCorruption
-from aichaos.data.columns import pick, spread
+from aichaos.data.columns import pick
 from aichaos.data.frame import Column, Frame
 from aichaos.data.views import changed_rows, num_col
 
@@ -37,10 +37,12 @@ class GaussianNoise(CellCorruption):
         """Noise the picked cells; the changed cells are every one whose value moved."""
         col = num_col(frame, name)
         values = col.values
+        col.moments()  # one pass: statistics, and whether any cell needs a check
         idx = pick(rng, len(col), self.effective_fraction())
-        idx = idx[col.ok_at(idx)]
+        idx = col.ok_rows(idx)
         scale = self.scale if self.scale is not None else SCALES[self.level - 1]
-        noise = rng.normal(0.0, scale * spread(values, col.ok_all()), size=len(idx))
+        noise = rng.standard_normal(len(idx))
+        noise *= scale * col.spread()
         old = values[idx]
         if values.dtype.kind in "iu":
             step = np.rint(noise)
@@ -49,5 +51,6 @@ class GaussianNoise(CellCorruption):
             info = np.iinfo(values.dtype)
             new = np.clip(old + step, info.min, info.max).astype(values.dtype)
         else:
-            new = (old + noise).astype(values.dtype)
+            noise += old
+            new = noise.astype(values.dtype, copy=False)
         return col.write(idx, new), changed_rows(idx, old, new)

@@ -47,7 +47,7 @@ class LabelFlip(CellCorruption):
                 )
             classes = _int_classes(frame, name, col)
             idx = pick(rng, len(col), self.effective_fraction())
-            idx = idx[col.valid_at(idx)]
+            idx = col.valid_rows(idx)
             old = np.searchsorted(classes, col.values[idx])
             new = self._flip([str(c) for c in classes.tolist()], name, old, rng)
             return col.write(idx, classes[new]), idx

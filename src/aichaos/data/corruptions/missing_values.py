@@ -48,7 +48,7 @@ class MissingValues(CellCorruption):
         if self.mechanism == "MCAR" and kind == "numeric":
             col = num_col(frame, name)
             idx = pick(rng, len(col), self.effective_fraction())
-            idx = idx[col.valid_at(idx)]
+            idx = col.valid_rows(idx)
             return col.nullify(idx), idx
         if self.mechanism == "MCAR" and CatCol.applies(frame, name):
             cat = CatCol(frame, name)

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, CellCorruption
-from aichaos.data.columns import moments, pick, spread
+from aichaos.data.columns import pick
 from aichaos.data.frame import Column, Frame
 from aichaos.data.views import changed_rows, num_col
 
@@ -35,14 +35,12 @@ class Outliers(CellCorruption):
         """Write outliers into the picked cells; the mask is every cell that changed."""
         col = num_col(frame, name)
         values = col.values
+        col.moments()  # one pass: statistics, and whether any cell needs a check
         idx = pick(rng, len(col), self.effective_fraction())
-        idx = idx[col.ok_at(idx)]
+        idx = col.ok_rows(idx)
         mag = self.magnitude if self.magnitude is not None else MAGNITUDES[self.level - 1]
         sign = np.where(rng.random(len(idx)) < 0.5, -1.0, 1.0)
-        ok = col.ok_all()
-        sample = values if ok is None else values[ok]
-        center = moments(sample)[0]
-        new = center + sign * mag * spread(sample, None)
+        new = col.moments()[0] + sign * mag * col.spread()
         if values.dtype.kind in "iu":
             info = np.iinfo(values.dtype)
             new = np.clip(np.rint(new), info.min, info.max).astype(values.dtype)

@@ -37,7 +37,8 @@ class Scaling(CellCorruption):
         col = num_col(frame, name)
         values = col.values
         idx = pick(rng, len(col), self.effective_fraction())
-        idx = idx[col.ok_at(idx) & (values[idx] != 0)]
+        idx = col.ok_rows(idx)
+        idx = idx[values[idx] != 0]
         old = values[idx]
         dtype = None
         if values.dtype.kind in "iu" and not float(self.factor).is_integer():
