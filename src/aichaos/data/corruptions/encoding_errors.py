@@ -57,7 +57,7 @@ class EncodingErrors(CellCorruption):
         offsets, data = _mojibake(offsets, data, moji[row_of] & high, row_of)
         if self.mode != "mojibake":
             offsets, data = _replace_one(offsets, data, ~moji, u_pos)
-        return put_text(arr, idx, from_buffers(sub.type, offsets, data))
+        return put_text(arr, idx, from_buffers(sub.type, offsets, data), sub)
 
 
 def _mojibake(

@@ -9,6 +9,8 @@ flip uniformly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,10 +47,10 @@ class LabelFlip(CellCorruption):
                     f"label-flip: column {name!r} is {col.values.dtype}; labels must be int, "
                     "bool, string or categorical"
                 )
-            classes = _int_classes(frame, name, col)
+            classes, code_of = _int_classes(frame, name, col)
             idx = pick(rng, len(col), self.effective_fraction())
             idx = col.valid_rows(idx)
-            old = np.searchsorted(classes, col.values[idx])
+            old = code_of(col.values[idx])
             new = self._flip([str(c) for c in classes.tolist()], name, old, rng)
             return col.write(idx, classes[new]), idx
         if CatCol.applies(frame, name):
@@ -132,22 +134,28 @@ class LabelFlip(CellCorruption):
         return np.array(sources, dtype=np.int64), np.stack(rows)
 
 
-def _int_classes(frame: Frame, name: str, col: NumCol) -> np.ndarray:
-    """The distinct valid values of an integer column, sorted.
+def _int_classes(
+    frame: Frame, name: str, col: NumCol
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The distinct valid values of an integer column, sorted, and value -> class code.
 
-    A counting pass when the values span a modest range (the usual label column), else a
-    hash-based unique; both give the same sorted classes on every backend.
+    A counting pass when the values span a modest range (the usual label column; codes by
+    table lookup), else a hash-based unique (codes by binary search); both give the same
+    sorted classes on every backend.
     """
     values = col.values
     if col.valid is None and len(values):
         lo, hi = int(values.min()), int(values.max())
         if hi - lo <= 4 * len(values) + 1024:
             counts = np.bincount(values if lo >= 0 else values - lo)
-            present = np.flatnonzero(counts)
-            out: np.ndarray = (present + (0 if lo >= 0 else lo)).astype(values.dtype)
-            return out
+            seen = counts > 0
+            table = np.cumsum(seen) - 1  # value - lo -> rank among the present values
+            base = 0 if lo >= 0 else lo
+            classes: np.ndarray = (np.flatnonzero(seen) + base).astype(values.dtype)
+            return classes, lambda v: table[v - base if base else v]
     uniq = pc.unique(frame.column(name)).drop_null().to_numpy(zero_copy_only=False)
-    return np.sort(uniq)
+    classes = np.sort(uniq)
+    return classes, lambda v: np.searchsorted(classes, v)
 
 
 def _draw(weights: np.ndarray, row: np.ndarray, u: np.ndarray) -> np.ndarray:

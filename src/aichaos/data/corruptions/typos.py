@@ -89,4 +89,4 @@ class Typos(CellCorruption):
         ins_len = np.select([op == 1, op == 3], [0, 2], 1).astype(np.int64)
         pos = np.where(op == 4, 0, pos)
         new_off, new_data = splice(offsets, data, pos, delete, insert, ins_len)
-        return put_text(arr, idx, from_buffers(sub.type, new_off, new_data))
+        return put_text(arr, idx, from_buffers(sub.type, new_off, new_data), sub)
