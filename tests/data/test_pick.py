@@ -76,3 +76,25 @@ def test_fast_paths_keep_dtypes_and_share_other_columns() -> None:
     out, rep = make("missing-values", columns=["i16"], fraction=0.3).apply(df)
     assert out["i16"].dtype == np.float64  # as Arrow -> pandas turns an int column with nulls
     assert np.array_equal(out["i16"].isna().to_numpy(), rep.cells["i16"])
+
+
+def test_text_edits_are_small_and_exact() -> None:
+    """One typo changes a string's length by at most one character; broken characters
+    follow Jenga's vowel map exactly."""
+    import pandas as pd
+
+    from aichaos.data import make
+    from aichaos.data.corruptions.broken_characters import REPLACEMENTS
+
+    words = ["hello world", "AEIOU aeiou", "naïve café", "q", "", "typo test"] * 300
+    df = pd.DataFrame({"s": pd.Series(words, dtype="str")})
+    out, rep = make("typos", columns=["s"], fraction=0.5, seed=4).apply(df)
+    old, new = df["s"].tolist(), out["s"].tolist()
+    assert all(abs(len(a) - len(b)) <= 1 for a, b in zip(old, new, strict=True))
+    assert {len(b) - len(a) for a, b in zip(old, new, strict=True) if a != b} == {-1, 0, 1}
+    out, rep = make("broken-characters", columns=["s"], fraction=0.5, seed=4).apply(df)
+    for i in np.flatnonzero(rep.cells["s"]):
+        expect = old[i]
+        for char, repl in REPLACEMENTS.items():
+            expect = expect.replace(char, repl)
+        assert out["s"][i] == expect
