@@ -102,6 +102,15 @@ class NumCol:
             out = self.valid[idx]
         return out
 
+    def valid_all(self) -> np.ndarray | None:
+        """Dense mask of the non-null cells; None when nothing is null."""
+        if self.clean:
+            return None
+        if self.nan_null:
+            out: np.ndarray = ~np.isnan(self.values)
+            return out
+        return self.valid
+
     def moments(self) -> tuple[float, float]:
         """(mean, std) over the valid, finite cells (see :func:`columns.moments`).
 

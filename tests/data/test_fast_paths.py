@@ -1,4 +1,4 @@
-"""Cell choice by geometric skips: exactly one independent Bernoulli(p) per row."""
+"""Fast paths: cell choice by geometric skips, numpy / code views, text kernels, MNAR band."""
 
 from __future__ import annotations
 
@@ -98,3 +98,27 @@ def test_text_edits_are_small_and_exact() -> None:
         for char, repl in REPLACEMENTS.items():
             expect = expect.replace(char, repl)
         assert out["s"][i] == expect
+
+
+@pytest.mark.parametrize("backend", ["pandas", "arrow"])
+@pytest.mark.parametrize("seed", range(6))
+def test_mnar_band_is_a_contiguous_rank_band(backend: str, seed: int) -> None:
+    import pandas as pd
+    import pyarrow as pa
+
+    from aichaos.data import make
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 30, 2000).astype(np.float64)  # many ties
+    x[rng.random(2000) < 0.1] = np.nan
+    df = pd.DataFrame({"x": x})
+    batch = df if backend == "pandas" else pa.Table.from_pandas(df, preserve_index=False)
+    _, rep = make("missing-values", columns=["x"], mechanism="MNAR", fraction=0.3).apply(
+        batch, seed=seed
+    )
+    valid = np.flatnonzero(~np.isnan(x))
+    hit = rep.cells["x"]
+    assert hit.sum() == round(0.3 * len(valid)) and not hit[np.isnan(x)].any()
+    order = valid[np.argsort(x[valid], kind="stable")]  # ranks, ties in row order
+    ranks = np.flatnonzero(hit[order])
+    assert np.array_equal(ranks, np.arange(ranks[0], ranks[0] + len(ranks)))
