@@ -65,15 +65,19 @@ def timed(fn: Callable[[], Any]) -> float:
 def timed_together(fns: list[Callable[[], Any]]) -> list[float]:
     """Best of REPEATS for each function, the functions taking turns in every round.
 
-    Taking turns exposes each to the same background load on a shared machine, so the
-    ratios between them are fairer than timing one after the other.
+    Taking turns exposes each to the same background load on a shared machine, and the
+    rotating order to the same cache state, so the ratios are fairer than timing one
+    after the other.
     """
     best = [float("inf")] * len(fns)
-    for _ in range(REPEATS):
-        for i, fn in enumerate(fns):
+    for r in range(REPEATS):
+        # rotate who goes first, so no one always runs right after the cache-flushing
+        # Jenga copy or right after another reads the same column
+        for j in range(len(fns)):
+            i = (r + j) % len(fns)
             gc.collect()
             t0 = time.perf_counter()
-            fn()
+            fns[i]()
             best[i] = min(best[i], time.perf_counter() - t0)
     return best
 
@@ -190,7 +194,7 @@ def main() -> None:
     print(
         "the Jenga-style column is Jenga's method re-implemented (deep copy + df.loc / iterrows)."
     )
-    print(f"timings: best of {REPEATS}; machine is shared, expect noise.\n")
+    print(f"timings: best of {REPEATS}, taking turns, gc.collect() before each call.\n")
     frac = 0.1
     rng = np.random.default_rng(1)
     idx = np.flatnonzero(rng.random(n) < frac)

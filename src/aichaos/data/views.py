@@ -85,10 +85,14 @@ class NumCol:
         return out
 
     def valid_rows(self, idx: np.ndarray) -> np.ndarray:
-        """The rows of ``idx`` that are not null."""
-        if self.clean:
+        """The rows of ``idx`` that are not null.
+
+        Checks the picked cells only (O(picked)) unless :attr:`clean` is already known.
+        """
+        if self._clean or (self.valid is None and self.values.dtype.kind != "f"):
             return idx
-        out: np.ndarray = idx[self.valid_at(idx)]
+        ok = self.valid_at(idx)
+        out: np.ndarray = idx if ok.all() else idx[ok]
         return out
 
     def valid_at(self, idx: np.ndarray) -> np.ndarray:
@@ -154,6 +158,14 @@ class NumCol:
         """A copy of the column (as ``dtype``) with ``new`` written at ``idx``; nulls kept."""
         out = self.values.astype(dtype or self.values.dtype, copy=True)
         out[idx] = new
+        return self._wrap(out, self.valid)
+
+    def copy(self) -> np.ndarray:
+        """A writable copy of the values, to edit and hand to :meth:`wrap`."""
+        return self.values.copy()
+
+    def wrap(self, out: np.ndarray) -> Any:
+        """Edited values (from :meth:`copy`) as a new column; nulls kept."""
         return self._wrap(out, self.valid)
 
     def nullify(self, idx: np.ndarray) -> Any:

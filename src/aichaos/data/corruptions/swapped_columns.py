@@ -84,10 +84,14 @@ def _swap_numeric(frame: Frame, a: str, b: str, idx: np.ndarray) -> tuple[Any, C
     col_a, col_b = num_col(frame, a), num_col(frame, b)
     if col_a.valid is not None or col_b.valid is not None:
         return None
-    xa, xb = col_a.values[idx], col_b.values[idx]
+    # copy first, then gather from the fresh copies while they are still in cache
+    new_a, new_b = col_a.copy(), col_b.copy()
+    xa, xb = new_a[idx], new_b[idx]
+    new_a[idx] = xb
+    new_b[idx] = xa
     same = xa == xb
     if xa.dtype.kind == "f":  # NaN (pandas' null) swapped with NaN changes nothing
         same |= np.isnan(xa) & np.isnan(xb)
-    changed = idx[~same]
-    new = {a: col_a.write(idx, xb), b: col_b.write(idx, xa)}
+    changed = idx if not same.any() else idx[~same]
+    new = {a: col_a.wrap(new_a), b: col_b.wrap(new_b)}
     return frame.replace(new), Cells(frame.n_rows, {a: changed, b: changed.copy()})
