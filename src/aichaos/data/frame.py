@@ -186,13 +186,15 @@ class Frame:
 
             out = data.copy(deep=False)
             for name, arr in new.items():
+                like = self.series(name)
                 if isinstance(arr, Native):
                     obj = arr.obj
                     if not isinstance(obj, pd.Series):
-                        obj = pd.Series(obj, index=data.index, name=data[name].name, copy=False)
-                    out[name] = obj
+                        obj = pd.Series(obj, index=data.index, name=like.name, copy=False)
                 else:
-                    out[name] = _to_pandas(arr, data[name], data.index)
+                    obj = _to_pandas(arr, like, data.index)
+                # by position: cheaper than __setitem__'s label checks (names are unique)
+                out.isetitem(data.columns.get_loc(name), obj)
             return out
         cols = {n: a.obj if isinstance(a, Native) else a for n, a in new.items()}
         if self.backend in ("arrow-table", "arrow-batch"):
