@@ -41,7 +41,7 @@ class BrokenCharacters(CellCorruption):
 
 def _table() -> tuple[np.ndarray, np.ndarray]:
     """Per byte: its replacement's length and UTF-8 bytes (identity for most bytes)."""
-    lengths = np.ones(256, dtype=np.int64)
+    lengths = np.ones(256, dtype=np.uint8)
     table = np.zeros((256, 3), dtype=np.uint8)
     table[:, 0] = np.arange(256)
     for char, repl in REPLACEMENTS.items():
@@ -52,23 +52,30 @@ def _table() -> tuple[np.ndarray, np.ndarray]:
 
 
 _LENGTHS, _TABLE = _table()
+_BYTE = [np.ascontiguousarray(_TABLE[:, j]) for j in range(3)]  # 1-D: fast lookups
 
 
 def _expand(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every mapped ASCII byte -> its accented UTF-8 sequence, all strings in one pass.
 
-    One table lookup per byte instead of one ``replace_substring`` pass per vowel.
+    One table lookup per byte instead of one ``replace_substring`` pass per vowel: each
+    byte is repeated to its sequence's length, then the mapped ones are overwritten with
+    their sequences. Positions are computed over the mapped bytes only.
     """
     counts = _LENGTHS[data]
-    out = np.repeat(data, counts)
     hit = np.flatnonzero(counts > 1)
-    if len(hit):
-        extra = np.cumsum(counts - 1)  # bytes added up to and including each input byte
-        start = hit + extra[hit] - (counts[hit] - 1)  # where byte `hit` lands in `out`
-        for j in range(1, 3):
-            more = counts[hit] > j
-            out[start[more] + j] = _TABLE[data[hit[more]], j]
-        out[start] = _TABLE[data[hit], 0]
-        before = np.concatenate([[0], extra])  # bytes added before input position i
-        offsets = offsets + before[offsets]
-    return offsets, out
+    if not len(hit):
+        return offsets, data
+    out = np.repeat(data, counts)
+    src = data[hit].astype(np.intp)  # one index conversion for the three lookups
+    extra = counts[hit].astype(np.int64) - 1  # bytes each mapped byte adds
+    added = np.cumsum(extra)
+    at = hit + added - extra  # where each mapped byte's sequence starts in `out`
+    out[at] = _BYTE[0][src]
+    at += 1
+    out[at] = _BYTE[1][src]
+    three = extra > 1
+    out[at[three] + 1] = _BYTE[2][src[three]]
+    # a string boundary moves by the bytes added before it
+    before = np.concatenate([[0], added])[np.searchsorted(hit, offsets)]
+    return offsets + before, out
