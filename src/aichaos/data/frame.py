@@ -76,6 +76,7 @@ class Frame:
         self.n_rows = n_rows
         self._cache: dict[str, pa.Array] = {}
         self._series: dict[str, Any] = {}
+        self._native: dict[str, np.ndarray | None] = {}
 
     # -- reading -------------------------------------------------------------------------
     def resolve(self, column: str | int) -> str:
@@ -121,10 +122,11 @@ class Frame:
         """
         data = self.data
         if self.backend == "pandas":
+            if name in self._native:
+                return self._native[name]
             series = self.series(name)
-            if not isinstance(series.dtype, np.dtype):
-                return None
-            out: np.ndarray = series.to_numpy()
+            out = series.to_numpy() if isinstance(series.dtype, np.dtype) else None
+            self._native[name] = out
             return out
         if self.backend == "numpy-dict":
             return data[name]  # type: ignore[no-any-return]
@@ -358,9 +360,11 @@ def as_frame(batch: Any) -> Frame:
             raise ValidationError("a dict batch needs 1-D numpy columns of one length")
         return Frame(batch, "numpy-dict", names, lengths.pop())
     if mod.startswith("pandas") and type(batch).__name__ == "DataFrame":
-        names = [str(c) for c in batch.columns]
-        if list(batch.columns) != names:
-            raise ValidationError("a DataFrame batch needs string column names")
+        names = batch.columns.tolist()
+        if not all(type(c) is str for c in names):
+            if not all(isinstance(c, str) for c in names):  # e.g. numpy str_ is fine
+                raise ValidationError("a DataFrame batch needs string column names")
+            names = [str(c) for c in names]
         if len(set(names)) != len(names):
             raise ValidationError("a DataFrame batch has duplicate column names")
         return Frame(batch, "pandas", names, len(batch))
