@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from aichaos.data import make
+from aichaos.data.columns import moments
 from aichaos.data.columns import pick as aichaos_pick
 
 REPEATS = 7
@@ -303,6 +304,7 @@ def main() -> None:
         return aichaos_pick(np.random.default_rng(2), n, frac)
 
     t_dense, t_pick = timed_together([dense_pick, pick])
+    t_floor_f64 = timed(floor(df, ["f0"], idx, [np.nan]))
     print(f"cell choice, dense (rng.random(n) < p, flatnonzero): {t_dense * 1e3:.1f} ms")
     print(f"cell choice, aichaos (geometric skips, O(hits)):      {t_pick * 1e3:.1f} ms")
     print("/(floor+pick): aichaos time over the floor plus aichaos's own cell choice\n")
@@ -331,6 +333,26 @@ def main() -> None:
         jm = f"{t_j * 1e3:9.0f}" if t_j else f"{'-':>9}"
         jr = f"{t_j / t_ai:12.1f}x" if t_j else f"{'-':>13}"
         print(f"{label:22} {fl} {t_ai * 1e3:10.1f} {ratio} {ratio2} {jm} {jr} {mem:13.2f}x")
+
+    # What a corruption must do beyond the floor's write, measured the same way: these
+    # bound how close to the floor each one can get (see docs/data.md).
+    k_hits = len(idx)
+    small = build(1000)
+    mcar = make("missing-values", columns=["f0"], fraction=frac)
+    parts = {
+        "k normal draws (gaussian-noise values)": lambda: np.random.default_rng(3).standard_normal(
+            k_hits
+        ),
+        "column mean/std pass (noise, outliers)": lambda: moments(df["f1"].to_numpy()),
+        "class set of an int label column (label-flip)": lambda: np.bincount(df["i1"].to_numpy()),
+        "fixed cost: MCAR apply on a 1,000-row frame": lambda: mcar.apply(small),
+    }
+    t_parts = timed_together(list(parts.values()))
+    print(f"\nbuilding blocks (k = {k_hits:,} picked cells), best of {REPEATS}:")
+    print(f"  {'floor, float64 column':48} {t_floor_f64 * 1e3:6.2f} ms")
+    print(f"  {'cell choice (aichaos)':48} {t_pick * 1e3:6.2f} ms")
+    for what, t in zip(parts, t_parts, strict=True):
+        print(f"  {what:48} {t * 1e3:6.2f} ms")
 
     # Text, Jenga-style: iterrows over every row is per-row Python; measured on a prefix
     # (the cost is linear in rows) and compared with aichaos on the same prefix.

@@ -1,9 +1,10 @@
 """One view over every batch backend: pandas, Arrow Table / RecordBatch, numpy.
 
-Every corruption computes on Arrow arrays (numeric kernels on zero-copy numpy views of
-them, text kernels with ``pyarrow.compute``) and hands the result back through the
-:class:`Frame` that wrapped the input, so the same seed gives the same cells and values on
-every backend. A frame converts only the columns a corruption touches; the others are
+Every corruption computes on Arrow arrays (text kernels on their buffers) or, for numeric
+and categorical columns, on zero-copy numpy views (:mod:`aichaos.data.views`: pandas and
+numpy columns are read without an Arrow round trip), and hands the result back through
+the :class:`Frame` that wrapped the input, so the same seed gives the same cells and
+values on every backend. A frame converts only the columns a corruption touches; the others are
 handed back as the very same objects (shared, never copied), and the input is never
 modified.
 

@@ -2,7 +2,7 @@
 
 A text corruption takes the picked cells (``pc.take``), edits their UTF-8 bytes with numpy
 on the Arrow offsets / data buffers (one splice per string, all strings at once), and
-writes them back with ``pc.replace_with_mask``. Edits keep UTF-8 valid: bytes are
+merges them back with one ``pc.take`` over [column, new cells]. Edits keep UTF-8 valid: bytes are
 replaced or deleted only where they are ASCII, and inserted text is whole characters.
 """
 
