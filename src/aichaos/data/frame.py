@@ -121,22 +121,22 @@ class Frame:
         pandas columns of a numpy dtype and numpy batches; None for Arrow input and for
         pandas extension dtypes (categorical, nullable, Arrow-backed), which go via Arrow.
         """
+        if name in self._native:
+            return self._native[name]
         data = self.data
+        out: np.ndarray | None = None
         if self.backend == "pandas":
-            if name in self._native:
-                return self._native[name]
             series = self.series(name)
             out = series.to_numpy() if isinstance(series.dtype, np.dtype) else None
-            self._native[name] = out
-            return out
-        if self.backend == "numpy-dict":
-            return data[name]  # type: ignore[no-any-return]
-        if self.backend == "numpy-1d":
-            return data  # type: ignore[no-any-return]
-        if self.backend == "numpy-2d":
+        elif self.backend == "numpy-dict":
+            out = data[name]
+        elif self.backend == "numpy-1d":
+            out = data
+        elif self.backend == "numpy-2d":
             # a contiguous copy, as the Arrow path reads it: same sums, same results
-            return np.ascontiguousarray(data[:, int(name)])
-        return None
+            out = np.ascontiguousarray(data[:, int(name)])
+        self._native[name] = out
+        return out
 
     def pandas_categorical(self, name: str) -> Any:
         """Column ``name`` as a pandas Series when it is a pandas categorical, else None."""
