@@ -30,7 +30,8 @@ class CategoricalShift(CellCorruption):
     ) -> tuple[Column, np.ndarray]:
         """Remap the picked cells through a derangement of the categories."""
         p = self.effective_fraction()
-        if CatCol.applies(frame, name):  # integer codes in place: no decode / re-encode
+        fast = CatCol.applies(frame, name)
+        if fast:  # integer codes in place: no decode / re-encode
             cat = CatCol(frame, name)
             codes, used = cat.codes, cat.n_categories
         else:
@@ -44,11 +45,12 @@ class CategoricalShift(CellCorruption):
         idx = pick(rng, len(codes), p)
         old = codes[idx]
         keep = old >= 0
-        idx, old = idx[keep], old[keep]
+        if not keep.all():  # null cells stay null
+            idx, old = idx[keep], old[keep]
         order = rng.permutation(used)
         cycle = np.empty(used, dtype=np.int64)
         cycle[order] = np.roll(order, -1)  # order[i] -> order[i+1]: no fixed point
-        if CatCol.applies(frame, name):
+        if fast:
             return cat.write(idx, cycle[old]), idx
         new_codes = codes.copy()
         new_codes[idx] = cycle[old]
