@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from aichaos.data.frame import Frame
+    from aichaos.data.frame import Frame, Native
     from aichaos.data.report import Corrupted
 
 __all__ = [
@@ -116,7 +116,8 @@ class Corruption(BaseModel):
         frame = as_frame(batch)
         if frame.n_rows == 0:
             raise ValidationError(f"{self.type}: the batch is empty (0 rows); nothing to corrupt")
-        rng = np.random.default_rng(self.seed if seed is None else seed)
+        # == default_rng(seed), minus a dispatch layer that costs ~50 us on a cold cache
+        rng = np.random.Generator(np.random.PCG64(self.seed if seed is None else seed))
         return self._run(frame, rng, history)
 
     @abstractmethod
@@ -168,36 +169,40 @@ class CellCorruption(Corruption):
 
     def check_column(self, frame: Frame, name: str) -> None:
         """Raise a ValidationError naming ``name`` if this corruption cannot use it."""
-        arr = frame.column(name)
         kind = frame.kind(name)
         if kind not in self.kinds:
+            typ = frame.column(name).type
             raise ValidationError(
-                f"{self.type}: column {name!r} has type {arr.type} ({kind}); "
+                f"{self.type}: column {name!r} has type {typ} ({kind}); "
                 f"expected a {' or '.join(self.kinds)} column"
             )
-        if len(arr) and arr.null_count == len(arr):
+        if frame.all_null(name):
             raise ValidationError(
                 f"{self.type}: column {name!r} is all null; there is nothing to corrupt"
             )
 
     def _run(self, frame: Frame, rng: np.random.Generator, history: Any) -> Corrupted:
-        from aichaos.data.report import Corrupted
+        from aichaos.data.report import Cells, Corrupted
 
         names = self.select_columns(frame)
-        new: dict[str, pa.Array] = {}
+        new: dict[str, pa.Array | Native] = {}
         cells: dict[str, np.ndarray] = {}
         for name in names:
-            arr, mask = self.corrupt_column(frame, name, rng)
+            arr, changed = self.corrupt_column(frame, name, rng)
             if arr is not None:
                 new[name] = arr
-            cells[name] = mask
-        return Corrupted(frame.replace(new), self._report(frame, cells=cells))
+            cells[name] = changed
+        report = self._report(frame, cells=Cells(frame.n_rows, cells))
+        return Corrupted(frame.replace(new), report)
 
     @abstractmethod
     def corrupt_column(
         self, frame: Frame, name: str, rng: np.random.Generator
-    ) -> tuple[pa.Array | None, np.ndarray]:
-        """New column (None: unchanged) and the boolean mask of the cells that differ."""
+    ) -> tuple[pa.Array | Native | None, np.ndarray]:
+        """New column (None: unchanged) and the cells that differ.
+
+        The cells are sorted row indices (int) or a boolean mask over rows.
+        """
 
 
 CORRUPTIONS: Registry[Corruption] = Registry(

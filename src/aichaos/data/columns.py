@@ -1,12 +1,14 @@
 """Vectorised building blocks shared by the corruptions: pick cells, read and write columns.
 
-Cell choice is one ``rng.random(n)`` draw per column compared with the fraction, so the
-same seed picks the same cells on every backend; values are then drawn for the picked
-cells only, in row order.
+Cell choice draws the gaps between hit rows (geometric skips: a gap ~ Geometric(p) before
+each hit is exactly an independent Bernoulli(p) per row), so it costs O(hits), not O(rows),
+and the same seed picks the same cells on every backend; values are then drawn for the
+picked cells only, in row order.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,6 @@ __all__ = [
     "encode",
     "numeric",
     "pick",
-    "put_numeric",
     "valid_mask",
 ]
 
@@ -34,11 +35,53 @@ def valid_mask(arr: pa.Array) -> np.ndarray | None:
 def pick(
     rng: np.random.Generator, n: int, fraction: float, eligible: np.ndarray | None = None
 ) -> np.ndarray:
-    """Row indices hit by an independent Bernoulli(fraction) draw, among ``eligible`` rows."""
-    hit = rng.random(n) < fraction
-    if eligible is not None:
-        hit &= eligible
-    return np.flatnonzero(hit)
+    """Sorted row indices hit by an independent Bernoulli(fraction) draw per row.
+
+    With ``eligible`` (a boolean mask over rows) only eligible rows are kept, which is the
+    same as drawing every row and and-ing with the mask. Cost O(hits): the gap before each
+    hit is ``floor(E / -log(1 - p)) + 1`` with E ~ Exp(1), i.e. Geometric(p), so no
+    per-row random number is drawn.
+    """
+    idx = skips(rng, n, fraction)
+    if eligible is not None and len(idx):
+        idx = idx[eligible[idx]]
+    return idx
+
+
+#: extra gaps drawn per round, in standard deviations of the hit count (a second round is
+#: needed with probability ~1e-9; the result does not depend on it being rare)
+SLACK_SIGMAS = 6.0
+
+
+def skips(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
+    """Rows (sorted int64) of a Bernoulli(p) process over ``n`` rows, by geometric skips."""
+    if n <= 0 or p <= 0.0:
+        return np.zeros(0, dtype=np.int64)
+    if p >= 1.0:
+        return np.arange(n, dtype=np.int64)
+    inv = -1.0 / math.log1p(-p)  # mean gap is 1/p; E * inv is Exp with rate -log(1-p)
+    parts: list[np.ndarray] = []
+    start = 0  # the row after the last hit
+    while True:
+        # enough gaps for all hits with overwhelming probability; else draw another round
+        mean = (n - start) * p
+        m = max(16, int(mean + SLACK_SIGMAS * math.sqrt(mean) + 16))
+        gaps = rng.standard_exponential(m)
+        np.multiply(gaps, inv, out=gaps)
+        np.minimum(gaps, float(n), out=gaps)  # a huge gap ends the run; no int overflow
+        # floor(E * inv) is the number of rows skipped before a hit; integer cumsum (a
+        # float one is latency-bound, ~10x slower) turns skips into rows
+        rows = gaps.view(np.int64)  # reuse the buffer: an exact-overlap ufunc is safe
+        np.floor(gaps, out=rows, casting="unsafe")
+        rows += 1
+        np.cumsum(rows, out=rows)
+        rows += start - 1
+        end = int(np.searchsorted(rows, n))
+        parts.append(rows[:end])
+        if end < m:
+            break
+        start = int(rows[-1]) + 1
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def numeric(arr: pa.Array) -> np.ndarray:
@@ -54,25 +97,6 @@ def numeric(arr: pa.Array) -> np.ndarray:
         )
     values: np.ndarray = arr.to_numpy(zero_copy_only=False)
     return values
-
-
-def put_numeric(
-    arr: pa.Array, idx: np.ndarray, values: np.ndarray, out_type: pa.DataType | None = None
-) -> tuple[pa.Array, np.ndarray]:
-    """Copy ``arr``'s values, write ``values`` at ``idx``; return (new array, changed mask).
-
-    Only the touched column is copied; validity is kept. The mask holds exactly the cells
-    whose value differs (a write of an equal value is not a change).
-    """
-    old = numeric(arr)
-    target = np.dtype(out_type.to_pandas_dtype()) if out_type is not None else old.dtype
-    new = old.astype(target, copy=True)
-    new[idx] = values
-    mask = changed_at(old, new, idx)
-    valid = valid_mask(arr)
-    typ = out_type or arr.type
-    out = pa.array(new, type=typ, mask=None if valid is None else ~valid)
-    return out, mask
 
 
 def changed_at(old: np.ndarray, new: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -120,22 +144,37 @@ def decode(codes: np.ndarray, dictionary: pa.Array, like: pa.Array, was_dict: bo
     return pc.take(dictionary, indices)
 
 
-def finite_mask(arr: pa.Array, values: np.ndarray) -> np.ndarray | None:
-    """Cells that are valid and finite (None: all of them), the ones numeric kernels touch."""
-    valid = valid_mask(arr)
-    if values.dtype.kind == "f":
-        fin = np.isfinite(values)
-        if valid is not None:
-            fin &= valid
-        return None if fin.all() else fin
-    return valid
+_CHUNK = 1 << 16
 
 
-def spread(values: np.ndarray, ok: np.ndarray | None) -> float:
-    """The column's standard deviation over ``ok`` cells, or a scale of 1 for constants."""
-    sample = values if ok is None else values[ok]
-    std = float(np.std(sample, dtype=np.float64)) if len(sample) else 0.0
-    if std > 0 and np.isfinite(std):
-        return std
-    mean = float(np.abs(sample).mean()) if len(sample) else 0.0
-    return mean if mean > 0 else 1.0
+def moments(sample: np.ndarray) -> tuple[float, float, float]:
+    """(sum, mean, population std) of ``sample`` in float64, in one pass over memory.
+
+    Per chunk (cache-sized, one reused buffer): its sum, then its squared deviations from
+    its own mean; chunks are merged with Chan et al.'s pairwise update, so the result is
+    as accurate as two passes without ``np.std``'s full-size temporary or a second trip
+    through memory. Summation order depends only on the values, so every backend gets the
+    same figures for the same cells. A NaN or infinity makes the sum non-finite.
+    """
+    n = len(sample)
+    if n == 0:
+        return 0.0, 0.0, 0.0
+    buf = np.empty(min(n, _CHUNK), dtype=np.float64)
+    total = mean = m2 = 0.0
+    seen = 0
+    for start in range(0, n, _CHUNK):
+        part = sample[start : start + _CHUNK]
+        size = len(part)
+        b = buf[:size]
+        part_sum = float(np.add.reduce(part, dtype=np.float64))
+        part_mean = part_sum / size
+        np.subtract(part, part_mean, out=b, casting="unsafe")
+        np.multiply(b, b, out=b)
+        part_m2 = float(np.add.reduce(b))
+        both = seen + size
+        delta = part_mean - mean
+        mean += delta * size / both
+        m2 += part_m2 + delta * delta * seen * size / both
+        total += part_sum
+        seen = both
+    return total, mean, math.sqrt(m2 / n) if math.isfinite(m2) else math.nan

@@ -1,9 +1,10 @@
 """One view over every batch backend: pandas, Arrow Table / RecordBatch, numpy.
 
-Every corruption computes on Arrow arrays (numeric kernels on zero-copy numpy views of
-them, text kernels with ``pyarrow.compute``) and hands the result back through the
-:class:`Frame` that wrapped the input, so the same seed gives the same cells and values on
-every backend. A frame converts only the columns a corruption touches; the others are
+Every corruption computes on Arrow arrays (text kernels on their buffers) or, for numeric
+and categorical columns, on zero-copy numpy views (:mod:`aichaos.data.views`: pandas and
+numpy columns are read without an Arrow round trip), and hands the result back through
+the :class:`Frame` that wrapped the input, so the same seed gives the same cells and
+values on every backend. A frame converts only the columns a corruption touches; the others are
 handed back as the very same objects (shared, never copied), and the input is never
 modified.
 
@@ -21,7 +22,24 @@ import pyarrow as pa
 
 from aichaos.errors import ValidationError
 
-__all__ = ["Frame", "as_frame", "column_kind"]
+__all__ = ["Column", "Frame", "Native", "as_frame", "column_kind"]
+
+
+class Native:
+    """A new column already in the batch's own form (numpy values, or a pandas Series).
+
+    Fast paths (:mod:`aichaos.data.views`) hand these to :meth:`Frame.replace` to skip the
+    Arrow round trip; numpy values for a pandas batch become a Series on the batch's index.
+    """
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+
+#: a new column: Arrow, or already in the batch's own form
+Column = pa.Array | Native
 
 
 def column_kind(typ: pa.DataType) -> str:
@@ -58,6 +76,8 @@ class Frame:
         self.names = names
         self.n_rows = n_rows
         self._cache: dict[str, pa.Array] = {}
+        self._series: dict[str, Any] = {}
+        self._native: dict[str, np.ndarray | None] = {}
 
     # -- reading -------------------------------------------------------------------------
     def resolve(self, column: str | int) -> str:
@@ -95,28 +115,105 @@ class Frame:
             return _from_numpy(data, name)
         return _from_numpy(np.ascontiguousarray(data[:, int(name)]), name)
 
+    def native(self, name: str) -> np.ndarray | None:
+        """Column ``name`` as a zero-copy numpy view when the backend holds it as numpy.
+
+        pandas columns of a numpy dtype and numpy batches; None for Arrow input and for
+        pandas extension dtypes (categorical, nullable, Arrow-backed), which go via Arrow.
+        """
+        if name in self._native:
+            return self._native[name]
+        data = self.data
+        out: np.ndarray | None = None
+        if self.backend == "pandas":
+            series = self.series(name)
+            out = series.to_numpy() if isinstance(series.dtype, np.dtype) else None
+        elif self.backend == "numpy-dict":
+            out = data[name]
+        elif self.backend == "numpy-1d":
+            out = data
+        elif self.backend == "numpy-2d":
+            # a contiguous copy, as the Arrow path reads it: same sums, same results
+            out = np.ascontiguousarray(data[:, int(name)])
+        self._native[name] = out
+        return out
+
+    def pandas_categorical(self, name: str) -> Any:
+        """Column ``name`` as a pandas Series when it is a pandas categorical, else None."""
+        if self.backend != "pandas":
+            return None
+        import pandas as pd
+
+        series = self.series(name)
+        return series if isinstance(series.dtype, pd.CategoricalDtype) else None
+
+    def series(self, name: str) -> Any:
+        """pandas column ``name`` (looked up once: ``df[name]`` costs ~30 us)."""
+        series = self._series.get(name)
+        if series is None:
+            series = self._series[name] = self.data[name]
+        return series
+
     def kind(self, name: str) -> str:
         """The kind of column ``name`` (see :func:`column_kind`)."""
+        if name not in self._cache:  # avoid an Arrow conversion where the dtype says it all
+            raw = self.native(name)
+            if raw is not None and raw.dtype.kind in "iufb":
+                return "bool" if raw.dtype.kind == "b" else "numeric"
+            if self.pandas_categorical(name) is not None:
+                return "categorical"
         return column_kind(self.column(name).type)
 
+    def all_null(self, name: str) -> bool:
+        """Whether every cell of column ``name`` is null (NaN counts for numpy floats)."""
+        if name not in self._cache:
+            raw = self.native(name)
+            if raw is not None and raw.dtype.kind in "iufb":
+                if raw.dtype.kind != "f" or not len(raw) or not np.isnan(raw[0]):
+                    return False  # the first cell is valid: O(1) in the usual case
+                return bool(np.isnan(raw).all())
+            cat = self.pandas_categorical(name)
+            if cat is not None:
+                return bool(len(cat)) and bool((cat.cat.codes.to_numpy() < 0).all())
+        arr = self.column(name)
+        return bool(len(arr)) and arr.null_count == len(arr)
+
     # -- writing -------------------------------------------------------------------------
-    def replace(self, new: Mapping[str, pa.Array]) -> Any:
+    def replace(self, new: Mapping[str, pa.Array | Native]) -> Any:
         """A new batch of the input's backend with ``new`` columns swapped in."""
         if not new:
             return self.data
         data = self.data
         if self.backend == "pandas":
+            import pandas as pd
+
             out = data.copy(deep=False)
             for name, arr in new.items():
-                out[name] = _to_pandas(arr, data[name], data.index)
+                like = self.series(name)
+                if isinstance(arr, Native):
+                    obj = arr.obj
+                    if not isinstance(obj, pd.Series):
+                        obj = pd.Series(obj, index=data.index, name=like.name, copy=False)
+                else:
+                    obj = _to_pandas(arr, like, data.index)
+                # by position: cheaper than __setitem__'s label checks (names are unique)
+                out.isetitem(data.columns.get_loc(name), obj)
             return out
+        cols = {n: a.obj if isinstance(a, Native) else a for n, a in new.items()}
         if self.backend in ("arrow-table", "arrow-batch"):
             out = data
-            for name, arr in new.items():
+            for name, arr in cols.items():
+                if not isinstance(arr, pa.Array):
+                    raise TypeError(f"column {name!r}: a numpy column cannot go into Arrow")
                 i = out.schema.get_field_index(name)
                 col = pa.chunked_array([arr]) if self.backend == "arrow-table" else arr
                 out = out.set_column(i, pa.field(name, arr.type), col)
             return out
+        return self._replace_numpy(cols)
+
+    def _replace_numpy(self, new: Mapping[str, Any]) -> Any:
+        """numpy backends; values are Arrow arrays or numpy arrays (from a fast path)."""
+        data = self.data
         if self.backend == "numpy-dict":
             out_dict = dict(data)
             for name, arr in new.items():
@@ -192,7 +289,9 @@ def _from_numpy(values: np.ndarray, name: str) -> pa.Array:
         ) from exc
 
 
-def _to_numpy(arr: pa.Array, like: np.dtype[Any]) -> np.ndarray:
+def _to_numpy(arr: pa.Array | np.ndarray, like: np.dtype[Any]) -> np.ndarray:
+    if isinstance(arr, np.ndarray):
+        return arr
     out: np.ndarray = arr.to_numpy(zero_copy_only=False)
     if like.kind == "U" and out.dtype == object:
         return out.astype(str)
@@ -262,9 +361,11 @@ def as_frame(batch: Any) -> Frame:
             raise ValidationError("a dict batch needs 1-D numpy columns of one length")
         return Frame(batch, "numpy-dict", names, lengths.pop())
     if mod.startswith("pandas") and type(batch).__name__ == "DataFrame":
-        names = [str(c) for c in batch.columns]
-        if list(batch.columns) != names:
-            raise ValidationError("a DataFrame batch needs string column names")
+        names = batch.columns.tolist()
+        if not all(type(c) is str for c in names):
+            if not all(isinstance(c, str) for c in names):  # e.g. numpy str_ is fine
+                raise ValidationError("a DataFrame batch needs string column names")
+            names = [str(c) for c in names]
         if len(set(names)) != len(names):
             raise ValidationError("a DataFrame batch has duplicate column names")
         return Frame(batch, "pandas", names, len(batch))

@@ -9,12 +9,58 @@ input row) and :attr:`Report.row_mask`; schema drift fills :attr:`Report.schema_
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Corrupted", "Report"]
+__all__ = ["Cells", "Corrupted", "Report"]
+
+
+class Cells(Mapping[str, np.ndarray]):
+    """Changed cells per column: a read-only mapping column -> boolean mask over rows.
+
+    Corruptions hand in the changed row indices; the dense mask of a column is built on
+    first access (and cached), so a caller that only counts pays O(changed), not O(rows).
+    A boolean mask may be handed in as well.
+    """
+
+    def __init__(self, n_rows: int, changed: Mapping[str, np.ndarray]) -> None:
+        self.n_rows = n_rows
+        self._rows: dict[str, np.ndarray] = {}
+        self._masks: dict[str, np.ndarray] = {}
+        for name, arr in changed.items():
+            if arr.dtype == bool:
+                self._masks[name] = arr
+            else:
+                self._rows[name] = arr
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        mask = self._masks.get(name)
+        if mask is None:
+            rows = self._rows[name]
+            mask = np.zeros(self.n_rows, dtype=bool)
+            mask[rows] = True
+            self._masks[name] = mask
+        return mask
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._rows
+        yield from (n for n in self._masks if n not in self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows.keys() | self._masks.keys())
+
+    def rows(self, name: str) -> np.ndarray:
+        """Sorted indices of the changed rows of column ``name``."""
+        rows = self._rows.get(name)
+        return np.flatnonzero(self._masks[name]) if rows is None else rows
+
+    def count(self, name: str) -> int:
+        """How many cells of column ``name`` changed."""
+        rows = self._rows.get(name)
+        return int(np.count_nonzero(self._masks[name])) if rows is None else len(rows)
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,7 +77,7 @@ class Report:
     params: dict[str, Any]
     n_rows_in: int
     n_rows_out: int
-    cells: dict[str, np.ndarray] = field(default_factory=dict)
+    cells: Mapping[str, np.ndarray] = field(default_factory=dict)
     source_rows: np.ndarray | None = None
     row_mask: np.ndarray | None = None
     dropped_rows: np.ndarray | None = None
@@ -41,7 +87,7 @@ class Report:
     @property
     def n_cells_changed(self) -> int:
         """How many cells differ."""
-        return int(sum(int(np.count_nonzero(m)) for m in self.cells.values()))
+        return sum(_count(self.cells, c) for c in self.cells)
 
     @property
     def n_rows_changed(self) -> int:
@@ -51,8 +97,11 @@ class Report:
     def rows_changed(self) -> np.ndarray:
         """Boolean mask over output rows: True where anything about the row changed."""
         out = np.zeros(self.n_rows_out, dtype=bool)
-        for mask in self.cells.values():
-            out |= mask
+        for name in self.cells:
+            if isinstance(self.cells, Cells):
+                out[self.cells.rows(name)] = True
+            else:
+                out |= self.cells[name]
         if self.row_mask is not None:
             out |= self.row_mask
         return out
@@ -74,7 +123,7 @@ class Report:
             "params": self.params,
             "n_rows_in": self.n_rows_in,
             "n_rows_out": self.n_rows_out,
-            "cells_changed": {c: int(np.count_nonzero(m)) for c, m in self.cells.items()},
+            "cells_changed": {c: _count(self.cells, c) for c in self.cells},
             "rows_changed": self.n_rows_changed,
         }
         if self.dropped_rows is not None:
@@ -84,6 +133,12 @@ class Report:
         if self.extras:
             out["extras"] = self.extras
         return out
+
+
+def _count(cells: Mapping[str, np.ndarray], name: str) -> int:
+    if isinstance(cells, Cells):
+        return cells.count(name)
+    return int(np.count_nonzero(cells[name]))
 
 
 class Corrupted(NamedTuple):

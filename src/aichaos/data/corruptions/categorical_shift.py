@@ -9,11 +9,11 @@ code columns; the column keeps its type.
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 
 from aichaos.data.base import CORRUPTIONS, CellCorruption
 from aichaos.data.columns import decode, encode, pick
-from aichaos.data.frame import Frame
+from aichaos.data.frame import Column, Frame
+from aichaos.data.views import CatCol
 from aichaos.errors import ValidationError
 
 __all__ = ["CategoricalShift"]
@@ -27,21 +27,31 @@ class CategoricalShift(CellCorruption):
 
     def corrupt_column(
         self, frame: Frame, name: str, rng: np.random.Generator
-    ) -> tuple[pa.Array, np.ndarray]:
+    ) -> tuple[Column, np.ndarray]:
         """Remap the picked cells through a derangement of the categories."""
-        arr = frame.column(name)
-        codes, dictionary, was_dict = encode(arr)
-        used = len(dictionary)
+        p = self.effective_fraction()
+        fast = CatCol.applies(frame, name)
+        if fast:  # integer codes in place: no decode / re-encode
+            cat = CatCol(frame, name)
+            codes, used = cat.codes, cat.n_categories
+        else:
+            arr = frame.column(name)
+            codes, dictionary, was_dict = encode(arr)
+            used = len(dictionary)
         if used < 2:
             raise ValidationError(
                 f"categorical-shift: column {name!r} has {used} category; a shift needs >= 2"
             )
-        idx = pick(rng, len(arr), self.effective_fraction(), codes >= 0)
+        idx = pick(rng, len(codes), p)
+        old = codes[idx]
+        keep = old >= 0
+        if not keep.all():  # null cells stay null
+            idx, old = idx[keep], old[keep]
         order = rng.permutation(used)
         cycle = np.empty(used, dtype=np.int64)
         cycle[order] = np.roll(order, -1)  # order[i] -> order[i+1]: no fixed point
+        if fast:
+            return cat.write(idx, cycle[old]), idx
         new_codes = codes.copy()
-        new_codes[idx] = cycle[codes[idx]]
-        mask = np.zeros(len(arr), dtype=bool)
-        mask[idx] = True
-        return decode(new_codes, dictionary, arr, was_dict), mask
+        new_codes[idx] = cycle[old]
+        return decode(new_codes, dictionary, arr, was_dict), idx

@@ -45,37 +45,32 @@ class EncodingErrors(CellCorruption):
         u_pos = rng.random(len(idx))
         sub = pc.take(arr, pa.array(idx))
         offsets, data = buffers(sub)
-        high = data >= 0x80
-        row_of = np.repeat(np.arange(len(idx)), np.diff(offsets))
-        has_high = np.bincount(row_of[high], minlength=len(idx)) > 0
-        if self.mode == "mojibake":
-            moji = has_high
-        elif self.mode == "replacement":
+        # a string has non-ASCII text exactly where it has a byte >= 0x80
+        has_high = ~pc.string_is_ascii(sub).to_numpy(zero_copy_only=False)
+        if self.mode == "replacement":
             moji = np.zeros(len(idx), dtype=bool)
-        else:
+        else:  # auto and mojibake: every string with non-ASCII text, i.e. every high byte
             moji = has_high
-        offsets, data = _mojibake(offsets, data, moji[row_of] & high, row_of)
+            offsets, data = _mojibake(offsets, data, data >= 0x80)
         if self.mode != "mojibake":
             offsets, data = _replace_one(offsets, data, ~moji, u_pos)
-        return put_text(arr, idx, from_buffers(sub.type, offsets, data))
+        return put_text(arr, idx, from_buffers(sub.type, offsets, data), sub)
 
 
 def _mojibake(
-    offsets: np.ndarray, data: np.ndarray, expand: np.ndarray, row_of: np.ndarray
+    offsets: np.ndarray, data: np.ndarray, expand: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each flagged byte b becomes the UTF-8 of U+00b: two bytes."""
-    if not expand.any():
+    hit = np.flatnonzero(expand)
+    if not len(hit):
         return offsets, data
-    counts = 1 + expand.astype(np.int64)
-    out = np.repeat(data, counts)
-    starts = np.cumsum(counts) - counts
-    lead = starts[expand]
-    out[lead] = 0xC0 | (data[expand] >> 6)
-    out[lead + 1] = 0x80 | (data[expand] & 0x3F)
-    extra = np.bincount(row_of[expand], minlength=len(offsets) - 1)
-    new_off = offsets.copy()
-    new_off[1:] += np.cumsum(extra)
-    return new_off, out
+    out = np.repeat(data, 1 + expand.view(np.uint8))
+    before = np.cumsum(expand, dtype=np.int64)  # flagged bytes up to and including i
+    lead = hit + before[hit] - 1  # where flagged byte `hit` lands in `out`
+    out[lead] = 0xC0 | (data[hit] >> 6)
+    out[lead + 1] = 0x80 | (data[hit] & 0x3F)
+    shift = np.concatenate([[0], before])
+    return offsets + shift[offsets], out
 
 
 def _replace_one(

@@ -8,12 +8,12 @@ the noise is rounded and never rounds to zero, so every picked cell really chang
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, CellCorruption
-from aichaos.data.columns import finite_mask, numeric, pick, put_numeric, spread
-from aichaos.data.frame import Frame
+from aichaos.data.columns import pick
+from aichaos.data.frame import Column, Frame
+from aichaos.data.views import changed_rows, num_col
 
 __all__ = ["GaussianNoise"]
 
@@ -33,20 +33,24 @@ class GaussianNoise(CellCorruption):
 
     def corrupt_column(
         self, frame: Frame, name: str, rng: np.random.Generator
-    ) -> tuple[pa.Array, np.ndarray]:
-        """Noise the picked cells; the mask is every cell whose value changed."""
-        arr = frame.column(name)
-        values = numeric(arr)
-        ok = finite_mask(arr, values)
-        idx = pick(rng, len(arr), self.effective_fraction(), ok)
+    ) -> tuple[Column, np.ndarray]:
+        """Noise the picked cells; the changed cells are every one whose value moved."""
+        col = num_col(frame, name)
+        values = col.values
+        col.moments()  # one pass: statistics, and whether any cell needs a check
+        idx = pick(rng, len(col), self.effective_fraction())
+        idx = col.ok_rows(idx)
         scale = self.scale if self.scale is not None else SCALES[self.level - 1]
-        noise = rng.normal(0.0, scale * spread(values, ok), size=len(idx))
+        noise = rng.standard_normal(len(idx))
+        noise *= scale * col.spread()
         old = values[idx]
         if values.dtype.kind in "iu":
             step = np.rint(noise)
-            step[step == 0] = np.where(noise[step == 0] < 0, -1.0, 1.0)
+            zero = step == 0
+            step[zero] = np.where(noise[zero] < 0, -1.0, 1.0)
             info = np.iinfo(values.dtype)
             new = np.clip(old + step, info.min, info.max).astype(values.dtype)
         else:
-            new = (old + noise).astype(values.dtype)
-        return put_numeric(arr, idx, new)
+            noise += old
+            new = noise.astype(values.dtype, copy=False)
+        return col.write(idx, new), changed_rows(idx, old, new)

@@ -9,13 +9,17 @@ flip uniformly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, CellCorruption
 from aichaos.data.columns import decode, encode, pick
-from aichaos.data.frame import Frame
+from aichaos.data.frame import Column, Frame
+from aichaos.data.views import CatCol, NumCol, num_col
 from aichaos.errors import ValidationError
 
 __all__ = ["LabelFlip"]
@@ -33,8 +37,29 @@ class LabelFlip(CellCorruption):
 
     def corrupt_column(
         self, frame: Frame, name: str, rng: np.random.Generator
-    ) -> tuple[pa.Array, np.ndarray]:
-        """Flip the picked labels by the transition matrix."""
+    ) -> tuple[Column, np.ndarray]:
+        """Flip the picked labels: uniformly to another class, or by the confusion table."""
+        kind = frame.kind(name)
+        if kind == "numeric":
+            col = num_col(frame, name)
+            if col.values.dtype.kind == "f":
+                raise ValidationError(
+                    f"label-flip: column {name!r} is {col.values.dtype}; labels must be int, "
+                    "bool, string or categorical"
+                )
+            classes, code_of = _int_classes(frame, name, col)
+            idx = pick(rng, len(col), self.effective_fraction())
+            idx = col.valid_rows(idx)
+            old = code_of(col.values[idx])
+            new = self._flip([str(c) for c in classes.tolist()], name, old, rng)
+            return col.write(idx, classes[new]), idx
+        if CatCol.applies(frame, name):
+            cat = CatCol(frame, name)
+            names = [str(v) for v in cat.categories.to_pylist()]
+            idx = pick(rng, len(cat.codes), self.effective_fraction())
+            idx = idx[cat.codes[idx] >= 0]
+            new = self._flip(names, name, cat.codes[idx].astype(np.int64), rng)
+            return cat.write(idx, new), idx
         arr = frame.column(name)
         if pa.types.is_floating(arr.type):
             raise ValidationError(
@@ -42,29 +67,47 @@ class LabelFlip(CellCorruption):
                 "string or categorical"
             )
         codes, dictionary, was_dict = encode(arr)
-        classes = [str(v) for v in dictionary.to_pylist()]
-        m = len(classes)
-        if m < 2:
-            raise ValidationError(f"label-flip: column {name!r} has {m} class; a flip needs >= 2")
-        trans = self._matrix(classes, name)
-        idx = pick(rng, len(arr), self.effective_fraction(), codes >= 0)
-        u = rng.random(len(idx))
-        old = codes[idx]
-        new = _draw(trans, old, u)
+        idx = pick(rng, len(arr), self.effective_fraction())
+        idx = idx[codes[idx] >= 0]
+        new = self._flip([str(v) for v in dictionary.to_pylist()], name, codes[idx], rng)
         new_codes = codes.copy()
         new_codes[idx] = new
-        mask = np.zeros(len(arr), dtype=bool)
-        mask[idx] = True
         out = decode(new_codes, dictionary, arr, was_dict)
         if not was_dict and not pa.types.is_dictionary(arr.type) and out.type != arr.type:
             out = out.cast(arr.type)
-        return out, mask
+        return out, idx
 
-    def _matrix(self, classes: list[str], name: str) -> np.ndarray:
+    def _flip(
+        self, classes: list[str], name: str, old: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """New class codes for cells of class codes ``old``; never the same class.
+
+        Uniform flips are one formula over all cells; only classes named in the confusion
+        table draw from their own row (one vectorised search), so the cost is
+        O(cells + table), never O(classes^2).
+        """
         m = len(classes)
-        trans = np.full((m, m), 1.0 / (m - 1))
-        np.fill_diagonal(trans, 0.0)
+        if m < 2:
+            raise ValidationError(f"label-flip: column {name!r} has {m} class; a flip needs >= 2")
+        sources, weights = self._table(classes, name)
+        u = rng.random(len(old))
+        # uniform over the m - 1 other classes: skip 1 + floor(u * (m - 1)) places, mod m
+        new = (old + 1 + np.minimum((u * (m - 1)).astype(np.int64), m - 2)) % m
+        if len(sources):
+            row_of = np.full(m, -1, dtype=np.int64)
+            row_of[sources] = np.arange(len(sources))
+            row = row_of[old]
+            hit = row >= 0
+            if hit.any():
+                new[hit] = _draw(weights, row[hit], u[hit])
+        return new
+
+    def _table(self, classes: list[str], name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the confusion table present in the batch: (class codes, weights r x m)."""
+        m = len(classes)
         pos = {c: i for i, c in enumerate(classes)}
+        sources: list[int] = []
+        rows: list[np.ndarray] = []
         for src, row in (self.confusion or {}).items():
             if src not in pos:
                 continue  # a class absent from this batch
@@ -84,22 +127,49 @@ class LabelFlip(CellCorruption):
                 if dst in pos:
                     weights[pos[dst]] = w
             if weights.sum() > 0:
-                trans[pos[src]] = weights / weights.sum()
-        return trans
+                sources.append(pos[src])
+                rows.append(weights / weights.sum())
+        if not sources:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, m))
+        return np.array(sources, dtype=np.int64), np.stack(rows)
 
 
-def _draw(trans: np.ndarray, old: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Class drawn from row ``old[j]`` of ``trans`` by uniform ``u[j]``, for all j at once.
+def _int_classes(
+    frame: Frame, name: str, col: NumCol
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The distinct valid values of an integer column, sorted, and value -> class code.
+
+    A counting pass when the values span a modest range (the usual label column; codes by
+    table lookup), else a hash-based unique (codes by binary search); both give the same
+    sorted classes on every backend.
+    """
+    values = col.values
+    if col.valid is None and len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo <= 4 * len(values) + 1024:
+            counts = np.bincount(values if lo >= 0 else values - lo)
+            seen = counts > 0
+            table = np.cumsum(seen) - 1  # value - lo -> rank among the present values
+            base = 0 if lo >= 0 else lo
+            classes: np.ndarray = (np.flatnonzero(seen) + base).astype(values.dtype)
+            return classes, lambda v: table[v - base if base else v]
+    uniq = pc.unique(frame.column(name)).drop_null().to_numpy(zero_copy_only=False)
+    classes = np.sort(uniq)
+    return classes, lambda v: np.searchsorted(classes, v)
+
+
+def _draw(weights: np.ndarray, row: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Class drawn from row ``row[j]`` of ``weights`` by uniform ``u[j]``, for all j at once.
 
     One ``searchsorted`` over the rows' cumulative sums laid end to end (row r shifted by
-    r), so memory stays O(classes^2 + picked cells), not O(picked cells x classes).
+    r), so memory stays O(table + picked cells), not O(picked cells x classes).
     """
-    m = trans.shape[0]
-    cum = np.cumsum(trans, axis=1)
+    r, m = weights.shape
+    cum = np.cumsum(weights, axis=1)
     cum[:, -1] = 1.0  # guard against rounding: every draw lands on some class
-    flat = (cum + np.arange(m)[:, None]).ravel()
-    pos = np.searchsorted(flat, old + u, side="right")
-    new = pos - old * m
+    flat = (cum + np.arange(r)[:, None]).ravel()
+    pos = np.searchsorted(flat, row + u, side="right")
+    new = pos - row * m
     # zero-weight classes share their left neighbour's edge; side="right" skips them
     out: np.ndarray = np.minimum(new, m - 1)
     return out

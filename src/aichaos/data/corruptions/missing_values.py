@@ -22,7 +22,8 @@ from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, CellCorruption
 from aichaos.data.columns import numeric, pick, valid_mask
-from aichaos.data.frame import Frame
+from aichaos.data.frame import Column, Frame
+from aichaos.data.views import CatCol, num_col
 from aichaos.errors import ValidationError
 
 __all__ = ["MissingValues"]
@@ -41,8 +42,23 @@ class MissingValues(CellCorruption):
 
     def corrupt_column(
         self, frame: Frame, name: str, rng: np.random.Generator
-    ) -> tuple[pa.Array, np.ndarray]:
-        """Null the chosen cells; the mask is every cell that was valid and now is null."""
+    ) -> tuple[Column, np.ndarray]:
+        """Null the chosen cells; the changed cells are every one that was valid and now is null."""
+        kind = frame.kind(name)
+        if kind == "numeric":
+            col = num_col(frame, name)
+            if self.mechanism == "MCAR":
+                idx = pick(rng, len(col), self.effective_fraction())
+                idx = col.valid_rows(idx)
+            else:
+                basis = name if self.mechanism == "MNAR" else self._depends_on(frame, name)
+                idx = _band(_keys(frame, basis), col.valid_all(), self.effective_fraction(), rng)
+            return col.nullify(idx), idx
+        if self.mechanism == "MCAR" and CatCol.applies(frame, name):
+            cat = CatCol(frame, name)
+            idx = pick(rng, len(cat.codes), self.effective_fraction())
+            idx = idx[cat.codes[idx] >= 0]
+            return cat.write(idx, -1), idx
         arr = frame.column(name)
         valid = valid_mask(arr)
         n = len(arr)
@@ -50,7 +66,7 @@ class MissingValues(CellCorruption):
             idx = pick(rng, n, self.effective_fraction(), valid)
         else:
             basis = name if self.mechanism == "MNAR" else self._depends_on(frame, name)
-            idx = _band(frame.column(basis), valid, self.effective_fraction(), rng)
+            idx = _band(_keys(frame, basis), valid, self.effective_fraction(), rng)
         mask = np.zeros(n, dtype=bool)
         mask[idx] = True
         null = mask if valid is None else (mask | ~valid)
@@ -61,7 +77,7 @@ class MissingValues(CellCorruption):
             out = pc.if_else(pa.array(null), pa.scalar(None, type=arr.type), arr)
         else:
             out = pa.array(numeric(arr), type=arr.type, mask=null)
-        return out, mask
+        return out, idx
 
     def _depends_on(self, frame: Frame, name: str) -> str:
         if self.depends_on is not None:
@@ -79,32 +95,57 @@ class MissingValues(CellCorruption):
         )
 
 
+def _keys(frame: Frame, basis: str) -> np.ndarray:
+    """The ``basis`` column as float64 sort keys; null conditioning values rank last."""
+    if frame.kind(basis) == "numeric":
+        col = num_col(frame, basis)
+        values = col.values
+        if col.clean:
+            return values.astype(np.float64, copy=False)
+        keys = values.astype(np.float64)
+        valid = col.valid_all()
+        if valid is not None:
+            keys[~valid] = np.inf
+        return keys
+    arr = frame.column(basis)
+    if pa.types.is_temporal(arr.type) or pa.types.is_boolean(arr.type):
+        keys = numeric(arr.cast(pa.int64()) if pa.types.is_boolean(arr.type) else arr)
+        keys = keys.astype(np.float64)
+        if arr.null_count:
+            keys[~arr.is_valid().to_numpy(zero_copy_only=False)] = np.inf
+        return keys
+    ranks = pc.rank(arr, sort_keys="ascending", tiebreaker="first")
+    return ranks.to_numpy().astype(np.float64)  # type: ignore[no-any-return]
+
+
 def _band(
-    basis: pa.Array, valid: np.ndarray | None, fraction: float, rng: np.random.Generator
+    keys: np.ndarray, valid: np.ndarray | None, fraction: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """Rows whose ``basis`` rank falls in a random contiguous band of ``fraction``."""
+    """Rows whose key rank (ties in row order) falls in a random band of ``fraction``.
+
+    Two selections find the band's edge values in linear time (a partition at the band's
+    start, then one of the upper part at its length); rows strictly inside are taken
+    whole, rows tied with an edge in row order until the band holds exactly its size.
+    """
     eligible = np.flatnonzero(valid) if valid is not None else None
-    n_ok = len(basis) if eligible is None else len(eligible)
+    if eligible is not None:
+        keys = keys[eligible]
+    n_ok = len(keys)
     k = round(fraction * n_ok)
     start = int(rng.integers(0, n_ok - k + 1))
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    if (
-        pa.types.is_integer(basis.type)
-        or pa.types.is_floating(basis.type)
-        or pa.types.is_temporal(basis.type)
-    ):
-        keys = numeric(basis).astype(np.float64)
-        if basis.null_count:  # null conditioning values rank last
-            keys[~basis.is_valid().to_numpy(zero_copy_only=False)] = np.inf
-    else:
-        keys = (
-            pc.rank(basis, sort_keys="ascending", tiebreaker="first").to_numpy().astype(np.float64)
-        )
-    if eligible is not None:
-        keys = keys[eligible]
-    kth = [start] if start + k >= n_ok else [start, start + k]
-    part = np.argpartition(keys, kth)
-    chosen = part[start : start + k]
-    rows = chosen if eligible is None else eligible[chosen]
-    return np.sort(rows)
+    part = np.partition(keys, start)
+    lo = part[start]
+    upper = part[start:]
+    upper.partition(k - 1)
+    hi = upper[k - 1]
+    end = start + k  # ranks [start, end) are in the band
+    chosen = [np.flatnonzero((keys > lo) & (keys < hi))] if hi > lo else []
+    for edge in (lo, hi) if hi > lo else (lo,):
+        tied = np.flatnonzero(keys == edge)
+        first = int(np.count_nonzero(keys < edge))  # rank of the first tied row
+        rank = first + np.arange(len(tied))
+        chosen.append(tied[(rank >= start) & (rank < end)])
+    rows = np.sort(np.concatenate(chosen))
+    return rows if eligible is None else eligible[rows]

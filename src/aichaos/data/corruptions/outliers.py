@@ -7,12 +7,12 @@ the classic sensor spike. ``magnitude`` defaults by severity (3, 5, 10, 20, 50 s
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, CellCorruption
-from aichaos.data.columns import finite_mask, numeric, pick, put_numeric, spread
-from aichaos.data.frame import Frame
+from aichaos.data.columns import pick
+from aichaos.data.frame import Column, Frame
+from aichaos.data.views import changed_rows, num_col
 
 __all__ = ["Outliers"]
 
@@ -31,19 +31,20 @@ class Outliers(CellCorruption):
 
     def corrupt_column(
         self, frame: Frame, name: str, rng: np.random.Generator
-    ) -> tuple[pa.Array, np.ndarray]:
+    ) -> tuple[Column, np.ndarray]:
         """Write outliers into the picked cells; the mask is every cell that changed."""
-        arr = frame.column(name)
-        values = numeric(arr)
-        ok = finite_mask(arr, values)
-        idx = pick(rng, len(arr), self.effective_fraction(), ok)
+        col = num_col(frame, name)
+        values = col.values
+        col.moments()  # one pass: statistics, and whether any cell needs a check
+        idx = pick(rng, len(col), self.effective_fraction())
+        idx = col.ok_rows(idx)
         mag = self.magnitude if self.magnitude is not None else MAGNITUDES[self.level - 1]
         sign = np.where(rng.random(len(idx)) < 0.5, -1.0, 1.0)
-        center = float(values[ok].mean()) if ok is not None else float(values.mean())
-        new = center + sign * mag * spread(values, ok)
+        new = col.moments()[0] + sign * mag * col.spread()
         if values.dtype.kind in "iu":
             info = np.iinfo(values.dtype)
             new = np.clip(np.rint(new), info.min, info.max).astype(values.dtype)
         else:
             new = new.astype(values.dtype)
-        return put_numeric(arr, idx, new)
+        old = values[idx]
+        return col.write(idx, new), changed_rows(idx, old, new)

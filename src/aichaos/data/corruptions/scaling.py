@@ -8,12 +8,12 @@ in the producer). Cells equal to 0 are not picked: scaling cannot change them.
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, CellCorruption
-from aichaos.data.columns import finite_mask, numeric, pick, put_numeric
-from aichaos.data.frame import Frame
+from aichaos.data.columns import pick
+from aichaos.data.frame import Column, Frame
+from aichaos.data.views import changed_rows, num_col
 
 __all__ = ["Scaling"]
 
@@ -28,23 +28,24 @@ class Scaling(CellCorruption):
 
     def corrupt_column(
         self, frame: Frame, name: str, rng: np.random.Generator
-    ) -> tuple[pa.Array, np.ndarray]:
+    ) -> tuple[Column, np.ndarray]:
         """Scale the picked cells; the mask is every cell whose value changed."""
         if self.factor == 1.0:
             from aichaos.errors import ValidationError
 
             raise ValidationError("scaling: factor must not be 1 (it would change nothing)")
-        arr = frame.column(name)
-        values = numeric(arr)
-        ok = finite_mask(arr, values)
-        ok = (values != 0) if ok is None else ok & (values != 0)
-        idx = pick(rng, len(arr), self.effective_fraction(), ok)
-        out_type = None
+        col = num_col(frame, name)
+        values = col.values
+        idx = pick(rng, len(col), self.effective_fraction())
+        idx = col.ok_rows(idx)
+        idx = idx[values[idx] != 0]
+        old = values[idx]
+        dtype = None
         if values.dtype.kind in "iu" and not float(self.factor).is_integer():
-            out_type = pa.float64()
-            new = values[idx] * self.factor
+            dtype = np.dtype(np.float64)
+            new = old * self.factor
         elif values.dtype.kind in "iu":
-            new = values[idx] * int(self.factor)
+            new = old * int(self.factor)
         else:
-            new = (values[idx] * self.factor).astype(values.dtype)
-        return put_numeric(arr, idx, new, out_type)
+            new = (old * self.factor).astype(values.dtype)
+        return col.write(idx, new, dtype), changed_rows(idx, old, new)

@@ -7,6 +7,8 @@ silently change a dtype.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,7 +16,8 @@ import pyarrow.compute as pc
 from aichaos.data.base import CORRUPTIONS, CellCorruption
 from aichaos.data.columns import pick
 from aichaos.data.frame import Frame
-from aichaos.data.report import Corrupted
+from aichaos.data.report import Cells, Corrupted
+from aichaos.data.views import num_col
 from aichaos.errors import ValidationError
 
 __all__ = ["SwappedColumns"]
@@ -40,14 +43,23 @@ class SwappedColumns(CellCorruption):
         a, b = self.select_columns(frame)
         if a == b:
             raise ValidationError(f"swapped-columns: the two columns are both {a!r}")
-        col_a, col_b = frame.column(a), frame.column(b)
-        if col_a.type != col_b.type:
+        raw_a, raw_b = frame.native(a), frame.native(b)
+        if raw_a is not None and raw_b is not None:
+            type_a, type_b = str(raw_a.dtype), str(raw_b.dtype)
+        else:
+            type_a, type_b = str(frame.column(a).type), str(frame.column(b).type)
+        if type_a != type_b:
             raise ValidationError(
-                f"swapped-columns: column {a!r} is {col_a.type} but column {b!r} is "
-                f"{col_b.type}; a swap needs one type"
+                f"swapped-columns: column {a!r} is {type_a} but column {b!r} is "
+                f"{type_b}; a swap needs one type"
             )
-        n = len(col_a)
+        n = frame.n_rows
         idx = pick(rng, n, self.effective_fraction())
+        if frame.kind(a) == "numeric":
+            fast = _swap_numeric(frame, a, b, idx)
+            if fast is not None:
+                return Corrupted(fast[0], self._report(frame, cells=fast[1]))
+        col_a, col_b = frame.column(a), frame.column(b)
         hit = np.zeros(n, dtype=bool)
         hit[idx] = True
         if pa.types.is_dictionary(col_a.type):
@@ -63,4 +75,23 @@ class SwappedColumns(CellCorruption):
         if pa.types.is_dictionary(frame.column(a).type):
             new_a, new_b = new_a.dictionary_encode(), new_b.dictionary_encode()
         out = frame.replace({a: new_a, b: new_b})
-        return Corrupted(out, self._report(frame, cells={a: mask, b: mask.copy()}))
+        cells = Cells(n, {a: mask, b: mask.copy()})
+        return Corrupted(out, self._report(frame, cells=cells))
+
+
+def _swap_numeric(frame: Frame, a: str, b: str, idx: np.ndarray) -> tuple[Any, Cells] | None:
+    """Swap two numeric columns on numpy (None: nulls in Arrow input, use the Arrow path)."""
+    col_a, col_b = num_col(frame, a), num_col(frame, b)
+    if col_a.valid is not None or col_b.valid is not None:
+        return None
+    # copy first, then gather from the fresh copies while they are still in cache
+    new_a, new_b = col_a.copy(), col_b.copy()
+    xa, xb = new_a[idx], new_b[idx]
+    new_a[idx] = xb
+    new_b[idx] = xa
+    same = xa == xb
+    if xa.dtype.kind == "f":  # NaN (pandas' null) swapped with NaN changes nothing
+        same |= np.isnan(xa) & np.isnan(xb)
+    changed = idx if not same.any() else idx[~same]
+    new = {a: col_a.wrap(new_a), b: col_b.wrap(new_b)}
+    return frame.replace(new), Cells(frame.n_rows, {a: changed, b: changed.copy()})

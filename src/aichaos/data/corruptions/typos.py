@@ -46,6 +46,9 @@ def _neighbours() -> np.ndarray:
 
 
 NEIGHBOURS = _neighbours()
+#: bytes deleted / inserted at the edit position, per op (table lookups, not np.select)
+_DELETE = np.array([1, 1, 0, 2, 0], dtype=np.int64)
+_INSERT_LEN = np.array([1, 0, 1, 2, 1], dtype=np.int64)
 
 
 @CORRUPTIONS.register("typos")
@@ -76,17 +79,14 @@ class Typos(CellCorruption):
         )
         ascii_ok = has & (cur < 0x80)
         swap_ok = ascii_ok & nxt_ok & (nxt < 0x80) & (nxt != cur)
-        valid = np.select(
-            [op == 0, op == 1, op == 2, op == 3], [ascii_ok, ascii_ok, ascii_ok, swap_ok]
-        )
+        valid = np.where(op == 3, swap_ok, ascii_ok)
         op = np.where(valid, op, 4)  # 4: fallback, insert a letter at the start
         insert = np.zeros((k, 2), dtype=np.uint8)
-        insert[:, 0] = np.select(
-            [op == 0, op == 2, op == 3], [NEIGHBOURS[cur, u_near], cur, nxt], letter
-        )
+        # per op: substitute a neighbour / delete / double / transpose / insert a letter
+        insert[:, 0] = np.choose(op, [NEIGHBOURS[cur, u_near], letter, cur, nxt, letter])
         insert[:, 1] = cur
-        delete = np.select([op == 0, op == 1, op == 3], [1, 1, 2], 0).astype(np.int64)
-        ins_len = np.select([op == 1, op == 3], [0, 2], 1).astype(np.int64)
+        delete = _DELETE[op]
+        ins_len = _INSERT_LEN[op]
         pos = np.where(op == 4, 0, pos)
         new_off, new_data = splice(offsets, data, pos, delete, insert, ins_len)
-        return put_text(arr, idx, from_buffers(sub.type, new_off, new_data))
+        return put_text(arr, idx, from_buffers(sub.type, new_off, new_data), sub)

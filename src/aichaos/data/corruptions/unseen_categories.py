@@ -13,7 +13,8 @@ from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, CellCorruption
 from aichaos.data.columns import decode, encode, pick
-from aichaos.data.frame import Frame
+from aichaos.data.frame import Column, Frame
+from aichaos.data.views import CatCol
 from aichaos.errors import ValidationError
 
 __all__ = ["UnseenCategories"]
@@ -30,10 +31,15 @@ class UnseenCategories(CellCorruption):
 
     def corrupt_column(
         self, frame: Frame, name: str, rng: np.random.Generator
-    ) -> tuple[pa.Array, np.ndarray]:
+    ) -> tuple[Column, np.ndarray]:
         """Write new categories into the picked cells."""
-        arr = frame.column(name)
-        codes, dictionary, was_dict = encode(arr)
+        fast = CatCol.applies(frame, name)
+        if fast:  # integer codes in place: no decode / re-encode
+            cat = CatCol(frame, name)
+            codes, dictionary = cat.codes, cat.categories
+        else:
+            arr = frame.column(name)
+            codes, dictionary, was_dict = encode(arr)
         if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
             raise ValidationError(
                 f"unseen-categories: column {name!r} has {dictionary.type} categories; "
@@ -46,11 +52,12 @@ class UnseenCategories(CellCorruption):
             raise ValidationError(
                 f"unseen-categories: column {name!r} already has {clash[0]!r}; pick another prefix"
             )
-        idx = pick(rng, len(arr), self.effective_fraction(), codes >= 0)
-        base = len(dictionary)
+        idx = pick(rng, len(codes), self.effective_fraction())
+        idx = idx[codes[idx] >= 0]
+        new = len(dictionary) + rng.integers(0, self.n_new, size=len(idx))
+        if fast:
+            return cat.write(idx, new, fresh), idx
         new_codes = codes.copy()
-        new_codes[idx] = base + rng.integers(0, self.n_new, size=len(idx))
+        new_codes[idx] = new
         merged = pa.concat_arrays([dictionary, pa.array(fresh, type=dictionary.type)])
-        mask = np.zeros(len(arr), dtype=bool)
-        mask[idx] = True
-        return decode(new_codes, merged, arr, was_dict), mask
+        return decode(new_codes, merged, arr, was_dict), idx

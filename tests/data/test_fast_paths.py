@@ -1,0 +1,124 @@
+"""Fast paths: cell choice by geometric skips, numpy / code views, text kernels, MNAR band."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aichaos.data import columns
+from aichaos.data.columns import pick, skips
+
+
+@pytest.mark.parametrize("slack", [6.0, -1e9])  # -1e9: 16 gaps a round, many rounds
+@pytest.mark.parametrize("p", [0.03, 0.3, 0.9])
+def test_each_row_is_bernoulli_p_and_independent(
+    monkeypatch: pytest.MonkeyPatch, slack: float, p: float
+) -> None:
+    monkeypatch.setattr(columns, "SLACK_SIGMAS", slack)
+    rng = np.random.default_rng(4)
+    n, trials = 300, 4000
+    hits = np.zeros(n)
+    pairs = np.zeros(n - 1)
+    for _ in range(trials):
+        rows = skips(rng, n, p)
+        assert np.all(np.diff(rows) > 0) and (len(rows) == 0 or 0 <= rows[0] <= rows[-1] < n)
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        hits += mask
+        pairs += mask[:-1] & mask[1:]
+    sd = np.sqrt(p * (1 - p) / trials)
+    # every row's rate within 5 sd of p (300 rows: a false alarm has odds ~ 1e-4)
+    assert np.abs(hits / trials - p).max() < 5 * sd
+    # neighbours independent: P(both) = p^2 on average over the row pairs
+    both = pairs.sum() / (trials * (n - 1))
+    assert abs(both - p * p) < 5 * np.sqrt(p * p * (1 - p * p) / (trials * (n - 1)))
+
+
+def test_edges_and_eligibility() -> None:
+    rng = np.random.default_rng(0)
+    assert len(skips(rng, 10, 0.0)) == 0
+    assert skips(rng, 5, 1.0).tolist() == [0, 1, 2, 3, 4]
+    assert len(skips(rng, 0, 0.5)) == 0
+    assert len(skips(rng, 10**6, 1e-12)) <= 1  # a huge gap must not overflow
+    eligible = np.arange(1000) % 2 == 0
+    rows = pick(np.random.default_rng(1), 1000, 0.5, eligible)
+    full = pick(np.random.default_rng(1), 1000, 0.5)
+    assert rows.tolist() == [r for r in full.tolist() if r % 2 == 0]
+
+
+def test_same_seed_same_rows() -> None:
+    a = skips(np.random.default_rng(9), 10**5, 0.2)
+    b = skips(np.random.default_rng(9), 10**5, 0.2)
+    assert np.array_equal(a, b)
+    assert abs(len(a) - 2 * 10**4) < 5 * np.sqrt(10**5 * 0.2 * 0.8)
+
+
+def test_fast_paths_keep_dtypes_and_share_other_columns() -> None:
+    import pandas as pd
+
+    from aichaos.data import make
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame(
+        {
+            "f32": rng.normal(size=500).astype(np.float32),
+            "i16": rng.integers(0, 9, 500).astype(np.int16),
+            "cat": pd.Categorical(rng.choice(["a", "b", "c"], 500)),
+        }
+    )
+    out, rep = make("missing-values", columns=["f32", "cat"], fraction=0.3).apply(df)
+    assert out["f32"].dtype == np.float32 and isinstance(out["cat"].dtype, pd.CategoricalDtype)
+    assert np.array_equal(out["f32"].isna().to_numpy(), rep.cells["f32"])
+    assert np.shares_memory(out["i16"].to_numpy(), df["i16"].to_numpy())
+    out, rep = make("gaussian-noise", columns=["f32", "i16"], fraction=0.3).apply(df)
+    assert out["f32"].dtype == np.float32 and out["i16"].dtype == np.int16
+    assert np.array_equal(out["i16"].to_numpy() != df["i16"].to_numpy(), rep.cells["i16"])
+    out, rep = make("missing-values", columns=["i16"], fraction=0.3).apply(df)
+    assert out["i16"].dtype == np.float64  # as Arrow -> pandas turns an int column with nulls
+    assert np.array_equal(out["i16"].isna().to_numpy(), rep.cells["i16"])
+
+
+def test_text_edits_are_small_and_exact() -> None:
+    """One typo changes a string's length by at most one character; broken characters
+    follow Jenga's vowel map exactly."""
+    import pandas as pd
+
+    from aichaos.data import make
+    from aichaos.data.corruptions.broken_characters import REPLACEMENTS
+
+    words = ["hello world", "AEIOU aeiou", "naïve café", "q", "", "typo test"] * 300
+    df = pd.DataFrame({"s": pd.Series(words, dtype="str")})
+    out, rep = make("typos", columns=["s"], fraction=0.5, seed=4).apply(df)
+    old, new = df["s"].tolist(), out["s"].tolist()
+    assert all(abs(len(a) - len(b)) <= 1 for a, b in zip(old, new, strict=True))
+    assert {len(b) - len(a) for a, b in zip(old, new, strict=True) if a != b} == {-1, 0, 1}
+    out, rep = make("broken-characters", columns=["s"], fraction=0.5, seed=4).apply(df)
+    for i in np.flatnonzero(rep.cells["s"]):
+        expect = old[i]
+        for char, repl in REPLACEMENTS.items():
+            expect = expect.replace(char, repl)
+        assert out["s"][i] == expect
+
+
+@pytest.mark.parametrize("backend", ["pandas", "arrow"])
+@pytest.mark.parametrize("seed", range(6))
+def test_mnar_band_is_a_contiguous_rank_band(backend: str, seed: int) -> None:
+    import pandas as pd
+    import pyarrow as pa
+
+    from aichaos.data import make
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 30, 2000).astype(np.float64)  # many ties
+    x[rng.random(2000) < 0.1] = np.nan
+    df = pd.DataFrame({"x": x})
+    batch = df if backend == "pandas" else pa.Table.from_pandas(df, preserve_index=False)
+    _, rep = make("missing-values", columns=["x"], mechanism="MNAR", fraction=0.3).apply(
+        batch, seed=seed
+    )
+    valid = np.flatnonzero(~np.isnan(x))
+    hit = rep.cells["x"]
+    assert hit.sum() == round(0.3 * len(valid)) and not hit[np.isnan(x)].any()
+    order = valid[np.argsort(x[valid], kind="stable")]  # ranks, ties in row order
+    ranks = np.flatnonzero(hit[order])
+    assert np.array_equal(ranks, np.arange(ranks[0], ranks[0] + len(ranks)))
