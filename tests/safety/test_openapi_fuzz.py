@@ -129,3 +129,10 @@ def test_every_documented_route_exists(fuzz_proxy: ProxyProc) -> None:
             assert r.status_code != 405, (method, path, r.text)
             if r.headers.get("content-type") == "application/json":
                 assert r.json().get("error") != "not found", (method, path)
+
+
+def test_document_lists_every_toxic_type() -> None:
+    from aichaos.proxy.toxics.base import TOXICS
+
+    documented = SHIPPED["components"]["schemas"]["ToxicCreate"]["properties"]["type"]["enum"]
+    assert sorted(documented) == sorted(TOXICS.names())

@@ -13,6 +13,7 @@ from pydantic import Field
 from aichaos.data.base import CORRUPTIONS, CellCorruption
 from aichaos.data.columns import finite_mask, numeric, pick, put_numeric, spread
 from aichaos.data.frame import Frame
+from aichaos.errors import ValidationError
 
 __all__ = ["Outliers"]
 
@@ -36,6 +37,10 @@ class Outliers(CellCorruption):
         arr = frame.column(name)
         values = numeric(arr)
         ok = finite_mask(arr, values)
+        if ok is not None and not ok.any():
+            raise ValidationError(
+                f"{self.type}: column {name!r} has no finite value to place outliers around"
+            )
         idx = pick(rng, len(arr), self.effective_fraction(), ok)
         mag = self.magnitude if self.magnitude is not None else MAGNITUDES[self.level - 1]
         sign = np.where(rng.random(len(idx)) < 0.5, -1.0, 1.0)
