@@ -47,7 +47,9 @@ def start_proxy(*args: str, env: dict[str, str] | None = None) -> ProxyProc:
     m = re.search(r"API on (http://\S+)", line)
     if not m:
         _stop(proc)
-        raise AssertionError(f"proxy did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+        raise AssertionError(
+            f"proxy did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
+        )
     return ProxyProc(proc, m.group(1))
 
 
@@ -122,6 +124,17 @@ def raise_nofile(want: int) -> int:
 def open_fds() -> int:
     """How many file descriptors this process holds."""
     return len(os.listdir("/proc/self/fd"))
+
+
+def fd_targets() -> dict[str, str]:
+    """fd number -> what it points to (socket:[inode], anon_inode:[timerfd], a path)."""
+    out = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+    return out
 
 
 def all_output_files(*roots: Path) -> list[Path]:

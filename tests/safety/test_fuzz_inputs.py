@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -161,7 +160,9 @@ def _dumps(body: Any) -> bytes:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("method", "path", "bodies"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
+@pytest.mark.parametrize(
+    ("method", "path", "bodies"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES]
+)
 def test_api_bodies_get_4xx_never_5xx(
     fuzz_server: ThreadedProxy, method: str, path: str, bodies: st.SearchStrategy[Any]
 ) -> None:

@@ -75,9 +75,7 @@ def test_api_conforms_and_never_fails(
 ) -> None:
     # schemathesis's pytest integration does not load under pytest 9: drive its strategies
     schema = schemathesis.openapi.from_url(fuzz_proxy.url + "/openapi.json")
-    (operation,) = [
-        r.ok() for r in schema.get_all_operations() if r.ok().label == label
-    ]
+    (operation,) = [r.ok() for r in schema.get_all_operations() if r.ok().label == label]
     statuses: list[int] = []
 
     @settings(
@@ -105,7 +103,9 @@ def test_api_conforms_and_never_fails(
             checks.append(negative_data_rejection)  # an invalid request is refused
         case.validate_response(response, checks=checks)
         if label == "DELETE /proxies/{proxy}":  # put back the proxy the next examples hit
-            httpx.post(fuzz_proxy.url + "/proxies", json={"name": "fuzz", "upstream": "127.0.0.1:9"})
+            httpx.post(
+                fuzz_proxy.url + "/proxies", json={"name": "fuzz", "upstream": "127.0.0.1:9"}
+            )
 
     check()
     assert statuses, "no request was sent"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import start_sleeper, _stop
+from tests.conftest import _stop, start_sleeper
 from tests.safety.conftest import all_output_files
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,15 @@ API_KEY = "apikey-s3cret-Pw90"
 ENV_SECRET = "env-s3cret-Kk55"
 RESPONSE_SECRET = "resp-s3cret-Mm13"
 QUERY_SECRET = "query-s3cret-Jj42"
-SECRETS = [CANARY, LITERAL_BEARER, COOKIE_SECRET, API_KEY, ENV_SECRET, RESPONSE_SECRET, QUERY_SECRET]
+SECRETS = [
+    CANARY,
+    LITERAL_BEARER,
+    COOKIE_SECRET,
+    API_KEY,
+    ENV_SECRET,
+    RESPONSE_SECRET,
+    QUERY_SECRET,
+]
 
 
 class _Echo(BaseHTTPRequestHandler):

@@ -48,7 +48,9 @@ BODY_KEY = re.compile(r"^(?:body|json_body|data|payload|content)$", re.IGNORECAS
 _INLINE = (
     # "Bearer abc..." / "Basic abc..." inside any text (a header given as one string)
     (
-        re.compile(r"(?i)\b(bearer|basic)\s+(?=[A-Za-z._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{6,}"),
+        re.compile(
+            r"(?i)\b(bearer|basic)\s+(?=[A-Za-z._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{6,}"
+        ),
         r"\1 <redacted>",
     ),
     # credentials in a URL: scheme://user:password@host

@@ -69,7 +69,15 @@ def proxy_command(
         )
     try:
         config = load_config(config_path) if config_path else None
-        run(host, port, config=config, seed=seed, ready=ready, token=token or None, insecure=insecure)
+        run(
+            host,
+            port,
+            config=config,
+            seed=seed,
+            ready=ready,
+            token=token or None,
+            insecure=insecure,
+        )
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:

@@ -201,9 +201,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._arm(self.limits.idle_timeout_s, self._idle)
         keep_alive = self.parser.should_keep_alive()
         if not self.state.authorized(self._auth):
-            denied = _error(
-                401, "missing or wrong bearer token", (("WWW-Authenticate", "Bearer"),)
-            )
+            denied = _error(401, "missing or wrong bearer token", (("WWW-Authenticate", "Bearer"),))
             self._chain(self._respond_now(denied, keep_alive))
             return
         method = self.parser.get_method().decode("ascii", "replace")

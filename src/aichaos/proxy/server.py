@@ -206,7 +206,5 @@ def run(
     check_exposure(host, token, insecure)  # before anything binds
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(
-            serve(
-                host, port, config=config, seed=seed, ready=ready, token=token, insecure=insecure
-            )
+            serve(host, port, config=config, seed=seed, ready=ready, token=token, insecure=insecure)
         )

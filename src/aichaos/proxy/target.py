@@ -29,7 +29,7 @@ class ProxyTarget(Target):
     )
 
     def headers(self) -> dict[str, str]:
-        """``Authorization`` for the API when ``token_env`` is set; :class:`TargetError` if unset."""
+        """``Authorization`` when ``token_env`` is set; :class:`TargetError` if it is unset."""
         if self.token_env is None:
             return {}
         token = os.environ.get(self.token_env)
