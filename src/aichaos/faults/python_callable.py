@@ -8,8 +8,10 @@ receives ``arguments`` as keyword arguments and may return a token that is passe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -45,13 +47,42 @@ def import_callable(ref: str) -> Callable[..., Any]:
 
 
 async def call_maybe_async(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call ``fn``; await it if it is async; run it in a thread if it is sync."""
+    """Call ``fn``; await it if it is async; run it in a daemon thread if it is sync.
+
+    A daemon thread, not the loop's executor: a user callable stuck on a dependency that
+    never answers is abandoned at its timeout, and the runner can still exit (the
+    executor's threads are joined at interpreter exit, so one stuck call would hang it).
+    """
     if inspect.iscoroutinefunction(fn):
         return await fn(**kwargs)
-    result = await asyncio.to_thread(fn, **kwargs)
+    result = await _in_daemon_thread(fn, kwargs)
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():  # cancelled by a timeout: nobody waits any more
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def work() -> None:
+        try:
+            value, ok = fn(**kwargs), True
+        except BaseException as exc:  # handed to the awaiting task
+            value, ok = exc, False
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the run is over
+            loop.call_soon_threadsafe(settle, ok, value)
+
+    name = f"aichaos-call-{getattr(fn, '__name__', 'callable')}"
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return await future
 
 
 @FAULTS.register("python-callable")
