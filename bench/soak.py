@@ -93,8 +93,11 @@ async def _pinger(
         writer.close()
 
 
-async def run(args: argparse.Namespace) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+def start(
+    args: argparse.Namespace,
+) -> tuple[subprocess.Popen[str], subprocess.Popen[str], int, str, int]:
+    """Raise the fd limit, start the echo server and the proxy; (echo, proxy, port, api, idle)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit it
     fit = (hard - 200) // 2 - args.active  # the proxy holds 2 fds per connection
     idle = min(args.idle, fit)
@@ -115,21 +118,32 @@ async def run(args: argparse.Namespace) -> None:
     assert proxy.stdout is not None
     m = re.search(r"API on (http://\S+)", proxy.stdout.readline())
     assert m, "proxy did not start"
+    return echo, proxy, echo_port, m.group(1), idle
+
+
+async def run(
+    args: argparse.Namespace,
+    echo: subprocess.Popen[str],
+    proxy: subprocess.Popen[str],
+    echo_port: int,
+    api_url: str,
+    idle: int,
+) -> None:
+    """Open the idle connections, run the active ones, print the figures."""
     import httpx
 
-    async with httpx.AsyncClient(base_url=m.group(1)) as api:
-        r = await api.post(
-            "/proxies", json={"name": "soak", "upstream": f"127.0.0.1:{echo_port}"}
-        )
+    async with httpx.AsyncClient(base_url=api_url) as api:
+        r = await api.post("/proxies", json={"name": "soak", "upstream": f"127.0.0.1:{echo_port}"})
         r.raise_for_status()
         host, port = r.json()["listen"].rsplit(":", 1)
     via = (host, int(port))
     direct = ("127.0.0.1", echo_port)
+    idle_writers: list[asyncio.StreamWriter] = []
     try:
         await asyncio.sleep(0.5)
         rss_empty = _rss_kib(proxy.pid)
         t0 = time.monotonic()
-        idle_writers = await _open_many(via, idle)
+        idle_writers += await _open_many(via, idle)
         await asyncio.sleep(2.0)  # let the proxy finish accepting and dialing upstream
         rss_idle = _rss_kib(proxy.pid)
         per_idle = (rss_idle - rss_empty) * 1024 / max(idle, 1)
@@ -149,9 +163,7 @@ async def run(args: argparse.Namespace) -> None:
         ]
         n_direct = max(1, args.active // 10)
         tasks += [
-            asyncio.create_task(
-                _pinger(direct, period, until, direct_rtts, i * period / n_direct)
-            )
+            asyncio.create_task(_pinger(direct, period, until, direct_rtts, i * period / n_direct))
             for i in range(n_direct)
         ]
         samples: list[tuple[float, int]] = []
@@ -186,16 +198,9 @@ async def run(args: argparse.Namespace) -> None:
             f"rss_per_idle_kib={per_idle / 1024:.2f} growth_kib_per_min={slope:+.1f} "
             f"p99_added_ms={p99_via - p99_direct:.2f}"
         )
+    finally:
         for w in idle_writers:
             w.close()
-    finally:
-        proxy.terminate()
-        echo.terminate()
-        proxy.wait(10)
-        echo.wait(10)
-        for stream in (proxy.stdout, echo.stdout):
-            if stream is not None:
-                stream.close()
 
 
 def main() -> None:
@@ -206,12 +211,20 @@ def main() -> None:
     ap.add_argument("--active", type=int, default=1_000)
     ap.add_argument("--rate-hz", type=float, default=2.0, help="messages per active connection")
     args = ap.parse_args()
+    echo, proxy, echo_port, api_url, idle = start(args)
     try:
-        import uvloop
-
-        uvloop.run(run(args))
-    except ImportError:
-        asyncio.run(run(args))
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(run(args, echo, proxy, echo_port, api_url, idle))
+        else:
+            uvloop.run(run(args, echo, proxy, echo_port, api_url, idle))
+    finally:
+        for p in (proxy, echo):
+            p.terminate()
+            p.wait(10)
+            if p.stdout is not None:
+                p.stdout.close()
 
 
 if __name__ == "__main__":

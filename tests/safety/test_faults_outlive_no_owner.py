@@ -15,7 +15,6 @@ through the engine and the CLI for all of them.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -192,11 +191,13 @@ safety: {{guardrail_interval_s: 0.2, ttl_s: {TTL_S}, timeouts: {{apply_s: 30}}}}
         "memory-pressure": lambda: _gone(pid_mem),
         "cpu-burn": lambda: all(_gone(p) for p in pids_cpu),
         "file-truncate": lambda: _sha(data / "a.csv") == originals["a.csv"],
-        "file-missing": lambda: (data / "b.csv").exists()
-        and _sha(data / "b.csv") == originals["b.csv"],
+        "file-missing": lambda: (
+            (data / "b.csv").exists() and _sha(data / "b.csv") == originals["b.csv"]
+        ),
         "batch-late": lambda: (late_dir / "batch-9.jsonl").exists(),
-        "batch-duplicate": lambda: sorted(p.name for p in landing.iterdir())
-        == [f"batch-{i}.jsonl" for i in range(3)],
+        "batch-duplicate": lambda: (
+            sorted(p.name for p in landing.iterdir()) == [f"batch-{i}.jsonl" for i in range(3)]
+        ),
         "inprocess": lambda: board.switch("h") is None,
         "model-slow-load": lambda: board.switch("model-load") is None,
         "model-stale-version": lambda: os.readlink(reg_ptr / "current") == "v2",
