@@ -11,6 +11,7 @@ public interface, a DNS lookup); everything else is left to the fuzzer.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -47,9 +48,15 @@ def fuzz_proxy() -> Iterator[ProxyProc]:
     _stop(p.proc)
 
 
+_BINDABLE = re.compile(r"^[^\s]*:\d{1,5}$")
+
+
 def _pin_listen(body: Any) -> Any:
+    """A listen address that would be bound becomes 127.0.0.1:0; an invalid one (negative
+    mode) is left alone, since the server refuses it before binding anything."""
     if isinstance(body, dict):
-        if "listen" in body:
+        listen = body.get("listen")
+        if isinstance(listen, str) and _BINDABLE.match(listen):
             body["listen"] = "127.0.0.1:0"
         if isinstance(body.get("proxies"), list):
             body["proxies"] = [_pin_listen(b) for b in body["proxies"]]
