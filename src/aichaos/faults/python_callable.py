@@ -8,7 +8,8 @@ receives ``arguments`` as keyword arguments and may return a token that is passe
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
+import functools
 import importlib
 import inspect
 import threading
@@ -61,28 +62,31 @@ async def call_maybe_async(fn: Callable[..., Any], **kwargs: Any) -> Any:
     return result
 
 
+class _DaemonExecutor(concurrent.futures.Executor):
+    """One daemon thread per call: a call that never returns does not block interpreter exit."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to the awaiting task
+                future.set_exception(exc)
+
+        name = f"aichaos-call-{getattr(fn, '__name__', 'callable')}"
+        threading.Thread(target=work, name=name, daemon=True).start()
+        return future
+
+
+_DAEMON = _DaemonExecutor()
+
+
 async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def settle(ok: bool, value: Any) -> None:
-        if not future.done():  # cancelled by a timeout: nobody waits any more
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
-
-    def work() -> None:
-        try:
-            value, ok = fn(**kwargs), True
-        except BaseException as exc:  # handed to the awaiting task
-            value, ok = exc, False
-        with contextlib.suppress(RuntimeError):  # the loop is closed: the run is over
-            loop.call_soon_threadsafe(settle, ok, value)
-
-    name = f"aichaos-call-{getattr(fn, '__name__', 'callable')}"
-    threading.Thread(target=work, name=name, daemon=True).start()
-    return await future
+    return await loop.run_in_executor(_DAEMON, functools.partial(fn, **kwargs))
 
 
 @FAULTS.register("python-callable")
