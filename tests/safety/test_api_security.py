@@ -132,13 +132,13 @@ def test_slowloris_is_cut_off_and_others_are_served(threaded_proxy: ThreadedProx
                         s.sendall(f"X-Slow-{i}: 1\r\n".encode())
                 t0 = time.monotonic()
                 assert c.get("/version").status_code == 200
-                assert time.monotonic() - t0 < 0.5
+                assert time.monotonic() - t0 < 1.0
                 time.sleep(0.25)
         for s in slow:
             data = s.recv(4096)
             assert data.startswith(b"HTTP/1.1 408"), data
             assert s.recv(4096) == b""  # then closed
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 4
     finally:
         for s in slow:
             s.close()
@@ -263,7 +263,7 @@ def test_control_endpoint_slowloris_is_cut_off(control: ControlServer) -> None:
             s.sendall(b"GET /faults HTTP/1.1\r\n")
         t0 = time.monotonic()
         ok = httpx.get(control.url + "/faults", headers={"Authorization": f"Bearer {TOKEN}"})
-        assert ok.status_code == 200 and time.monotonic() - t0 < 0.5
+        assert ok.status_code == 200 and time.monotonic() - t0 < 1.0
         for s in slow:
             assert s.recv(4096) == b""  # cut off after the timeout, nothing served
         assert time.monotonic() - t0 < 3

@@ -181,7 +181,6 @@ targets:
 probes:
   health: {{type: http, target: api, path: /health, every_s: 0.01}}
 workload: {{type: http, target: api, path: /health, rate_rps: 200, window_s: 0.05}}
-steady_state: ["health.ok == 1"]
 method:
   - fault: {{type: python-callable, apply: "time:time"}}
     duration_s: 2
