@@ -40,6 +40,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _without_secrets(action: object) -> object:
+    if isinstance(action, dict) and isinstance(action.get("headers"), dict):
+        return {**action, "headers": {k: "<redacted>" for k in action["headers"]}}
+    return action
+
+
 def expire(lease: Path) -> None:
     """Perform one lease's undo actions and leave a report beside it."""
     try:
@@ -53,7 +59,8 @@ def expire(lease: Path) -> None:
         except Exception as exc:  # keep going: undo as much as possible
             errors.append(f"{raw.get('kind')}: {exc}")
     report = {"label": body.get("label", ""), "expired_at": time.time(), "errors": errors}
-    report["actions"] = body.get("actions", [])
+    # the report outlives the lease and may be read into reports: no header values in it
+    report["actions"] = [_without_secrets(a) for a in body.get("actions", [])]
     (lease.with_suffix(".expired")).write_text(json.dumps(report))
     lease.unlink(missing_ok=True)
 

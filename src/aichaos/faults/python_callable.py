@@ -8,8 +8,11 @@ receives ``arguments`` as keyword arguments and may return a token that is passe
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import importlib
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -45,13 +48,45 @@ def import_callable(ref: str) -> Callable[..., Any]:
 
 
 async def call_maybe_async(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call ``fn``; await it if it is async; run it in a thread if it is sync."""
+    """Call ``fn``; await it if it is async; run it in a daemon thread if it is sync.
+
+    A daemon thread, not the loop's executor: a user callable stuck on a dependency that
+    never answers is abandoned at its timeout, and the runner can still exit (the
+    executor's threads are joined at interpreter exit, so one stuck call would hang it).
+    """
     if inspect.iscoroutinefunction(fn):
         return await fn(**kwargs)
-    result = await asyncio.to_thread(fn, **kwargs)
+    result = await _in_daemon_thread(fn, kwargs)
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+class _DaemonExecutor(concurrent.futures.Executor):
+    """One daemon thread per call: a call that never returns does not block interpreter exit."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to the awaiting task
+                future.set_exception(exc)
+
+        name = f"aichaos-call-{getattr(fn, '__name__', 'callable')}"
+        threading.Thread(target=work, name=name, daemon=True).start()
+        return future
+
+
+_DAEMON = _DaemonExecutor()
+
+
+async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_DAEMON, functools.partial(fn, **kwargs))
 
 
 @FAULTS.register("python-callable")

@@ -55,12 +55,18 @@ class RestoreFile(_Action):
 
 
 class HttpRequest(_Action):
-    """An HTTP request to a loopback control API (e.g. DELETE a proxy toxic)."""
+    """An HTTP request to a loopback control API (e.g. DELETE a proxy toxic).
+
+    ``bearer_env`` names an environment variable holding a bearer token: the watchdog
+    (which inherits the runner's environment) reads it when it acts, so the token itself
+    is never written to the lease file.
+    """
 
     kind: Literal["http"] = "http"
     method: str = "DELETE"
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
+    bearer_env: str | None = None
     timeout_s: float = 2.0
 
 
@@ -106,7 +112,13 @@ def perform(action: UndoAction) -> None:
         except Exception as exc:
             raise OSError(f"{action.function} raised {type(exc).__name__}: {exc}") from exc
     else:
-        req = urllib.request.Request(action.url, method=action.method, headers=action.headers)
+        headers = dict(action.headers)
+        if action.bearer_env is not None:
+            token = os.environ.get(action.bearer_env)
+            if not token:
+                raise OSError(f"environment variable {action.bearer_env} (bearer_env) is not set")
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(action.url, method=action.method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=action.timeout_s):
                 pass

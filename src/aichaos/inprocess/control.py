@@ -88,6 +88,7 @@ class ControlServer:
         host: str = "127.0.0.1",
         port: int = 0,
         allow_remote: bool = False,
+        timeout_s: float = 10.0,
     ) -> None:
         if not allow_remote and not _is_loopback(host):
             raise ValidationError(
@@ -97,6 +98,8 @@ class ControlServer:
             raise ValidationError(f"token must be at least 8 characters, got {len(token)}")
         self.board = board
         self.token = token if token is not None else secrets.token_urlsafe(24)
+        #: a client must send each part of its request within this (slowloris is cut off)
+        self.timeout_s = timeout_s
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -154,11 +157,18 @@ class ControlServer:
 
 def _handler_for(server: ControlServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # the socket timeout: a read that waits longer ends the connection
+        timeout = server.timeout_s
+
         def _serve(self) -> None:
             if not server.authorized(self.headers.get("Authorization")):
                 self._reply(401, {"error": "missing or wrong bearer token"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            raw = (self.headers.get("Content-Length") or "0").strip()
+            if not raw.isdigit():
+                self._reply(400, {"error": f"Content-Length must be a number >= 0, got {raw!r}"})
+                return
+            length = int(raw)
             if length > _MAX_BODY:
                 self._reply(413, {"error": f"body must be <= {_MAX_BODY} bytes"})
                 return

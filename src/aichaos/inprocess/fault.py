@@ -129,7 +129,10 @@ class RemoteHookInjection(Injection):
             raise InjectionError("; ".join(errors))
 
     def undo_actions(self) -> list[UndoAction]:
+        # with token_env the watchdog reads the token from its environment: none on disk
+        env = self.target.token_env
+        headers = {} if env is not None else self._headers()
         return [
-            HttpRequest(method="DELETE", url=self._url(name), headers=self._headers())
+            HttpRequest(method="DELETE", url=self._url(name), headers=headers, bearer_env=env)
             for name in self.armed
         ]

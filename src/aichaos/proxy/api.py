@@ -14,6 +14,7 @@ Routes, status codes and error bodies are Toxiproxy's::
     POST /reset                        204
     GET  /version                      200 {"version": ...}
     GET  /metrics                      200 Prometheus text
+    GET  /openapi.json                 200 this API's OpenAPI 3 description
 
 Errors are ``{"error": message, "status": code}``; a wrong method is 405.
 """
@@ -21,6 +22,8 @@ Errors are ``{"error": message, "status": code}``; a wrong method is 405.
 from __future__ import annotations
 
 import json
+from functools import cache
+from importlib import resources
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,7 +33,7 @@ from aichaos.proxy.httpserver import Response
 from aichaos.proxy.metrics import render_metrics
 from aichaos.proxy.store import ProxyStore
 
-__all__ = ["TOXIPROXY_VERSION", "ControlApi"]
+__all__ = ["TOXIPROXY_VERSION", "ControlApi", "openapi_document"]
 
 #: the Toxiproxy version whose API this server speaks (clients may check it)
 TOXIPROXY_VERSION = "2.9.0"
@@ -47,6 +50,12 @@ def _json(body: bytes) -> Any:
         return json.loads(body, parse_constant=no_constants)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"bad request body: invalid JSON ({exc})") from None
+
+
+@cache
+def openapi_document() -> Any:
+    """The control API's OpenAPI 3 description (shipped as ``aichaos/proxy/openapi.json``)."""
+    return json.loads(resources.files("aichaos.proxy").joinpath("openapi.json").read_text())
 
 
 class ControlApi:
@@ -89,6 +98,9 @@ class ControlApi:
                             "seed": store.seed,
                         },
                     )
+            case ["openapi.json"]:
+                if method == "GET":
+                    return Response(200, openapi_document())
             case ["metrics"]:
                 if method == "GET":
                     return Response(

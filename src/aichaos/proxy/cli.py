@@ -19,8 +19,31 @@ __all__ = ["proxy_command"]
     help="JSON (or YAML) array of proxies to create at start, as Toxiproxy's -config",
 )
 @click.option("--seed", type=int, default=None, help="seed of every random choice")
-def proxy_command(host: str, port: int, config_path: str | None, seed: int | None) -> None:
-    """Serve a Toxiproxy-compatible chaos proxy with HTTP- and AI-aware toxics."""
+@click.option(
+    "--token",
+    envvar="AICHAOS_TOKEN",
+    default=None,
+    help="require 'Authorization: Bearer TOKEN' on every API request (env AICHAOS_TOKEN; "
+    "prefer the environment: a flag shows in the process list)",
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="serve the API on a non-loopback --host without a token (anyone who reaches it "
+    "can control every proxy)",
+)
+def proxy_command(
+    host: str,
+    port: int,
+    config_path: str | None,
+    seed: int | None,
+    token: str | None,
+    insecure: bool,
+) -> None:
+    """Serve a Toxiproxy-compatible chaos proxy with HTTP- and AI-aware toxics.
+
+    The API binds 127.0.0.1 by default; another --host needs a token (or --insecure).
+    """
     try:
         import httptools  # noqa: F401
     except ImportError:
@@ -34,13 +57,27 @@ def proxy_command(host: str, port: int, config_path: str | None, seed: int | Non
         )
         click.echo(
             f"aichaos proxy API on {site.url} seed={site.app.store.seed}"
+            + (" auth=bearer" if token else "")
             + (f" proxies: {proxies}" if proxies else "")
         )
         sys.stdout.flush()
 
+    if insecure and token is None:
+        click.echo(
+            f"aichaos proxy: WARNING: control API on {host} without a token (--insecure)",
+            err=True,
+        )
     try:
         config = load_config(config_path) if config_path else None
-        run(host, port, config=config, seed=seed, ready=ready)
+        run(
+            host,
+            port,
+            config=config,
+            seed=seed,
+            ready=ready,
+            token=token or None,
+            insecure=insecure,
+        )
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:

@@ -137,9 +137,10 @@ class ProxyToxicInjection(Injection):
     async def _call(self, method: str, url: str, json: Any = None) -> Any:
         import httpx
 
+        headers = self.target.headers()
         try:
             async with httpx.AsyncClient(timeout=5.0) as client:
-                return await client.request(method, url, json=json)
+                return await client.request(method, url, json=json, headers=headers)
         except httpx.HTTPError as exc:
             raise TargetError(f"proxy API {self.target.api_url} unreachable: {exc}") from exc
 
@@ -163,7 +164,13 @@ class ProxyToxicInjection(Injection):
 
     def undo_actions(self) -> list[UndoAction]:
         """The DELETE a watchdog sends if the runner dies."""
-        return [HttpRequest(method="DELETE", url=self.target.toxics_url(self.name))]
+        return [
+            HttpRequest(
+                method="DELETE",
+                url=self.target.toxics_url(self.name),
+                bearer_env=self.target.token_env,
+            )
+        ]
 
     def describe(self) -> dict[str, Any]:
         """Journal entry: the fault, the proxy and the toxic's name."""

@@ -1,24 +1,61 @@
-"""A small HTTP/1.1 server for the control API: asyncio + httptools, keep-alive, bounded bodies.
+"""A small HTTP/1.1 server for the control API: asyncio + httptools, keep-alive, bounded.
 
 It is deliberately tiny (the API carries a few requests per experiment step) and starts in
 milliseconds; a handler gets ``(method, path, body)`` and returns a :class:`Response`.
+
+Every resource a client can hold is bounded (:class:`Limits`): the request head and body
+sizes, the time a request may take to arrive once it has begun (a client that trickles
+its headers -- slowloris -- is answered 408 and cut off), the time a keep-alive connection
+may sit idle, and the number of open connections. With a ``token``, every request without
+``Authorization: Bearer <token>`` is answered 401 (compared in constant time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, cast
 
 import httptools
 
-__all__ = ["MAX_BODY_BYTES", "Handler", "HttpServerProtocol", "Response"]
+__all__ = ["MAX_BODY_BYTES", "Handler", "HttpServerProtocol", "Limits", "Response", "ServerState"]
 
 #: bodies above this are refused with 400 and the connection is closed
 MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one API server lets its clients hold."""
+
+    max_body_bytes: int = MAX_BODY_BYTES
+    #: request line plus headers
+    max_head_bytes: int = 64 * 1024
+    #: a request, once its first byte arrived, must be complete within this
+    request_timeout_s: float = 10.0
+    #: a keep-alive connection with no request in progress is closed after this
+    idle_timeout_s: float = 120.0
+    #: connections beyond this are closed at once
+    max_connections: int = 512
+
+
+@dataclass
+class ServerState:
+    """Shared by every connection of one server: limits, token, open connections."""
+
+    limits: Limits = field(default_factory=Limits)
+    token: str | None = None
+    connections: set[HttpServerProtocol] = field(default_factory=set)
+
+    def authorized(self, header: bytes | None) -> bool:
+        """Constant-time check of an ``Authorization`` header (always true without a token)."""
+        if self.token is None:
+            return True
+        return hmac.compare_digest(header or b"", f"Bearer {self.token}".encode())
 
 
 @dataclass(frozen=True)
@@ -29,6 +66,7 @@ class Response:
     payload: Any = None
     text: str | None = None
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
 
     def encode(self, keep_alive: bool) -> bytes:
         """The response as bytes on the wire."""
@@ -43,6 +81,7 @@ class Response:
         if body or self.status not in (204, 304):
             head.append(f"Content-Type: {self.content_type}")
             head.append(f"Content-Length: {len(body)}")
+        head.extend(f"{name}: {value}" for name, value in self.headers)
         head.append("Connection: keep-alive" if keep_alive else "Connection: close")
         return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
@@ -50,48 +89,107 @@ class Response:
 Handler = Callable[[str, str, bytes], Awaitable[Response]]
 
 
-def _error(status: int, message: str) -> Response:
-    return Response(status, {"error": message, "status": status})
+def _error(status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+    return Response(status, {"error": message, "status": status}, headers=headers)
 
 
 class HttpServerProtocol(asyncio.Protocol):
     """One API connection; requests are answered in order."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, state: ServerState | None = None) -> None:
         self.handler = handler
+        self.state = state or ServerState()
+        self.limits = self.state.limits
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._body: list[bytes] = []
         self._size = 0
+        self._head = 0
+        self._auth: bytes | None = None
         self._too_big = False
         self._last: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._in_request = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Keep the transport."""
+        """Keep the transport; refuse it if the server already holds too many."""
         # uvloop's transports do not subclass asyncio.Transport, so no isinstance check
         self.transport = cast(asyncio.Transport, transport)
+        if len(self.state.connections) >= self.limits.max_connections:
+            self._send(_error(503, "too many API connections"), keep_alive=False)
+            return
+        self.state.connections.add(self)
+        self._arm(self.limits.idle_timeout_s, self._idle)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the connection and its timer."""
+        self.state.connections.discard(self)
+        self._disarm()
+
+    def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
+        self._disarm()
+        self._timer = asyncio.get_running_loop().call_later(seconds, callback)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _idle(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def _request_timeout(self) -> None:
+        message = f"request not complete within {self.limits.request_timeout_s:g}s"
+        self._send(_error(408, message), keep_alive=False)
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; a malformed request gets a 400 and the connection closes."""
+        if self.transport is None or self.transport.is_closing():
+            return
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._send(_error(400, "bad request: protocol upgrade not supported"), False)
         except httptools.HttpParserError as exc:
-            self._send(_error(400, f"bad request: malformed HTTP ({exc})"), keep_alive=False)
+            # httptools wraps an exception raised in a callback; ours says the head is too big
+            if isinstance(exc.__context__, _HeadTooLarge):
+                message = f"request head larger than {self.limits.max_head_bytes} bytes"
+                self._send(_error(431, message), keep_alive=False)
+            else:
+                self._send(_error(400, f"bad request: malformed HTTP ({exc})"), keep_alive=False)
+        except Exception as exc:  # never let a client's bytes take the server down
+            self._send(_error(400, f"bad request: {type(exc).__name__}"), keep_alive=False)
 
     # httptools callbacks
     def on_message_begin(self) -> None:
-        """A new request."""
+        """A new request: its deadline starts now."""
         self._url, self._body, self._size, self._too_big = b"", [], 0, False
+        self._head, self._auth = 0, None
+        self._in_request = True
+        self._arm(self.limits.request_timeout_s, self._request_timeout)
+
+    def _count_head(self, n: int) -> None:
+        self._head += n
+        if self._head > self.limits.max_head_bytes:
+            raise _HeadTooLarge
 
     def on_url(self, url: bytes) -> None:
         """Part of the request target."""
+        self._count_head(len(url))
         self._url += url
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Count the head's size; keep the ``Authorization`` header only."""
+        self._count_head(len(name) + len(value) + 4)
+        if name.lower() == b"authorization":
+            self._auth = value
+
     def on_body(self, body: bytes) -> None:
-        """Part of the body, kept up to :data:`MAX_BODY_BYTES`."""
+        """Part of the body, kept up to ``max_body_bytes``."""
         self._size += len(body)
-        if self._size > MAX_BODY_BYTES:
+        if self._size > self.limits.max_body_bytes:
             self._too_big = True
             self._body = []
         elif not self._too_big:
@@ -99,11 +197,17 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         """Dispatch the request; answers go out in request order."""
+        self._in_request = False
+        self._arm(self.limits.idle_timeout_s, self._idle)
+        keep_alive = self.parser.should_keep_alive()
+        if not self.state.authorized(self._auth):
+            denied = _error(401, "missing or wrong bearer token", (("WWW-Authenticate", "Bearer"),))
+            self._chain(self._respond_now(denied, keep_alive))
+            return
         method = self.parser.get_method().decode("ascii", "replace")
         path = httptools.parse_url(self._url).path.decode("utf-8", "replace")
-        keep_alive = self.parser.should_keep_alive()
         if self._too_big:
-            message = f"bad request body: larger than {MAX_BODY_BYTES} bytes"
+            message = f"bad request body: larger than {self.limits.max_body_bytes} bytes"
             self._chain(self._respond_now(_error(400, message), False))
             return
         body = b"".join(self._body)
@@ -135,4 +239,9 @@ class HttpServerProtocol(asyncio.Protocol):
             return
         transport.write(response.encode(keep_alive))
         if not keep_alive:
+            self._disarm()
             transport.close()
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: the head is over its limit."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import random
+import re
 from typing import Any
 
 from aichaos.proxy.connection import Connection
@@ -16,13 +18,33 @@ __all__ = ["Proxy", "split_hostport"]
 def split_hostport(value: str, field: str) -> tuple[str, int]:
     """``"127.0.0.1:80"`` / ``"[::1]:80"`` / ``"localhost:80"`` -> (host, port)."""
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
+    if not sep or not port.isascii() or not port.isdigit() or int(port) > 65535:
         raise ApiError(400, f"bad request body: {field} must be host:port, got {value!r}")
     host = host.strip("[]") or "0.0.0.0"
+    if not _valid_host(host):
+        # checked here, not at bind time: a name the resolver cannot even encode would
+        # otherwise fail later, on an enable or a /reset, as a 500
+        raise ApiError(
+            400,
+            f"bad request body: {field} must be host:port with an IP or a DNS name, got {value!r}",
+        )
     if host == "localhost":
         # one address only: port 0 on a name with two addresses would bind two ports
         host = "127.0.0.1"
     return host, int(port)
+
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_-]{1,63})*\.?$"
+)
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(_HOSTNAME.match(host))
+    return True
 
 
 def _join(host: str, port: int) -> str:
@@ -101,9 +123,10 @@ class Proxy:
             server = await loop.create_server(
                 self._accept, host, port, reuse_address=True, backlog=1024
             )
-        except OSError as exc:
+        except (OSError, UnicodeError, ValueError) as exc:  # unresolvable names included
             self.enabled = False
-            raise ApiError(500, f"listen tcp {self.listen}: bind: {exc.strerror or exc}") from exc
+            why = getattr(exc, "strerror", None) or exc
+            raise ApiError(500, f"listen tcp {self.listen}: bind: {why}") from exc
         self._server = server
         bound = server.sockets[0].getsockname()
         self.listen_addr = (host, bound[1])

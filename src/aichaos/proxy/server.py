@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import signal
 from collections.abc import Callable
@@ -27,10 +28,49 @@ from typing import Any
 from aichaos.errors import ValidationError
 from aichaos.proxy.api import ControlApi
 from aichaos.proxy.errors import ApiError
-from aichaos.proxy.httpserver import HttpServerProtocol
+from aichaos.proxy.httpserver import HttpServerProtocol, Limits, ServerState
 from aichaos.proxy.store import ProxyStore
 
-__all__ = ["ApiSite", "ProxyApp", "load_config", "new_event_loop", "run", "serve"]
+__all__ = [
+    "ApiSite",
+    "ProxyApp",
+    "check_exposure",
+    "is_loopback",
+    "load_config",
+    "new_event_loop",
+    "run",
+    "serve",
+]
+
+#: tokens shorter than this are refused (a guessable token is no token)
+MIN_TOKEN_CHARS = 8
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP literals (``127.0.0.0/8``, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, token: str | None, insecure: bool) -> None:
+    """Refuse to serve a control API beyond loopback without a token (unless ``insecure``).
+
+    Anyone who reaches the control API can cut or slow every proxied connection, so an
+    address other than loopback needs ``Authorization: Bearer <token>`` on every request.
+    """
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise ValidationError(
+            f"token must be at least {MIN_TOKEN_CHARS} characters, got {len(token)}"
+        )
+    if token is None and not insecure and not is_loopback(host):
+        raise ValidationError(
+            f"host {host!r} is not a loopback address: give a token (--token or "
+            "AICHAOS_TOKEN) or pass --insecure to serve the control API unauthenticated"
+        )
 
 
 def load_config(path: str | Path) -> Any:
@@ -68,17 +108,31 @@ class ProxyApp:
 class ApiSite:
     """The control API's listening socket."""
 
-    def __init__(self, app: ProxyApp, host: str = "127.0.0.1", port: int = 8474) -> None:
+    def __init__(
+        self,
+        app: ProxyApp,
+        host: str = "127.0.0.1",
+        port: int = 8474,
+        *,
+        token: str | None = None,
+        insecure: bool = False,
+        limits: Limits | None = None,
+    ) -> None:
+        check_exposure(host, token, insecure)
         self.app = app
         self.host = host
         self.port = port
+        self.state = ServerState(limits or Limits(), token)
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
         """Bind (port 0 picks a free port) and start accepting."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: HttpServerProtocol(self.app.api), self.host, self.port, reuse_address=True
+            lambda: HttpServerProtocol(self.app.api, self.state),
+            self.host,
+            self.port,
+            reuse_address=True,
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -93,6 +147,9 @@ class ApiSite:
         if self._server is not None:
             self._server.close()
             self._server = None
+        for conn in list(self.state.connections):
+            if conn.transport is not None:
+                conn.transport.close()
 
 
 async def serve(
@@ -102,10 +159,12 @@ async def serve(
     config: Any = None,
     seed: int | None = None,
     ready: Callable[[ApiSite], None] | None = None,
+    token: str | None = None,
+    insecure: bool = False,
 ) -> None:
     """Run a server until SIGINT / SIGTERM (or cancellation)."""
     app = ProxyApp(seed)
-    site = ApiSite(app, host, port)
+    site = ApiSite(app, host, port, token=token, insecure=insecure)
     try:
         if config is not None:
             await app.populate(config)
@@ -140,7 +199,12 @@ def run(
     config: Any = None,
     seed: int | None = None,
     ready: Callable[[ApiSite], None] | None = None,
+    token: str | None = None,
+    insecure: bool = False,
 ) -> None:
     """Blocking entry point used by ``aichaos proxy``."""
+    check_exposure(host, token, insecure)  # before anything binds
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        runner.run(serve(host, port, config=config, seed=seed, ready=ready))
+        runner.run(
+            serve(host, port, config=config, seed=seed, ready=ready, token=token, insecure=insecure)
+        )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from urllib.parse import quote
 
 from pydantic import Field
 
+from aichaos.errors import TargetError
 from aichaos.targets import TARGETS, Target
 
 __all__ = ["ProxyTarget"]
@@ -19,6 +21,21 @@ class ProxyTarget(Target):
         "http://127.0.0.1:8474", pattern=r"^https?://", description="the proxy's control API"
     )
     proxy: str = Field(min_length=1, description="the proxy's name on that API")
+    token_env: str | None = Field(
+        None,
+        min_length=1,
+        description="environment variable holding the API's bearer token (aichaos proxy "
+        "--token); the token itself never enters the experiment file or the journal",
+    )
+
+    def headers(self) -> dict[str, str]:
+        """``Authorization`` when ``token_env`` is set; :class:`TargetError` if it is unset."""
+        if self.token_env is None:
+            return {}
+        token = os.environ.get(self.token_env)
+        if not token:
+            raise TargetError(f"environment variable {self.token_env} (token_env) is not set")
+        return {"Authorization": f"Bearer {token}"}
 
     def describe(self) -> str:
         """One line for the plan and the journal."""

@@ -107,12 +107,18 @@ def _explain(exc: pydantic.ValidationError, where: str) -> str:
 
 
 def _number(body: dict[str, Any], key: str, default: float | None) -> float | None:
-    value = body.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+    value = body.get(key)
+    if value is None:  # absent, or null: keep the default (as Toxiproxy does for zero values)
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ApiError(400, f"bad request body: {key} must be a number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ApiError(400, f"bad request body: {key} must be a finite number, got {value!r}")
+    return number
 
 
 def parse_toxic(body: Any, existing: Toxic | None = None) -> Toxic:

@@ -6,6 +6,8 @@ the classic sensor spike. ``magnitude`` defaults by severity (3, 5, 10, 20, 50 s
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from pydantic import Field
 
@@ -13,6 +15,7 @@ from aichaos.data.base import CORRUPTIONS, CellCorruption
 from aichaos.data.columns import pick
 from aichaos.data.frame import Column, Frame
 from aichaos.data.views import changed_rows, num_col
+from aichaos.errors import ValidationError
 
 __all__ = ["Outliers"]
 
@@ -35,12 +38,16 @@ class Outliers(CellCorruption):
         """Write outliers into the picked cells; the mask is every cell that changed."""
         col = num_col(frame, name)
         values = col.values
-        col.moments()  # one pass: statistics, and whether any cell needs a check
+        center = col.moments()[0]  # one pass: statistics, and whether any cell needs a check
+        if not math.isfinite(center):
+            raise ValidationError(
+                f"{self.type}: column {name!r} has no finite value to place outliers around"
+            )
         idx = pick(rng, len(col), self.effective_fraction())
         idx = col.ok_rows(idx)
         mag = self.magnitude if self.magnitude is not None else MAGNITUDES[self.level - 1]
         sign = np.where(rng.random(len(idx)) < 0.5, -1.0, 1.0)
-        new = col.moments()[0] + sign * mag * col.spread()
+        new = center + sign * mag * col.spread()
         if values.dtype.kind in "iu":
             info = np.iinfo(values.dtype)
             new = np.clip(np.rint(new), info.min, info.max).astype(values.dtype)
