@@ -155,12 +155,6 @@ def test_slowloris_through_the_http_proxy(http_proxy: tuple[ProxyProc, str]) -> 
             s.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="proxy bug (http_layer, being reworked): on an HTTP-parsing proxy an unterminated "
-    "request head is buffered without bound -- ~54 MiB resident for 56 MiB sent -- where the "
-    "plain TCP path applies backpressure (the client blocks after ~7 MiB)",
-)
 def test_huge_head_does_not_grow_the_proxy_without_bound(
     http_proxy: tuple[ProxyProc, str],
 ) -> None:
@@ -174,6 +168,18 @@ def test_huge_head_does_not_grow_the_proxy_without_bound(
         grown = psutil.Process(proxy.proc.pid).memory_info().rss - rss0
     assert grown < 32 << 20, f"the proxy grew {grown >> 20} MiB buffering one header"
     _healthy(proxy, listen)
+
+
+def test_huge_head_is_answered_431_and_closed(http_proxy: tuple[ProxyProc, str]) -> None:
+    """Past 64 KiB of request head the proxy answers as a server would, then closes."""
+    _proxy, listen = http_proxy
+    with socket.create_connection(_addr(listen), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (70 * 1024))
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := s.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431 ")
 
 
 @settings(

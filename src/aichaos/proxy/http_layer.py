@@ -133,10 +133,29 @@ class _StageCore(StageBase):
             await asyncio.sleep(min(left, 0.05))
 
 
+#: a request head larger than this is answered 431 and the connection closed, as servers
+#: do: the layer holds a head until it is complete, so it must not hold one without bound
+MAX_HEAD_BYTES = 64 * 1024
+
+_HEAD_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"
+    b"content-length: 37\r\nconnection: close\r\n\r\nrequest head larger than 64 KiB: closed"
+)
+
+
 class RequestStage(_StageCore):
     """Parses requests, plans each one, forwards it re-serialised or answers it here."""
 
-    __slots__ = ("_chunked", "_headers", "_plan", "_toxics", "_url", "parser")
+    __slots__ = (
+        "_chunked",
+        "_head_bytes",
+        "_headers",
+        "_in_head",
+        "_plan",
+        "_toxics",
+        "_url",
+        "parser",
+    )
 
     def __init__(self, state: LayerState) -> None:
         super().__init__(state)
@@ -146,6 +165,10 @@ class RequestStage(_StageCore):
         self._plan = Plan()
         self._toxics: list[Toxic] = []
         self._chunked = False
+        # bytes fed while a request head is incomplete (httptools buffers a header until
+        # it ends, so the bound is checked on what is fed, not in its callbacks)
+        self._in_head = True
+        self._head_bytes = 0
 
     async def pipe(self, chunk: Chunk, out: Out) -> None:
         if chunk.eof or self.state.passthrough:
@@ -153,8 +176,18 @@ class RequestStage(_StageCore):
             if not chunk.eof:
                 self.state.after_chunk()
             return
+        if self._in_head:
+            self._head_bytes += len(chunk.data)
         try:
             self.parser.feed_data(chunk.data)
+            if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
+                # the connection ends here: answer straight on the client socket (close()
+                # flushes buffered writes), nothing more goes upstream
+                client = self.state.conn.client.transport
+                if client is not None and not client.is_closing():
+                    client.write(_HEAD_TOO_LARGE)
+                self.ops = [("close", None)]
+                self.state.passthrough = True
         except httptools.HttpParserUpgrade as exc:
             offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(chunk.data)
             self.ops.append(("data", chunk.data[offset:]))
@@ -178,6 +211,7 @@ class RequestStage(_StageCore):
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self._in_head, self._head_bytes = False, 0
         parser = self.parser
         method = parser.get_method().decode("ascii", "replace")
         path = httptools.parse_url(self._url).path.decode("utf-8", "replace")
@@ -218,6 +252,7 @@ class RequestStage(_StageCore):
         self.ops.append(("data", body))
 
     def on_message_complete(self) -> None:
+        self._in_head = True
         self.busy = False
         plan = self._plan
         if plan.synthetic is not None:
