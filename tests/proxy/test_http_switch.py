@@ -312,3 +312,22 @@ async def test_byte_exact_http_traffic_while_http_and_tcp_toxics_churn(
     proxy = _proxy(api)
     assert proxy.connections_total == 8  # keep-alive held through every switch
     assert proxy.http_switches >= 4  # connections really moved in and out of the layer
+
+
+async def test_a_connection_opened_under_a_toxic_works_after_it_is_removed(
+    api: Api, upstream: tuple[str, Seen]
+) -> None:
+    """Reported from the MLflow tests: a keep-alive connection opened while http_error was
+    on hung after the toxic was deleted. It must get 200 on the same connection."""
+    host, port = await api.proxy(upstream[0])
+    await api.toxic(type="http_error", attributes={"status": 503})
+    limits = httpx.Limits(max_connections=1)
+    async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=5, limits=limits) as c:
+        assert (await c.get("/v1/models")).status_code == 503
+        assert (await c.get("/v1/models")).status_code == 503
+        assert (
+            await api.client.delete("/proxies/p/toxics/http_error_downstream")
+        ).status_code == 204
+        assert (await c.get("/v1/models")).status_code == 200
+        assert (await c.get("/v1/models")).status_code == 200
+    assert _proxy(api).connections_total == 1
