@@ -128,20 +128,10 @@ def mlreg(mlflow_session: Registry) -> Iterator[Registry]:
         raise AssertionError(f"the test left the MLflow registry changed: {changed}")
 
 
-def serve(uri: str, data: Data, fresh_connection: bool = False) -> dict[str, Any]:
-    """The serving layer's reload: load ``models:/clf@champion`` and score it.
-
-    ``fresh_connection``: drop MLflow's pooled keep-alive connections first. Needed
-    behind the aichaos proxy, whose HTTP toxics reach only connections opened after
-    the toxic was added (a proxy limitation reported to its owner).
-    """
+def serve(uri: str, data: Data) -> dict[str, Any]:
+    """The serving layer's reload: load ``models:/clf@champion`` and score it."""
     import mlflow
     import mlflow.sklearn
-
-    if fresh_connection:
-        from mlflow.utils import request_utils
-
-        request_utils._cached_get_request_session.cache_clear()
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
