@@ -29,7 +29,7 @@ requests switches only once its pipeline drains (documented in docs/proxy.md).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httptools
 
@@ -79,16 +79,16 @@ class _Lost(Exception):
     """Raised from a parser callback: the exchange cannot be followed (e.g. ``HEAD``)."""
 
 
-class _RequestTracker(Tracker):
-    """Counts complete requests on the client-to-server direction."""
+class _Follower(Tracker):
+    """Follows one direction's messages with an httptools parser; counts complete ones."""
 
     __slots__ = ("busy", "done", "parser", "switch")
 
-    def __init__(self, switch: HttpSwitch) -> None:
+    def __init__(self, switch: HttpSwitch, parser: Any) -> None:
         self.switch = switch
         self.busy = False
         self.done = 0
-        self.parser = httptools.HttpRequestParser(self)
+        self.parser = parser
 
     def feed(self, data: bytes) -> None:
         """Parse; then, if the layer is wanted, see whether this is the moment."""
@@ -101,8 +101,17 @@ class _RequestTracker(Tracker):
             self.switch.try_enter()
 
     def on_message_begin(self) -> None:
-        """httptools: the first byte of a request line."""
+        """httptools: the first byte of a request or status line."""
         self.busy = True
+
+
+class _RequestTracker(_Follower):
+    """Counts complete requests on the client-to-server direction."""
+
+    __slots__ = ()
+
+    def __init__(self, switch: HttpSwitch) -> None:
+        super().__init__(switch, httptools.HttpRequestParser(self))
 
     def on_message_complete(self) -> None:
         """httptools: a whole request (body included) went by."""
@@ -114,30 +123,13 @@ class _RequestTracker(Tracker):
             raise _Lost
 
 
-class _ResponseTracker(Tracker):
+class _ResponseTracker(_Follower):
     """Counts complete final responses on the server-to-client direction."""
 
-    __slots__ = ("busy", "done", "parser", "switch")
+    __slots__ = ()
 
     def __init__(self, switch: HttpSwitch) -> None:
-        self.switch = switch
-        self.busy = False
-        self.done = 0
-        self.parser = httptools.HttpResponseParser(self)
-
-    def feed(self, data: bytes) -> None:
-        """Parse; then, if the layer is wanted, see whether this is the moment."""
-        try:
-            self.parser.feed_data(data)
-        except _PARSE_ERRORS:
-            self.switch.give_up()
-            return
-        if self.switch.want:
-            self.switch.try_enter()
-
-    def on_message_begin(self) -> None:
-        """httptools: the first byte of a status line."""
-        self.busy = True
+        super().__init__(switch, httptools.HttpResponseParser(self))
 
     def on_message_complete(self) -> None:
         """httptools: a whole response went by (an interim 1xx does not answer a request)."""
