@@ -6,8 +6,9 @@ and stays fast; heavy libraries load only where they are used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aichaos._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -44,14 +45,4 @@ if TYPE_CHECKING:
     from aichaos.targets import Target as Target
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'aichaos' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("aichaos", _EXPORTS, globals())

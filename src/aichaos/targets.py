@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from aichaos.errors import TargetError
 from aichaos.registry import Registry
 
-__all__ = ["TARGETS", "HttpTarget", "ProcessTarget", "Target"]
+__all__ = ["TARGETS", "HttpTarget", "ProcessTarget", "Target", "pid_alive"]
 
 
 class Target(BaseModel):
@@ -95,13 +95,14 @@ class ProcessTarget(Target):
                 raise TargetError(f"cannot read a pid from {self.pid_file}: {exc}") from exc
         else:
             pids = _pids_matching(re.compile(self.match or ""))
-        alive = [p for p in pids if _alive(p)]
+        alive = [p for p in pids if pid_alive(p)]
         if not alive:
             raise TargetError(f"no running process for target ({self.describe()})")
         return alive
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True if ``pid`` exists (also when it belongs to another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

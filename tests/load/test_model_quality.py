@@ -19,6 +19,27 @@ from .servers import ThreadedUvicorn
 pytestmark = pytest.mark.slow
 
 
+def labelled_spec(
+    tmp_path: Path,
+    url: str,
+    data: tuple[Any, Any],
+    *,
+    quality: dict[str, Any] | None = None,
+    with_row: bool = False,
+    **kw: Any,
+) -> LoadSpec:
+    """A POST load spec cycling through ``data`` written as labelled JSONL requests."""
+    f = tmp_path / "requests.jsonl"
+    write_jsonl(f, *data, with_row=with_row)
+    return LoadSpec(
+        url=url,
+        method="POST",
+        body_file=str(f),
+        quality=quality or {"json_path": "$.prediction"},
+        **kw,
+    )
+
+
 @pytest.fixture(scope="module")
 def models() -> dict[str, Any]:
     from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -42,17 +63,9 @@ async def test_accuracy_matches_offline_score_exactly_over_whole_cycles(
 ) -> None:
     url, _ = served
     xte, yte = models["iris"]
-    f = tmp_path / "iris.jsonl"
-    write_jsonl(f, xte, yte)
     offline = models["clf"].score(xte, yte)
     # 100 req/s for 1 s over 50 rows in order: exactly two passes over the test set
-    spec = LoadSpec(
-        url=f"{url}/predict",
-        method="POST",
-        rate_rps=100,
-        body_file=str(f),
-        quality={"json_path": "$.prediction"},
-    )
+    spec = labelled_spec(tmp_path, f"{url}/predict", models["iris"], rate_rps=100)
     gen = await run_load(spec, duration_s=1.0)
     m = gen.total.metrics()
     assert m["completed"] == 100 and m["errors"] == 0
@@ -66,17 +79,9 @@ async def test_sampled_accuracy_within_sampling_error(
 ) -> None:
     url, _ = served
     xte, yte = models["iris"]
-    f = tmp_path / "iris.jsonl"
-    write_jsonl(f, xte, yte)
     offline = models["clf"].score(xte, yte)
-    spec = LoadSpec(
-        url=f"{url}/predict",
-        method="POST",
-        rate_rps=150,
-        body_file=str(f),
-        order="sample",
-        seed=11,
-        quality={"json_path": "$.prediction"},
+    spec = labelled_spec(
+        tmp_path, f"{url}/predict", models["iris"], rate_rps=150, order="sample", seed=11
     )
     gen = await run_load(spec, duration_s=1.0)
     m = gen.total.metrics()
@@ -93,15 +98,13 @@ async def test_mae_matches_offline(
 
     url, _ = served
     xte, yte = models["diabetes"]
-    f = tmp_path / "diabetes.jsonl"
-    write_jsonl(f, xte, yte)
     offline = mean_absolute_error(yte, models["reg"].predict(xte))
-    spec = LoadSpec(
-        url=f"{url}/regress",
-        method="POST",
-        rate_rps=80,
-        body_file=str(f),
+    spec = labelled_spec(
+        tmp_path,
+        f"{url}/regress",
+        models["diabetes"],
         quality={"json_path": "$.y", "task": "regression"},
+        rate_rps=80,
     )
     gen = await run_load(spec, duration_s=1.0)  # 80 requests = two passes over 40 rows
     m = gen.total.metrics()
@@ -113,16 +116,7 @@ async def test_nan_wrong_shape_and_missing_predictions_are_silent_failures(
     models: dict[str, Any], served: tuple[str, ModelState], tmp_path: Path
 ) -> None:
     url, _ = served
-    xte, yte = models["iris"]
-    f = tmp_path / "rows.jsonl"
-    write_jsonl(f, xte, yte, with_row=True)
-    spec = LoadSpec(
-        url=f"{url}/faulty",
-        method="POST",
-        rate_rps=100,
-        body_file=str(f),
-        quality={"json_path": "$.prediction"},
-    )
+    spec = labelled_spec(tmp_path, f"{url}/faulty", models["iris"], with_row=True, rate_rps=100)
     gen = await run_load(spec, duration_s=1.0)
     m = gen.total.metrics()
     # every response is HTTP 200: the transport figures see nothing wrong
@@ -138,18 +132,9 @@ async def test_agreement_and_drift_after_the_model_breaks(
     models: dict[str, Any], served: tuple[str, ModelState], tmp_path: Path
 ) -> None:
     url, state = served
-    xte, yte = models["iris"]
-    f = tmp_path / "iris.jsonl"
-    write_jsonl(f, xte, yte)
+    xte, _ = models["iris"]
     zero_share = float((models["clf"].predict(xte) == 0).mean())
-    spec = LoadSpec(
-        url=f"{url}/predict",
-        method="POST",
-        rate_rps=100,
-        window_s=0.5,
-        body_file=str(f),
-        quality={"json_path": "$.prediction"},
-    )
+    spec = labelled_spec(tmp_path, f"{url}/predict", models["iris"], rate_rps=100, window_s=0.5)
     t0 = time.monotonic()
 
     def phase() -> str:

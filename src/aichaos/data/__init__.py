@@ -11,8 +11,9 @@ pyarrow.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aichaos._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "CORRUPTIONS": "aichaos.data.base",
@@ -49,14 +50,4 @@ if TYPE_CHECKING:
     from aichaos.data.report import Corrupted, Report
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'aichaos.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("aichaos.data", _EXPORTS, globals())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from aichaos.engine.journal import Journal
 from aichaos.engine.metrics import MetricStore
@@ -133,11 +132,3 @@ class Sampler:
         for probe in self._opened:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(probe.close(), self.probe_ctx.timeout_s)
-
-    @property
-    def details(self) -> dict[str, Any]:
-        """What the sampler runs, for the plan."""
-        return {
-            "probes": sorted(self.probes),
-            "workload": self.workload.name if self.workload else None,
-        }

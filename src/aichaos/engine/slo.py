@@ -102,10 +102,10 @@ class SLO(ABC):
         return set()
 
     def __and__(self, other: SLO | Callable[[ExperimentState], bool]) -> AllOf:
-        return AllOf((*_flat(self, AllOf), *_flat(as_slo(other), AllOf)))
+        return AllOf((*_flat(self, AllOf), *_flat(slo(other), AllOf)))
 
     def __or__(self, other: SLO | Callable[[ExperimentState], bool]) -> AnyOf:
-        return AnyOf((*_flat(self, AnyOf), *_flat(as_slo(other), AnyOf)))
+        return AnyOf((*_flat(self, AnyOf), *_flat(slo(other), AnyOf)))
 
     def __str__(self) -> str:
         data = self.to_data()
@@ -247,8 +247,3 @@ def slo(spec: Any) -> SLO:
         "an SLO is a string like 'api.p99_ms < 250' or {all: [...]} / {any: [...]} "
         f"with a non-empty list, got {spec!r}"
     )
-
-
-def as_slo(spec: Any) -> SLO:
-    """Alias of :func:`slo` used by the operators."""
-    return slo(spec)

@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import importlib
 import json
-import os
 import signal
 import threading
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from aichaos.faults.undo import UNDO_ADAPTER, perform
+from aichaos.targets import pid_alive
 
 _terminate = False
 
@@ -28,16 +28,6 @@ _terminate = False
 def _on_term(signum: int, frame: FrameType | None) -> None:
     global _terminate
     _terminate = True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _without_secrets(action: object) -> object:
@@ -114,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while args.directory.is_dir():
         remaining = sweep(args.directory, time.time())
-        parent_alive = _alive(args.parent)
+        parent_alive = pid_alive(args.parent)
         if remaining == 0 and (not parent_alive or _terminate):
             return 0
         time.sleep(args.poll_s)

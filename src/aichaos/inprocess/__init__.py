@@ -12,8 +12,9 @@ Names load lazily so ``import aichaos.inprocess`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aichaos._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "AsyncChaosTransport": "aichaos.inprocess.clients",
@@ -54,14 +55,4 @@ if TYPE_CHECKING:
     from aichaos.inprocess.serve import UvicornThread
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'aichaos.inprocess' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("aichaos.inprocess", _EXPORTS, globals())
