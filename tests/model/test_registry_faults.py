@@ -96,8 +96,11 @@ async def test_delayed_promotion_takes_effect_after_the_delay(
             version = (await _check(service.url, data))["version"]
             seen.append((time.monotonic() - t0, version))  # when the answer arrived
             await asyncio.sleep(0.05)
-    switch = next(t for t, v in seen if v == "v4")
-    assert all(v == "v2" for t, v in seen if t < switch)
+    # The fault polls the pointer (poll_ms), so a reader may glimpse the new version in
+    # the first instants after the promotion, before the fault takes it back (documented).
+    # From then on v2 serves until the delay is over, then v4 for good.
+    switch = next(t for i, (t, _) in enumerate(seen) if all(v == "v4" for _, v in seen[i:]))
+    assert all(v == "v2" for t, v in seen if 0.3 < t < switch)
     assert 1.0 <= switch <= 1.5
     assert registry.current() == "v4"
 
