@@ -122,3 +122,31 @@ def test_mnar_band_is_a_contiguous_rank_band(backend: str, seed: int) -> None:
     order = valid[np.argsort(x[valid], kind="stable")]  # ranks, ties in row order
     ranks = np.flatnonzero(hit[order])
     assert np.array_equal(ranks, np.arange(ranks[0], ranks[0] + len(ranks)))
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_byte_rewrites_are_exact(monkeypatch: pytest.MonkeyPatch, large: bool) -> None:
+    """Byte-for-sequence rewrites (one Arrow take): mojibake is exactly UTF-8 read as
+    Latin-1, broken characters exactly Jenga's map, with 32- and 64-bit offsets alike."""
+    import pandas as pd
+
+    from aichaos.data import make, text
+    from aichaos.data.corruptions.broken_characters import REPLACEMENTS
+
+    if large:  # force the 64-bit offset path that only outputs over 2 GiB would take
+        monkeypatch.setattr(text, "LARGE_BYTES", 0)
+    words = ["naïve café", "Ünïcödé ☃ text", "plain", "", "Øre 日本"] * 200
+    df = pd.DataFrame({"s": pd.Series(words, dtype="str")})
+    out, rep = make("encoding-errors", mode="mojibake", columns=["s"], fraction=0.6).apply(df)
+    changed = np.flatnonzero(rep.cells["s"])
+    assert len(changed) > 300
+    for i in changed:
+        assert out["s"][i] == words[i].encode().decode("latin-1")
+    unchanged = np.flatnonzero(~rep.cells["s"])
+    assert all(out["s"][i] == words[i] for i in unchanged)
+    out, rep = make("broken-characters", columns=["s"], fraction=0.6, seed=2).apply(df)
+    for i in range(len(words)):
+        expect = words[i]
+        for char, repl in REPLACEMENTS.items():
+            expect = expect.replace(char, repl)
+        assert out["s"][i] == (expect if rep.cells["s"][i] else words[i])

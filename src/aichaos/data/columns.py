@@ -144,37 +144,29 @@ def decode(codes: np.ndarray, dictionary: pa.Array, like: pa.Array, was_dict: bo
     return pc.take(dictionary, indices)
 
 
-_CHUNK = 1 << 16
+#: cells in the evenly strided sample the spread is estimated from (at most 2x this)
+SPREAD_SAMPLE = 1 << 16
 
 
-def moments(sample: np.ndarray) -> tuple[float, float, float]:
-    """(sum, mean, population std) of ``sample`` in float64, in one pass over memory.
+def moments(values: np.ndarray) -> tuple[float, float, float]:
+    """(sum, mean, population std) of ``values`` in float64.
 
-    Per chunk (cache-sized, one reused buffer): its sum, then its squared deviations from
-    its own mean; chunks are merged with Chan et al.'s pairwise update, so the result is
-    as accurate as two passes without ``np.std``'s full-size temporary or a second trip
-    through memory. Summation order depends only on the values, so every backend gets the
-    same figures for the same cells. A NaN or infinity makes the sum non-finite.
+    The sum and mean are exact, over every cell, in one pass (a NaN or infinity makes the
+    sum non-finite, which is how callers learn the column is clean). The std -- only ever
+    a scale for noise and outliers -- is taken around that mean over an evenly strided
+    sample of at most ``2 * SPREAD_SAMPLE`` cells (every cell of a smaller column): its
+    relative error is about ``1 / sqrt(2 * 65536)`` = 0.3 %, and it costs a fixed ~0.1 ms
+    instead of a second trip through a large column. The stride depends only on the
+    length, so every backend gets the same figures for the same cells.
     """
-    n = len(sample)
+    n = len(values)
     if n == 0:
         return 0.0, 0.0, 0.0
-    buf = np.empty(min(n, _CHUNK), dtype=np.float64)
-    total = mean = m2 = 0.0
-    seen = 0
-    for start in range(0, n, _CHUNK):
-        part = sample[start : start + _CHUNK]
-        size = len(part)
-        b = buf[:size]
-        part_sum = float(np.add.reduce(part, dtype=np.float64))
-        part_mean = part_sum / size
-        np.subtract(part, part_mean, out=b, casting="unsafe")
-        np.multiply(b, b, out=b)
-        part_m2 = float(np.add.reduce(b))
-        both = seen + size
-        delta = part_mean - mean
-        mean += delta * size / both
-        m2 += part_m2 + delta * delta * seen * size / both
-        total += part_sum
-        seen = both
-    return total, mean, math.sqrt(m2 / n) if math.isfinite(m2) else math.nan
+    total = float(np.add.reduce(values, dtype=np.float64))
+    mean = total / n
+    if not math.isfinite(total):
+        return total, mean, math.nan
+    sample = values[:: max(1, n // SPREAD_SAMPLE)].astype(np.float64)  # a copy: edited below
+    sample -= mean
+    np.multiply(sample, sample, out=sample)
+    return total, mean, math.sqrt(float(np.add.reduce(sample)) / len(sample))

@@ -1,9 +1,14 @@
 """Vectorised string edits on Arrow buffers: no per-row Python.
 
-A text corruption takes the picked cells (``pc.take``), edits their UTF-8 bytes with numpy
-on the Arrow offsets / data buffers (one splice per string, all strings at once), and
-merges them back with one ``pc.take`` over [column, new cells]. Edits keep UTF-8 valid: bytes are
-replaced or deleted only where they are ASCII, and inserted text is whole characters.
+A text corruption takes the picked cells (``pc.take``), edits their UTF-8 bytes on the
+Arrow offsets / data buffers (one splice per string, all strings at once), and merges
+them back with one ``pc.take`` over [column, new cells]. Edits keep UTF-8 valid: bytes
+are replaced or deleted only where they are ASCII, and inserted text is whole characters.
+
+A byte-for-sequence edit is a :func:`rewrite`: every byte becomes a short byte string
+(usually itself), which one Arrow ``take`` does for all strings at once -- the taken
+array's data buffer is the new text and its offsets at the old string boundaries are the
+new boundaries.
 """
 
 from __future__ import annotations
@@ -12,7 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["buffers", "from_buffers", "put_text", "splice"]
+__all__ = ["BYTES", "buffers", "from_buffers", "put_text", "rewrite", "splice"]
+
+#: every single byte, as a binary array indexed by the byte value
+BYTES = pa.array([bytes([b]) for b in range(256)], type=pa.binary())
+#: outputs at least this long use 64-bit offsets
+LARGE_BYTES = (1 << 31) - 1
 
 
 def buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -36,6 +46,28 @@ def from_buffers(typ: pa.DataType, offsets: np.ndarray, data: np.ndarray) -> pa.
     )
 
 
+def rewrite(
+    offsets: np.ndarray, codes: np.ndarray, entries: pa.Array, out_bytes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every byte ``i`` of the strings becomes ``entries[codes[i]]``; new (offsets, data).
+
+    ``codes`` has one entry index per data byte (the byte value itself indexes
+    :data:`BYTES`-style tables); ``out_bytes`` bounds the output's length, so 64-bit
+    offsets are used only where 32-bit ones could overflow. A string keeps its bytes'
+    outputs, so an empty string stays empty.
+    """
+    if not len(codes):
+        return offsets, np.zeros(0, dtype=np.uint8)
+    if out_bytes >= LARGE_BYTES:
+        entries = entries.cast(pa.large_binary())
+    out = pc.take(entries, pa.array(codes))
+    bufs = out.buffers()
+    off_type = np.int64 if pa.types.is_large_binary(entries.type) else np.int32
+    new_off = np.frombuffer(bufs[1], dtype=off_type)[: len(codes) + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8)[: int(new_off[-1])]
+    return new_off[offsets].astype(np.int64), data
+
+
 def splice(
     offsets: np.ndarray,
     data: np.ndarray,
@@ -48,7 +80,8 @@ def splice(
 
     All strings are edited at once: a keep-mask drops the deleted bytes, then the inserted
     bytes go in with one ``np.insert``. Temporaries are byte- or string-sized, never one
-    int64 per byte.
+    int64 per byte. (A :func:`rewrite` of the same edit measured ~10 % slower: its
+    ``take`` over one entry per edit loses what it saves on the keep-mask.)
     """
     lengths = np.diff(offsets)
     new_len = lengths - delete + insert_len

@@ -169,12 +169,15 @@ class NumCol:
         return self._wrap(out, self.valid)
 
     def nullify(self, idx: np.ndarray) -> Any:
-        """A copy of the column with cells ``idx`` null."""
+        """A copy of the column with cells ``idx`` (row indices or a boolean mask) null."""
         if self.arrow_type is not None:  # Arrow: same values, new validity bitmap
             valid = np.ones(len(self), dtype=bool) if self.valid is None else self.valid.copy()
             valid[idx] = False
             return self._wrap(self.values, valid)
         # pandas / numpy: NaN is the null; an int column becomes float64 (as Arrow -> pandas)
+        if idx.dtype == bool:  # one pass, no index list: where(mask, NaN, values)
+            out = np.where(idx, np.nan, self.values)
+            return self._wrap(out, None)
         kind = self.values.dtype.kind
         out = self.values.astype(np.float64) if kind in "iu" else self.values.copy()
         out[idx] = np.nan

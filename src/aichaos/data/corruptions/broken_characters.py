@@ -2,8 +2,8 @@
 
 ``a -> á, e -> é, o -> ớ, u -> ú`` (and upper case) in every picked string -- what text
 looks like after a wrong-encoding round trip. The replacement is one byte-table lookup
-over the picked strings' UTF-8 buffer (numpy, all strings at once); strings without any
-of those vowels stay as they are and are not in the mask.
+over the picked strings' UTF-8 buffer (an Arrow ``take``, all strings at once); strings
+without any of those vowels stay as they are and are not in the mask.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from aichaos.data.base import CORRUPTIONS, CellCorruption
 from aichaos.data.columns import pick, valid_mask
 from aichaos.data.frame import Frame
-from aichaos.data.text import buffers, from_buffers, put_text
+from aichaos.data.text import BYTES, buffers, from_buffers, put_text, rewrite
 
 __all__ = ["BrokenCharacters"]
 
@@ -39,43 +39,22 @@ class BrokenCharacters(CellCorruption):
         return put_text(arr, idx, from_buffers(sub.type, *_expand(offsets, data)), sub)
 
 
-def _table() -> tuple[np.ndarray, np.ndarray]:
-    """Per byte: its replacement's length and UTF-8 bytes (identity for most bytes)."""
-    lengths = np.ones(256, dtype=np.uint8)
-    table = np.zeros((256, 3), dtype=np.uint8)
-    table[:, 0] = np.arange(256)
+def _sequences() -> pa.Array:
+    """Per byte value: the bytes it becomes (its replacement's UTF-8, else itself)."""
+    out = BYTES.to_pylist()
     for char, repl in REPLACEMENTS.items():
-        enc = repl.encode()
-        lengths[ord(char)] = len(enc)
-        table[ord(char), : len(enc)] = np.frombuffer(enc, dtype=np.uint8)
-    return lengths, table
+        out[ord(char)] = repl.encode()
+    return pa.array(out, type=pa.binary())
 
 
-_LENGTHS, _TABLE = _table()
-_BYTE = [np.ascontiguousarray(_TABLE[:, j]) for j in range(3)]  # 1-D: fast lookups
+_SEQUENCES = _sequences()
 
 
 def _expand(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every mapped ASCII byte -> its accented UTF-8 sequence, all strings in one pass.
 
-    One table lookup per byte instead of one ``replace_substring`` pass per vowel: each
-    byte is repeated to its sequence's length, then the mapped ones are overwritten with
-    their sequences. Positions are computed over the mapped bytes only.
+    A :func:`~aichaos.data.text.rewrite` with the bytes themselves as indices into the
+    256 per-byte sequences (about 2x faster than a numpy repeat-and-patch, and than one
+    ``replace_substring`` pass per vowel).
     """
-    counts = _LENGTHS[data]
-    hit = np.flatnonzero(counts > 1)
-    if not len(hit):
-        return offsets, data
-    out = np.repeat(data, counts)
-    src = data[hit].astype(np.intp)  # one index conversion for the three lookups
-    extra = counts[hit].astype(np.int64) - 1  # bytes each mapped byte adds
-    added = np.cumsum(extra)
-    at = hit + added - extra  # where each mapped byte's sequence starts in `out`
-    out[at] = _BYTE[0][src]
-    at += 1
-    out[at] = _BYTE[1][src]
-    three = extra > 1
-    out[at[three] + 1] = _BYTE[2][src[three]]
-    # a string boundary moves by the bytes added before it
-    before = np.concatenate([[0], added])[np.searchsorted(hit, offsets)]
-    return offsets + before, out
+    return rewrite(offsets, data, _SEQUENCES, 3 * len(data))

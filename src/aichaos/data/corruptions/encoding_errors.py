@@ -6,7 +6,7 @@
 * ``auto`` (default) -- mojibake where the string has non-ASCII text, a replacement
   character otherwise, so every picked cell changes.
 
-Vectorised on the Arrow byte buffers with numpy.
+Vectorised on the Arrow byte buffers (numpy and one Arrow ``take``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pydantic import Field
 from aichaos.data.base import CORRUPTIONS, CellCorruption
 from aichaos.data.columns import pick, valid_mask
 from aichaos.data.frame import Frame
-from aichaos.data.text import buffers, from_buffers, put_text, splice
+from aichaos.data.text import buffers, from_buffers, put_text, rewrite, splice
 
 __all__ = ["EncodingErrors"]
 
@@ -51,26 +51,20 @@ class EncodingErrors(CellCorruption):
             moji = np.zeros(len(idx), dtype=bool)
         else:  # auto and mojibake: every string with non-ASCII text, i.e. every high byte
             moji = has_high
-            offsets, data = _mojibake(offsets, data, data >= 0x80)
+            if moji.any():
+                offsets, data = _mojibake(offsets, data)
         if self.mode != "mojibake":
             offsets, data = _replace_one(offsets, data, ~moji, u_pos)
         return put_text(arr, idx, from_buffers(sub.type, offsets, data), sub)
 
 
-def _mojibake(
-    offsets: np.ndarray, data: np.ndarray, expand: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each flagged byte b becomes the UTF-8 of U+00b: two bytes."""
-    hit = np.flatnonzero(expand)
-    if not len(hit):
-        return offsets, data
-    out = np.repeat(data, 1 + expand.view(np.uint8))
-    before = np.cumsum(expand, dtype=np.int64)  # flagged bytes up to and including i
-    lead = hit + before[hit] - 1  # where flagged byte `hit` lands in `out`
-    out[lead] = 0xC0 | (data[hit] >> 6)
-    out[lead + 1] = 0x80 | (data[hit] & 0x3F)
-    shift = np.concatenate([[0], before])
-    return offsets + shift[offsets], out
+#: per byte value: itself below 0x80, else the UTF-8 of U+00xx (its Latin-1 reading)
+_LATIN1 = pa.array([bytes([b]) if b < 0x80 else chr(b).encode() for b in range(256)])
+
+
+def _mojibake(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each byte >= 0x80 becomes the UTF-8 of U+00xx: two bytes (one Arrow take)."""
+    return rewrite(offsets, data, _LATIN1, 2 * len(data))
 
 
 def _replace_one(

@@ -51,14 +51,20 @@ class LabelFlip(CellCorruption):
             idx = pick(rng, len(col), self.effective_fraction())
             idx = col.valid_rows(idx)
             old = code_of(col.values[idx])
-            new = self._flip([str(c) for c in classes.tolist()], name, old, rng)
+            names = lambda: [str(c) for c in classes.tolist()]  # noqa: E731
+            new = self._flip(len(classes), names, name, old, rng)
             return col.write(idx, classes[new]), idx
         if CatCol.applies(frame, name):
             cat = CatCol(frame, name)
-            names = [str(v) for v in cat.categories.to_pylist()]
             idx = pick(rng, len(cat.codes), self.effective_fraction())
             idx = idx[cat.codes[idx] >= 0]
-            new = self._flip(names, name, cat.codes[idx].astype(np.int64), rng)
+            new = self._flip(
+                len(cat.categories),
+                lambda: [str(v) for v in cat.categories.to_pylist()],
+                name,
+                cat.codes[idx].astype(np.int64),
+                rng,
+            )
             return cat.write(idx, new), idx
         arr = frame.column(name)
         if pa.types.is_floating(arr.type):
@@ -69,7 +75,9 @@ class LabelFlip(CellCorruption):
         codes, dictionary, was_dict = encode(arr)
         idx = pick(rng, len(arr), self.effective_fraction())
         idx = idx[codes[idx] >= 0]
-        new = self._flip([str(v) for v in dictionary.to_pylist()], name, codes[idx], rng)
+        new = self._flip(
+            len(dictionary), lambda: [str(v) for v in dictionary.to_pylist()], name, codes[idx], rng
+        )
         new_codes = codes.copy()
         new_codes[idx] = new
         out = decode(new_codes, dictionary, arr, was_dict)
@@ -78,18 +86,24 @@ class LabelFlip(CellCorruption):
         return out, idx
 
     def _flip(
-        self, classes: list[str], name: str, old: np.ndarray, rng: np.random.Generator
+        self,
+        m: int,
+        classes: Callable[[], list[str]],
+        name: str,
+        old: np.ndarray,
+        rng: np.random.Generator,
     ) -> np.ndarray:
         """New class codes for cells of class codes ``old``; never the same class.
 
-        Uniform flips are one formula over all cells; only classes named in the confusion
-        table draw from their own row (one vectorised search), so the cost is
+        ``m`` is the number of classes; ``classes`` lists their names, called only when
+        a confusion table needs them (a uniform flip never builds the strings). Uniform
+        flips are one formula over all cells; only classes named in the confusion table
+        draw from their own row (one vectorised search), so the cost is
         O(cells + table), never O(classes^2).
         """
-        m = len(classes)
         if m < 2:
             raise ValidationError(f"label-flip: column {name!r} has {m} class; a flip needs >= 2")
-        sources, weights = self._table(classes, name)
+        sources, weights = self._table(classes(), name) if self.confusion else _NO_TABLE
         u = rng.random(len(old))
         # uniform over the m - 1 other classes: skip 1 + floor(u * (m - 1)) places, mod m
         new = (old + 1 + np.minimum((u * (m - 1)).astype(np.int64), m - 2)) % m
@@ -134,6 +148,9 @@ class LabelFlip(CellCorruption):
         return np.array(sources, dtype=np.int64), np.stack(rows)
 
 
+_NO_TABLE = (np.zeros(0, dtype=np.int64), np.zeros((0, 0)))
+
+
 def _int_classes(
     frame: Frame, name: str, col: NumCol
 ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
@@ -147,10 +164,10 @@ def _int_classes(
     if col.valid is None and len(values):
         lo, hi = int(values.min()), int(values.max())
         if hi - lo <= 4 * len(values) + 1024:
-            counts = np.bincount(values if lo >= 0 else values - lo)
-            seen = counts > 0
-            table = np.cumsum(seen) - 1  # value - lo -> rank among the present values
             base = 0 if lo >= 0 else lo
+            seen = np.zeros(hi - base + 1, dtype=bool)
+            seen[values - base if base else values] = True  # a scatter: cheaper than bincount
+            table = np.cumsum(seen) - 1  # value - lo -> rank among the present values
             classes: np.ndarray = (np.flatnonzero(seen) + base).astype(values.dtype)
             return classes, lambda v: table[v - base if base else v]
     uniq = pc.unique(frame.column(name)).drop_null().to_numpy(zero_copy_only=False)

@@ -52,7 +52,8 @@ class MissingValues(CellCorruption):
                 idx = col.valid_rows(idx)
             else:
                 basis = name if self.mechanism == "MNAR" else self._depends_on(frame, name)
-                idx = _band(_keys(frame, basis), col.valid_all(), self.effective_fraction(), rng)
+                keys = _keys(frame, basis)
+                idx = _band(keys, col.valid_all(), self.effective_fraction(), rng, dense=True)
             return col.nullify(idx), idx
         if self.mechanism == "MCAR" and CatCol.applies(frame, name):
             cat = CatCol(frame, name)
@@ -119,10 +120,18 @@ def _keys(frame: Frame, basis: str) -> np.ndarray:
 
 
 def _band(
-    keys: np.ndarray, valid: np.ndarray | None, fraction: float, rng: np.random.Generator
+    keys: np.ndarray,
+    valid: np.ndarray | None,
+    fraction: float,
+    rng: np.random.Generator,
+    *,
+    dense: bool = False,
 ) -> np.ndarray:
     """Rows whose key rank (ties in row order) falls in a random band of ``fraction``.
 
+    Sorted row indices; with ``dense`` a boolean mask over rows may come back instead
+    (when every row is eligible and no tie straddles an edge), which spares the caller a
+    ``flatnonzero`` pass when it writes with the mask anyway.
     Two selections find the band's edge values in linear time (a partition at the band's
     start, then one of the upper part at its length); rows strictly inside are taken
     whole, rows tied with an edge in row order until the band holds exactly its size.
@@ -141,6 +150,15 @@ def _band(
     upper.partition(k - 1)
     hi = upper[k - 1]
     end = start + k  # ranks [start, end) are in the band
+    inside = np.greater_equal(keys, lo)
+    inside &= np.less_equal(keys, hi, out=np.empty(len(keys), dtype=bool))
+    if np.count_nonzero(inside) == k:
+        # no tie straddles an edge (the usual case on real-valued keys): the closed band
+        # is exactly the k rows, already in row order -- no tie passes, no sort
+        if dense and eligible is None:
+            return inside
+        rows = np.flatnonzero(inside)
+        return rows if eligible is None else eligible[rows]
     chosen = [np.flatnonzero((keys > lo) & (keys < hi))] if hi > lo else []
     for edge in (lo, hi) if hi > lo else (lo,):
         tied = np.flatnonzero(keys == edge)
