@@ -150,7 +150,7 @@ def _band(
     upper.partition(k - 1)
     hi = upper[k - 1]
     end = start + k  # ranks [start, end) are in the band
-    inside = np.greater_equal(keys, lo)
+    inside: np.ndarray = np.greater_equal(keys, lo)
     inside &= np.less_equal(keys, hi, out=np.empty(len(keys), dtype=bool))
     if np.count_nonzero(inside) == k:
         # no tie straddles an edge (the usual case on real-valued keys): the closed band
