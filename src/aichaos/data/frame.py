@@ -78,6 +78,9 @@ class Frame:
         self._cache: dict[str, pa.Array] = {}
         self._series: dict[str, Any] = {}
         self._native: dict[str, np.ndarray | None] = {}
+        #: per-batch memo of column views (:mod:`aichaos.data.views`), so statistics such
+        #: as "no NaN in this column" are computed once per batch, not once per use
+        self.views: dict[str, Any] = {}
 
     # -- reading -------------------------------------------------------------------------
     def resolve(self, column: str | int) -> str:

@@ -168,19 +168,28 @@ class NumCol:
         """Edited values (from :meth:`copy`) as a new column; nulls kept."""
         return self._wrap(out, self.valid)
 
-    def nullify(self, idx: np.ndarray) -> Any:
-        """A copy of the column with cells ``idx`` (row indices or a boolean mask) null."""
+    def nullify(self, idx: np.ndarray, out: np.ndarray | None = None) -> Any:
+        """A copy of the column with cells ``idx`` (row indices or a boolean mask) null.
+
+        ``out`` is a buffer the caller no longer needs (e.g. a selection's scratch): a
+        pandas / numpy column is written into it when it has the result's dtype and
+        length, which spares a fresh allocation (and its page faults).
+        """
         if self.arrow_type is not None:  # Arrow: same values, new validity bitmap
             valid = np.ones(len(self), dtype=bool) if self.valid is None else self.valid.copy()
             valid[idx] = False
             return self._wrap(self.values, valid)
         # pandas / numpy: NaN is the null; an int column becomes float64 (as Arrow -> pandas)
-        if idx.dtype == bool:  # one pass, no index list: where(mask, NaN, values)
-            out = np.where(idx, np.nan, self.values)
-            return self._wrap(out, None)
-        kind = self.values.dtype.kind
-        out = self.values.astype(np.float64) if kind in "iu" else self.values.copy()
-        out[idx] = np.nan
+        values = self.values
+        dtype = np.dtype(np.float64) if values.dtype.kind in "iu" else values.dtype
+        if out is not None and out.dtype == dtype and len(out) == len(values):
+            np.copyto(out, values)
+        else:
+            out = values.astype(dtype)  # always a copy: astype copies by default
+        if idx.dtype == bool:
+            np.putmask(out, idx, np.nan)
+        else:
+            out[idx] = np.nan
         return self._wrap(out, None)
 
     def _wrap(self, out: np.ndarray, valid: np.ndarray | None) -> Any:
@@ -191,12 +200,21 @@ class NumCol:
 
 
 def num_col(frame: Frame, name: str) -> NumCol:
-    """The numeric column ``name`` of ``frame`` as a :class:`NumCol` (zero-copy read)."""
+    """The numeric column ``name`` of ``frame`` as a :class:`NumCol` (zero-copy read).
+
+    One view per column and batch (memoised on the frame), so its statistics are shared.
+    """
+    view = frame.views.get(name)
+    if isinstance(view, NumCol):
+        return view
     raw = frame.native(name)
     if raw is not None and raw.dtype.kind in "iuf":
-        return NumCol(frame, name, raw, None, None)
-    arr = frame.column(name)
-    return NumCol(frame, name, numeric(arr), valid_mask(arr), arr.type)
+        view = NumCol(frame, name, raw, None, None)
+    else:
+        arr = frame.column(name)
+        view = NumCol(frame, name, numeric(arr), valid_mask(arr), arr.type)
+    frame.views[name] = view
+    return view
 
 
 class CatCol:

@@ -53,7 +53,12 @@ class MissingValues(CellCorruption):
             else:
                 basis = name if self.mechanism == "MNAR" else self._depends_on(frame, name)
                 keys = _keys(frame, basis)
-                idx = _band(keys, col.valid_all(), self.effective_fraction(), rng, dense=True)
+                # the band's selection scratch becomes the output: one fresh column, not two
+                scratch = np.empty(len(col), np.float64) if col.arrow_type is None else None
+                valid = col.valid_all()
+                fraction = self.effective_fraction()
+                idx = _band(keys, valid, fraction, rng, dense=True, scratch=scratch)
+                return col.nullify(idx, out=scratch), idx
             return col.nullify(idx), idx
         if self.mechanism == "MCAR" and CatCol.applies(frame, name):
             cat = CatCol(frame, name)
@@ -126,12 +131,15 @@ def _band(
     rng: np.random.Generator,
     *,
     dense: bool = False,
+    scratch: np.ndarray | None = None,
 ) -> np.ndarray:
     """Rows whose key rank (ties in row order) falls in a random band of ``fraction``.
 
     Sorted row indices; with ``dense`` a boolean mask over rows may come back instead
     (when every row is eligible and no tie straddles an edge), which spares the caller a
-    ``flatnonzero`` pass when it writes with the mask anyway.
+    ``flatnonzero`` pass when it writes with the mask anyway. ``scratch`` (float64, at
+    least as long as the eligible keys) holds the selection's working copy instead of a
+    fresh array, so a caller can reuse it for its output.
     Two selections find the band's edge values in linear time (a partition at the band's
     start, then one of the upper part at its length); rows strictly inside are taken
     whole, rows tied with an edge in row order until the band holds exactly its size.
@@ -144,7 +152,12 @@ def _band(
     start = int(rng.integers(0, n_ok - k + 1))
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    part = np.partition(keys, start)
+    if scratch is not None and len(scratch) >= n_ok and keys.dtype == scratch.dtype:
+        part = scratch[:n_ok]
+        np.copyto(part, keys)
+        part.partition(start)
+    else:
+        part = np.partition(keys, start)
     lo = part[start]
     upper = part[start:]
     upper.partition(k - 1)
