@@ -48,6 +48,8 @@ class Connection:
         self.loop = proxy.loop or asyncio.get_running_loop()
         self._seed = seed
         self._rng: random.Random | None = None
+        #: tell the busy poller that I/O happened (bound once: it runs per chunk)
+        self.poke = proxy.poller.poke
         self.client = Side(self, "client")
         self.server = Side(self, "server")
         self.up: Link | None = None

@@ -8,6 +8,7 @@ import random
 import re
 from typing import Any
 
+from aichaos.proxy.busypoll import BusyPoll
 from aichaos.proxy.connection import Connection
 from aichaos.proxy.errors import ApiError
 from aichaos.proxy.toxic import Toxic
@@ -64,6 +65,7 @@ class Proxy:
         rng: random.Random,
         half_close: bool = False,
         http: bool | None = None,
+        poller: BusyPoll | None = None,
     ) -> None:
         self.name = name
         self.listen = listen
@@ -72,6 +74,8 @@ class Proxy:
         self.listen_addr = split_hostport(listen, "listen")
         self.enabled = enabled
         self.half_close = half_close
+        #: the loop's busy poller; connections poke it on every I/O event
+        self.poller = poller if poller is not None else BusyPoll(0.0)
         #: ``True``: every connection in the HTTP layer; ``False``: never parse;
         #: ``None`` (auto): HTTP connections are tracked and enter the layer while the
         #: proxy has HTTP toxics
@@ -118,6 +122,7 @@ class Proxy:
             return
         loop = asyncio.get_running_loop()
         self.loop = loop
+        self.poller.attach(loop)
         host, port = self.listen_addr
         try:
             server = await loop.create_server(

@@ -27,6 +27,7 @@ from typing import Any
 
 from aichaos.errors import ValidationError
 from aichaos.proxy.api import ControlApi
+from aichaos.proxy.busypoll import DEFAULT_WINDOW_S
 from aichaos.proxy.errors import ApiError
 from aichaos.proxy.httpserver import HttpServerProtocol, Limits, ServerState
 from aichaos.proxy.store import ProxyStore
@@ -89,8 +90,11 @@ def load_config(path: str | Path) -> Any:
 class ProxyApp:
     """The proxies of one server and its control API."""
 
-    def __init__(self, seed: int | None = None) -> None:
-        self.store = ProxyStore(seed)
+    def __init__(self, seed: int | None = None, busy_poll_s: float = DEFAULT_WINDOW_S) -> None:
+        try:
+            self.store = ProxyStore(seed, busy_poll_s)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
         self.api = ControlApi(self.store)
 
     async def populate(self, config: Any) -> None:
@@ -161,9 +165,10 @@ async def serve(
     ready: Callable[[ApiSite], None] | None = None,
     token: str | None = None,
     insecure: bool = False,
+    busy_poll_s: float = DEFAULT_WINDOW_S,
 ) -> None:
     """Run a server until SIGINT / SIGTERM (or cancellation)."""
-    app = ProxyApp(seed)
+    app = ProxyApp(seed, busy_poll_s)
     site = ApiSite(app, host, port, token=token, insecure=insecure)
     try:
         if config is not None:
@@ -201,10 +206,20 @@ def run(
     ready: Callable[[ApiSite], None] | None = None,
     token: str | None = None,
     insecure: bool = False,
+    busy_poll_s: float = DEFAULT_WINDOW_S,
 ) -> None:
     """Blocking entry point used by ``aichaos proxy``."""
     check_exposure(host, token, insecure)  # before anything binds
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(
-            serve(host, port, config=config, seed=seed, ready=ready, token=token, insecure=insecure)
+            serve(
+                host,
+                port,
+                config=config,
+                seed=seed,
+                ready=ready,
+                token=token,
+                insecure=insecure,
+                busy_poll_s=busy_poll_s,
+            )
         )

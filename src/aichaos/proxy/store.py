@@ -10,6 +10,7 @@ import os
 import random
 from typing import Any
 
+from aichaos.proxy.busypoll import DEFAULT_WINDOW_S, BusyPoll
 from aichaos.proxy.errors import ApiError
 from aichaos.proxy.proxy import Proxy, split_hostport
 from aichaos.proxy.toxic import Toxic, parse_toxic
@@ -75,9 +76,11 @@ class _Spec:
 class ProxyStore:
     """The proxies of one server, by name."""
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: int | None = None, busy_poll_s: float = DEFAULT_WINDOW_S) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(8), "big")
         self.proxies: dict[str, Proxy] = {}
+        #: keeps the loop polling briefly after I/O (shared by this store's proxies)
+        self.poller = BusyPoll(busy_poll_s)
 
     def _rng(self, name: str) -> random.Random:
         return random.Random(f"{self.seed}/{name}")
@@ -105,6 +108,7 @@ class ProxyStore:
             rng=self._rng(spec.name),
             half_close=spec.half_close,
             http=spec.http,
+            poller=self.poller,
         )
         await proxy.start()
         self.proxies[spec.name] = proxy

@@ -7,11 +7,15 @@ earliest deadline and watched by the loop itself, wakes it within microseconds; 
 and no GIL hand-off sit in between. Elsewhere it falls back to ``loop.call_later``.
 Deadlines are on :func:`now` (``time.monotonic``), the clock chunks are stamped with.
 
-Waking from idle is not free: on a 2-core VM the timerfd's expiry reaches Python ~60 us
-late and the sleeping coroutine resumes ~60 us after that (cold caches, a halted vCPU).
-So the timer resolves a future up to :data:`LEAD_S` before its deadline and the caller
+Waking from idle is not free: on a 2-core VM a sleeping coroutine resumed 0.1-0.3 ms
+after its timerfd's expiry (a halted vCPU, cold caches), and how late varies from one
+machine -- and one day -- to the next. So the timer learns it: each sleeper reports how
+late it resumed (:meth:`PreciseTimer.observe`), the timer keeps a decaying upper
+estimate of that lateness, and resolves futures that much (plus :data:`MARGIN_S`, at most
+:data:`MAX_LEAD_S`) before their deadlines; the caller
 (:meth:`~aichaos.proxy.toxics.base.StageBase.sleep_until`) spins on the clock for the
-rest: at most ``LEAD_S`` of CPU per wake-up, in exchange for on-time delivery.
+rest -- about ``MARGIN_S`` of CPU per wake-up once calibrated, in exchange for on-time
+delivery.
 """
 
 from __future__ import annotations
@@ -27,13 +31,17 @@ import sys
 import time
 import weakref
 
-__all__ = ["LEAD_S", "PreciseTimer", "now", "timer_for"]
+__all__ = ["LEAD_S", "MARGIN_S", "MAX_LEAD_S", "PreciseTimer", "now", "timer_for"]
 
 #: the clock every chunk stamp and toxic deadline uses (microsecond-precise, monotonic)
 now = time.monotonic
 
-#: how long before its deadline a sleep may be woken (the sleeper spins the rest)
-LEAD_S = 0.0001
+#: how long before its deadline a sleep is woken at first (the sleeper spins the rest)
+LEAD_S = 0.00025
+#: spin budget kept on top of the learned lateness
+MARGIN_S = 0.00003
+#: the earliest a sleep is ever woken before its deadline
+MAX_LEAD_S = 0.001
 
 _CLOCK_MONOTONIC = 1
 _TFD_NONBLOCK = os.O_NONBLOCK
@@ -72,6 +80,10 @@ class PreciseTimer:
         self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._armed = float("inf")
+        #: decaying upper estimate of how late a woken sleeper resumes
+        self._late = LEAD_S - MARGIN_S
+        #: how long before a deadline futures are resolved now
+        self.lead = LEAD_S
         self._fd = -1
         if _LIBC is not None:
             fd = _LIBC.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
@@ -81,14 +93,14 @@ class PreciseTimer:
                 weakref.finalize(self, os.close, fd)
 
     def at(self, deadline: float) -> asyncio.Future[None]:
-        """A future resolved on the loop once ``now() >= deadline - LEAD_S``.
+        """A future resolved on the loop once ``now() >= deadline - self.lead``.
 
         Already done if that moment has passed (the caller spins without a wake-up).
         """
         loop = self._loop_ref()
         assert loop is not None
         fut: asyncio.Future[None] = loop.create_future()
-        wake = deadline - LEAD_S
+        wake = deadline - self.lead
         left = wake - now()
         if left <= 0:
             fut.set_result(None)
@@ -100,6 +112,17 @@ class PreciseTimer:
         if wake < self._armed:
             self._arm(wake)
         return fut
+
+    def observe(self, late: float) -> None:
+        """A sleeper resumed ``late`` seconds after its wake-up time: adjust the lead.
+
+        The estimate jumps most of the way up to a late wake-up and decays slowly, so the
+        lead follows the slow tail of this machine's wake-ups, not their average.
+        """
+        est = self._late
+        est += (late - est) * (0.5 if late > est else 0.02)
+        self._late = est = min(est, MAX_LEAD_S)  # one descheduled sleeper must not stick
+        self.lead = min(MAX_LEAD_S, max(0.0, est) + MARGIN_S)
 
     def _arm(self, deadline: float) -> None:
         assert _LIBC is not None
