@@ -307,15 +307,17 @@ def http_tracker_cost(py: str, base: str) -> None:
     )
 
 
-#: where each process runs: (client, echo server); proxies and the floor always float.
-#: "spread" is the layout of the issue's Toxiproxy reference (its direct round trip of
-#: ~80 us is a cross-core one: on one core it is ~17 us here), "shared" puts everything on
-#: one core, "scheduler" pins nothing (the kernel may move processes between runs, so its
-#: figures swing most).
-LAYOUTS: dict[str, tuple[int | None, int | None]] = {
-    "spread": (0, 1),
-    "shared": (0, 0),
-    "scheduler": (None, None),
+#: where each process runs: (client, echo server, proxies and floor); None floats.
+#: "cross-core" is the layout of the issue's Toxiproxy reference (its direct round trip
+#: of ~80 us is a cross-core one: on one core it is ~17 us here), with the proxy beside
+#: the client as a test's sidecar would be; "one-core" puts everything on one core;
+#: "scheduler" pins nothing -- the kernel then parks a proxy on either core and keeps it
+#: there, so its figures swing most (a 64-byte round trip through the same proxy took
+#: 36 or 164 us depending on where it landed).
+LAYOUTS: dict[str, tuple[int | None, int | None, int | None]] = {
+    "cross-core": (0, 1, 0),
+    "one-core": (0, 0, 0),
+    "scheduler": (None, None, None),
 }
 
 
@@ -356,18 +358,20 @@ def latency_accuracy(lat: tuple[str, int], direct: tuple[str, int]) -> None:
 
 def layout_run(py: str, layout: str, full: bool) -> None:
     """RTT, connection rate and latency accuracy with the processes placed as ``layout``."""
-    client_cpu, echo_cpu = LAYOUTS[layout]
+    client_cpu, echo_cpu, proxy_cpu = LAYOUTS[layout]
     with (
         process([py, "-c", ECHO_SERVER], r"(\d+)", echo_cpu) as (_, echo_port),
         process(
             [py, "-m", "aichaos.cli", "proxy", "--port", "0", "--seed", "1"],
             r"(http://127\.0\.0\.1:\d+)",
+            proxy_cpu,
         ) as (_proxy_proc, base),
         process(
             [py, "-m", "aichaos.cli", "proxy", "--port", "0", "--busy-poll-us", "100"],
             r"(http://127\.0\.0\.1:\d+)",
+            proxy_cpu,
         ) as (_, base_poll),
-        process([py, "-c", FLOOR_FORWARDER, echo_port], r"(\d+)") as (_, floor_port),
+        process([py, "-c", FLOOR_FORWARDER, echo_port], r"(\d+)", proxy_cpu) as (_, floor_port),
     ):
         old_cpus = os.sched_getaffinity(0)
         if client_cpu is not None:
@@ -391,7 +395,10 @@ def layout_run(py: str, layout: str, full: bool) -> None:
                 {"type": "latency", "attributes": {"latency": 10}},
             )
             compared = [k for k in paths if k != "direct"]
-            print(f"layout {layout}: client cpu {client_cpu}, echo cpu {echo_cpu}, proxies float")
+            print(
+                f"layout {layout}: client cpu {client_cpu}, echo cpu {echo_cpu}, "
+                f"proxies and floor cpu {proxy_cpu} (None: the scheduler decides)"
+            )
             # interleave the paths so machine noise hits them alike
             samples: dict[str, list[float]] = {k: [] for k in paths}
             for _ in range(5):
