@@ -87,3 +87,26 @@ def test_undo_actions_are_idempotent(tmp_path: Path) -> None:
     assert path.read_text() == "original"
     perform(RemovePath(path=str(tmp_path / "never-existed")))
     perform(SendSignal(pid=2**22 - 5, signal="SIGCONT"))  # gone: fine
+
+
+def test_python_undo_is_warmed_up_before_it_is_due(tmp_path: Path) -> None:
+    """A python action's ``warm`` function runs (once, with the action's arguments) as soon
+    as the watchdog sees the lease, long before the undo itself is due."""
+    from aichaos.faults.undo import PythonCall
+
+    mark = tmp_path / "mark"
+    action = PythonCall(
+        function="tests.engine.warm_target:undo",
+        arguments={"path": str(mark)},
+        warm="tests.engine.warm_target:warm",
+    )
+    dm = DeadMan(tmp_path, ttl_s=60, proc=None)
+    dm.lease("mlflow-like", [action])
+    assert sweep(tmp_path, time.time()) == 1  # not due: stays
+    deadline = time.monotonic() + 10
+    while not mark.with_suffix(".warmed").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert mark.with_suffix(".warmed").exists()
+    assert not mark.with_suffix(".undone").exists()
+    assert sweep(tmp_path, time.time(), force=True) == 0
+    assert mark.with_suffix(".undone").exists()

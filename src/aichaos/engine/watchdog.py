@@ -59,20 +59,30 @@ _warming: set[str] = set()
 
 
 def _warm(body: dict[str, object]) -> None:
-    """Import the modules of a lease's python undo actions now, in the background, so an
-    expiry pays only for the call (importing a library such as MLflow takes seconds)."""
+    """Prepare a lease's python undo actions now, in the background, so an expiry pays
+    only for the call: import their modules (importing a library such as MLflow takes
+    seconds) and run their ``warm`` functions (opening a database can take as long)."""
     actions = body.get("actions")
     for raw in actions if isinstance(actions, list) else []:
-        if isinstance(raw, dict) and raw.get("kind") == "python":
-            module = str(raw.get("function", "")).partition(":")[0]
-            if module and module not in _warming:
-                _warming.add(module)
-                threading.Thread(target=_import_quietly, args=(module,), daemon=True).start()
+        if not isinstance(raw, dict) or raw.get("kind") != "python":
+            continue
+        jobs: list[tuple[str, object]] = [(str(raw.get("function", "")), None)]
+        if raw.get("warm"):
+            jobs.append((str(raw["warm"]), raw.get("arguments") or {}))
+        for target, args in jobs:
+            key = json.dumps([target, args], sort_keys=True, default=str)
+            if target and key not in _warming:
+                _warming.add(key)
+                threading.Thread(target=_warm_quietly, args=(target, args), daemon=True).start()
 
 
-def _import_quietly(module: str) -> None:
-    with contextlib.suppress(Exception):  # perform() reports a failing import at expiry
-        importlib.import_module(module)
+def _warm_quietly(target: str, arguments: object) -> None:
+    """Import ``module`` of ``module:function``; call it when ``arguments`` is a dict."""
+    module, _, name = target.partition(":")
+    with contextlib.suppress(Exception):  # perform() reports a failing undo at expiry
+        mod = importlib.import_module(module)
+        if isinstance(arguments, dict):
+            getattr(mod, name)(**arguments)
 
 
 def sweep(directory: Path, now: float, force: bool = False) -> int:

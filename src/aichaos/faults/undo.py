@@ -80,6 +80,10 @@ class PythonCall(_Action):
     kind: Literal["python"] = "python"
     function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
     arguments: dict[str, Any] = Field(default_factory=dict)
+    #: called once with the same arguments, in the background, as soon as the watchdog
+    #: sees the lease: for set-up that would slow the undo down (opening a database),
+    #: so that an expiry pays only for the call itself
+    warm: str | None = Field(None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 UndoAction = Annotated[

@@ -20,6 +20,7 @@ through ``mlflow.MlflowClient`` and needs ``pip install 'aichaos[mlflow]'``.
 
 from __future__ import annotations
 
+import threading
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,13 @@ class MlflowRegistry:
             "alias": self.alias,
             "timeout_s": self.target.timeout_s,
         }
-        return [PythonCall(function="aichaos.model.mlflow_registry:release_alias", arguments=args)]
+        return [
+            PythonCall(
+                function="aichaos.model.mlflow_registry:release_alias",
+                arguments=args,
+                warm="aichaos.model.mlflow_registry:warm_alias",
+            )
+        ]
 
     def path(self, version: str) -> Path:
         """The local folder holding ``version``'s artifacts; TargetError if not local."""
@@ -175,9 +182,29 @@ def _release(store: AliasStore, alias: str) -> None:
     store.delete_tag(tag)
 
 
+_STORES: dict[tuple[str, str, float], AliasStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def _store(tracking_uri: str, model: str, timeout_s: float) -> AliasStore:
+    """One store per registry in this process (the watchdog): opening one can take
+    seconds (a SQL store checks its schema), so it is opened once, ahead of need."""
+    key = (tracking_uri, model, timeout_s)
+    with _STORES_LOCK:  # an expiry during the warm-up waits for it instead of starting over
+        store = _STORES.get(key)
+        if store is None:
+            store = _STORES[key] = open_store(tracking_uri, model, timeout_s)
+        return store
+
+
+def warm_alias(tracking_uri: str, model: str, alias: str, timeout_s: float = 5.0) -> None:
+    """Watchdog warm-up for :func:`release_alias`: open the registry's store now."""
+    _store(tracking_uri, model, timeout_s).state()
+
+
 def release_alias(tracking_uri: str, model: str, alias: str, timeout_s: float = 5.0) -> None:
     """Watchdog undo: put ``alias`` back on the wanted version kept in the registry.
 
     Idempotent: with no ``aichaos.wanted.<alias>`` tag there is nothing to do.
     """
-    _release(open_store(tracking_uri, model, timeout_s), alias)
+    _release(_store(tracking_uri, model, timeout_s), alias)
