@@ -150,3 +150,33 @@ def test_byte_rewrites_are_exact(monkeypatch: pytest.MonkeyPatch, large: bool) -
         for char, repl in REPLACEMENTS.items():
             expect = expect.replace(char, repl)
         assert out["s"][i] == (expect if rep.cells["s"][i] else words[i])
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_splice_matches_plain_python(seed: int) -> None:
+    """Replacements, deletions, insertions before a byte and at a string's end, and
+    edits of empty strings: the vectorised splice gives what slicing would."""
+    from aichaos.data import text
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    lengths = rng.integers(0, 12, n)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    data = rng.integers(0x20, 0x7F, int(offsets[-1])).astype(np.uint8)
+    width = int(rng.integers(1, 4))
+    pos = (rng.random(n) * (lengths + 1)).astype(np.int64)  # pos == length: at the end
+    delete = np.minimum(rng.integers(0, 3, n), lengths - pos)
+    insert = rng.integers(0x41, 0x5B, (n, width)).astype(np.uint8)
+    insert_len = rng.integers(0, width + 1, n)
+    insert_len[rng.random(n) < 0.2] = 0
+    delete[rng.random(n) < 0.2] = 0  # some strings untouched, some pure insertions
+    new_off, new = text.splice(offsets, data, pos, delete, insert, insert_len)
+    pieces = [
+        bytes(data[offsets[i] : offsets[i] + pos[i]])
+        + bytes(insert[i, : insert_len[i]])
+        + bytes(data[offsets[i] + pos[i] + delete[i] : offsets[i + 1]])
+        for i in range(n)
+    ]
+    assert bytes(new) == b"".join(pieces)
+    assert np.diff(new_off).tolist() == [len(p) for p in pieces]
