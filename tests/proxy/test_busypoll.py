@@ -40,13 +40,13 @@ def test_cli_refuses_a_negative_window() -> None:
 async def test_polls_for_the_window_then_sleeps() -> None:
     """After a poke the loop keeps polling; once the window passes it sleeps (no CPU)."""
     loop = asyncio.get_running_loop()
-    poller = BusyPoll(0.005)
+    poller = BusyPoll(0.05)  # wide enough that a descheduled test process still sees it
     poller.attach(loop)
     poller.poke()
     assert poller.polling
-    await asyncio.sleep(0.002)
+    await asyncio.sleep(0.005)
     assert poller.polling and poller.spins > 10  # the loop went round without sleeping
-    await asyncio.sleep(0.02)
+    await asyncio.sleep(0.15)
     assert not poller.polling
     spins = poller.spins
     cpu0 = time.process_time()
@@ -55,7 +55,7 @@ async def test_polls_for_the_window_then_sleeps() -> None:
     assert time.process_time() - cpu0 < 0.05  # idle: no polling, no CPU
     poller.poke()  # a new burst starts polling again
     assert poller.polling
-    await asyncio.sleep(0.02)
+    await asyncio.sleep(0.15)
     assert not poller.polling and poller.spins > spins
 
 
