@@ -40,11 +40,11 @@ def test_cli_refuses_a_negative_window() -> None:
 async def test_polls_for_the_window_then_sleeps() -> None:
     """After a poke the loop keeps polling; once the window passes it sleeps (no CPU)."""
     loop = asyncio.get_running_loop()
-    poller = BusyPoll(0.05)  # wide enough that a descheduled test process still sees it
+    poller = BusyPoll(MAX_WINDOW_S)  # the widest: a briefly descheduled test still sees it
     poller.attach(loop)
     poller.poke()
     assert poller.polling
-    await asyncio.sleep(0.005)
+    await asyncio.sleep(0.002)
     assert poller.polling and poller.spins > 10  # the loop went round without sleeping
     await asyncio.sleep(0.15)
     assert not poller.polling
