@@ -77,9 +77,10 @@ class MlflowRegistryTarget(Target):
 class MlflowRegistry:
     """The pointer (the alias) and artifacts of one registered model.
 
-    It offers what the pointer faults need (``current``, ``check``, ``previous``,
-    ``hold``, ``show``, ``release``, ``undo_actions``) and what the artifact faults need
-    (``current``, ``path``). All methods block: call them in a thread from async code.
+    It offers what the pointer faults need (``current``, ``look``, ``check``,
+    ``previous``, ``hold``, ``show``, ``release``, ``undo_actions``) and what the
+    artifact faults need (``current``, ``path``). All methods block: call them in a
+    thread from async code.
     """
 
     def __init__(self, target: MlflowRegistryTarget) -> None:
@@ -102,6 +103,12 @@ class MlflowRegistry:
         """The version the alias names now (``None`` if the alias is not set)."""
         aliases: dict[str, str] = self.state().aliases
         return aliases.get(self.alias)
+
+    def look(self) -> tuple[str | None, str | None]:
+        """(the version the alias names now, the wanted version held in the tag), from
+        one request."""
+        state = self.state()
+        return state.aliases.get(self.alias), state.tags.get(wanted_tag(self.alias))
 
     def check(self, version: str) -> None:
         """ValidationError unless ``version`` is a READY version of the model."""

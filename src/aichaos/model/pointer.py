@@ -23,8 +23,8 @@ import asyncio
 import contextlib
 import os
 import shutil
-import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import ConfigDict, Field
@@ -52,6 +52,10 @@ class Pointer(Protocol):
     def current(self) -> str | None:
         """The version the pointer names now (``None``: no pointer)."""
 
+    def look(self) -> tuple[str | None, str | None]:
+        """(the version the pointer names now, the wanted version held aside), read
+        together (one request where the registry is remote)."""
+
     def check(self, version: str) -> None:
         """ValidationError unless the registry has ``version``."""
 
@@ -77,10 +81,13 @@ class DirectoryPointer:
     def __init__(self, reg: DirectoryRegistry) -> None:
         self.reg = reg
         self.where = f"registry {reg.root}"
-        self.backup = str(reg.root / f".{reg.pointer.name}.aichaos-{uuid.uuid4().hex[:8]}")
+        self.backup = str(reg.new_hold())
 
     def current(self) -> str | None:
         return self.reg.current()
+
+    def look(self) -> tuple[str | None, str | None]:
+        return self.reg.current(), self.reg.read_pointer(Path(self.backup))
 
     def check(self, version: str) -> None:
         self.reg.path(version)
@@ -176,6 +183,8 @@ class _PointerInjection(Injection):
         self.held_since: float | None = None
         self.task: asyncio.Task[None] | None = None
         self.promotions_held = 0
+        #: the wanted version as last seen in the hold
+        self.wanted: str | None = None
 
     async def _io(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.to_thread(fn, *args)
@@ -189,6 +198,7 @@ class _PointerInjection(Injection):
         await self._io(reg.hold)
         self.reg = reg  # from here on, revert has something to release
         self.showing = showing
+        self.wanted = original
         if showing != original:
             await self._io(reg.show, showing)
         self.task = asyncio.create_task(self._watch())
@@ -201,13 +211,20 @@ class _PointerInjection(Injection):
             await asyncio.sleep(self.fault.poll_ms / 1000)
             now = self.ctx.clock()
             try:
-                current = await self._io(reg.current)
+                current, wanted = await self._io(reg.look)
                 if current != self.showing:
                     # The pipeline promoted: keep its pointer as the wanted one, show ours.
                     await self._io(reg.hold)
                     await self._io(reg.show, self.showing)
                     self.promotions_held += 1
                     self.held_since = now
+                    self.wanted = current
+                elif wanted != self.wanted:
+                    # The pipeline promoted into the hold (DirectoryRegistry.promote does
+                    # while a fault holds the pointer): nothing to take back.
+                    self.promotions_held += 1
+                    self.held_since = now
+                    self.wanted = wanted
                 elif (
                     delay is not None
                     and self.held_since is not None
@@ -218,6 +235,7 @@ class _PointerInjection(Injection):
                     self.showing = now_live or self.showing
                     await self._io(reg.hold)
                     self.held_since = None
+                    self.wanted = now_live
             except TargetError:
                 continue  # the registry is unreachable for a moment: try again next poll
 

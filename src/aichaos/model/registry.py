@@ -8,7 +8,10 @@ Layout (what a small team's deploy script usually writes)::
       current            -> v2    (a symlink, or a text file holding "v2")
 
 Promotion rewrites the pointer atomically (write beside, then rename), keeping its kind.
-A serving layer reads the pointer to find the model to load.
+A serving layer reads the pointer to find the model to load. While a pointer fault
+holds the registry (a hidden *hold* entry beside the pointer keeps the version the
+pipeline wants), :meth:`DirectoryRegistry.promote` writes the promotion into the hold:
+the fault decides when it goes live, and no reader glimpses it before.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from pydantic import Field
 from aichaos.errors import TargetError, ValidationError
 from aichaos.targets import TARGETS, Target
 
-__all__ = ["DirectoryRegistry", "ModelRegistryTarget"]
+__all__ = ["HOLD_MARK", "DirectoryRegistry", "ModelRegistryTarget"]
+
+#: what names a fault's hold entry: ``.<pointer>.aichaos-<id>``
+HOLD_MARK = ".aichaos-"
 
 
 def _natural(name: str) -> list[object]:
@@ -55,12 +61,7 @@ class DirectoryRegistry:
 
     def current(self) -> str | None:
         """The version the pointer names now, or ``None`` when there is no pointer."""
-        if self.pointer.is_symlink():
-            return Path(os.readlink(self.pointer)).name
-        try:
-            return self.pointer.read_text().strip() or None
-        except FileNotFoundError:
-            return None
+        return self.read_pointer(self.pointer)
 
     def path(self, version: str) -> Path:
         """The folder of ``version``; :class:`ValidationError` if the registry lacks it."""
@@ -82,9 +83,32 @@ class DirectoryRegistry:
         os.replace(tmp, target)
 
     def promote(self, version: str) -> None:
-        """Make ``version`` current (it must exist)."""
+        """Make ``version`` current (it must exist) -- or, while a fault holds the
+        pointer, the wanted version, which the fault puts live when it lets it."""
         self.path(version)
-        self.write_pointer(version)
+        holds = self.holds()
+        for hold in holds:
+            self.write_pointer(version, where=hold)
+        if not holds:
+            self.write_pointer(version)
+
+    def new_hold(self) -> Path:
+        """A fresh path for a fault's hold entry (hidden, beside the pointer)."""
+        return self.root / f".{self.pointer.name}{HOLD_MARK}{uuid.uuid4().hex[:8]}"
+
+    def holds(self) -> list[Path]:
+        """The hold entries present now (one per fault holding the pointer)."""
+        pattern = f".{self.pointer.name}{HOLD_MARK}*"
+        return sorted(p for p in self.root.glob(pattern) if not p.name.endswith(".tmp"))
+
+    def read_pointer(self, where: Path) -> str | None:
+        """The version a pointer entry at ``where`` names (``None``: no such entry)."""
+        if where.is_symlink():
+            return Path(os.readlink(where)).name
+        try:
+            return where.read_text().strip() or None
+        except FileNotFoundError:
+            return None
 
     def previous(self, version: str) -> str:
         """The version just before ``version`` in natural order."""
