@@ -373,7 +373,7 @@ def layout_run(py: str, layout: str, full: bool) -> None:
         ) as (_, base_poll),
         process([py, "-c", FLOOR_FORWARDER, echo_port], r"(\d+)", proxy_cpu) as (_, floor_port),
     ):
-        old_cpus = os.sched_getaffinity(0)
+        old_cpus = os.sched_getaffinity(0) if client_cpu is not None else set()
         if client_cpu is not None:
             os.sched_setaffinity(0, {client_cpu})
         try:
@@ -435,14 +435,16 @@ def layout_run(py: str, layout: str, full: bool) -> None:
                 )
                 http_tracker_cost(py, base)
         finally:
-            os.sched_setaffinity(0, old_cpus)
+            if client_cpu is not None:
+                os.sched_setaffinity(0, old_cpus)
 
 
 def main() -> None:
     py = sys.executable
-    cores = len(os.sched_getaffinity(0))
+    pinning = hasattr(os, "sched_setaffinity")  # Linux; elsewhere only the scheduler layout
+    cores = len(os.sched_getaffinity(0)) if pinning else os.cpu_count() or 1
     print(f"proxy benchmark ({'quick' if QUICK else 'full'}); cores={cores}")
-    layouts = [name for name in LAYOUTS if cores >= 2 or name == "scheduler"]
+    layouts = [name for name in LAYOUTS if (pinning and cores >= 2) or name == "scheduler"]
     for layout in layouts:
         layout_run(py, layout, full=layout == "scheduler")
     for name, toxic in (
