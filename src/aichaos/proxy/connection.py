@@ -48,8 +48,9 @@ class Connection:
         self.loop = proxy.loop or asyncio.get_running_loop()
         self._seed = seed
         self._rng: random.Random | None = None
-        #: tell the busy poller that I/O happened (bound once: it runs per chunk)
-        self.poke = proxy.poller.poke
+        #: tell the busy poller that I/O happened (bound once: it runs per chunk); None
+        #: when polling is off, so the forwarding path pays one test, not a call
+        self.poke = proxy.poller.poke if proxy.poller.window_s > 0.0 else None
         self.client = Side(self, "client")
         self.server = Side(self, "server")
         self.up: Link | None = None

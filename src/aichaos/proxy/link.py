@@ -62,12 +62,14 @@ class Side(asyncio.Protocol):
         """Keep the transport; the connection decides when reading starts."""
         # uvloop's transports do not subclass asyncio.Transport, so no isinstance check
         self.transport = cast(asyncio.Transport, transport)
-        self._poke()
+        if self._poke is not None:
+            self._poke()
         self.conn.side_made(self)
 
     def data_received(self, data: bytes) -> None:
         """The hot path: straight into the other transport when the link is direct."""
-        self._poke()
+        if self._poke is not None:
+            self._poke()
         link = self.reading
         if link is None:
             self._hold(data)
@@ -94,7 +96,8 @@ class Side(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         """Pass the end of stream through the link; keep the transport for half-close."""
-        self._poke()
+        if self._poke is not None:
+            self._poke()
         if self.reading is not None:
             self.reading.feed_eof()
         else:
@@ -228,7 +231,8 @@ class Link:
         if not chunk.data or transport is None or transport.is_closing():
             return
         transport.write(chunk.data)
-        self.conn.poke()  # a delayed chunk went out: its answer may come back soon
+        if self.conn.poke is not None:
+            self.conn.poke()  # a delayed chunk went out: its answer may come back soon
         if self._dst_paused:
             self._writable = self.loop.create_future()
             try:
