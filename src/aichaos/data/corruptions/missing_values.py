@@ -140,6 +140,7 @@ def _band(
     ``flatnonzero`` pass when it writes with the mask anyway. ``scratch`` (float64, at
     least as long as the eligible keys) holds the selection's working copy instead of a
     fresh array, so a caller can reuse it for its output.
+
     Two selections find the band's edge values in linear time (a partition at the band's
     start, then one of the upper part at its length); rows strictly inside are taken
     whole, rows tied with an edge in row order until the band holds exactly its size.
