@@ -51,8 +51,9 @@ class LabelFlip(CellCorruption):
             idx = pick(rng, len(col), self.effective_fraction())
             idx = col.valid_rows(idx)
             old = code_of(col.values[idx])
-            names = lambda: [str(c) for c in classes.tolist()]  # noqa: E731
-            new = self._flip(len(classes), names, name, old, rng)
+            new = self._flip(
+                len(classes), lambda: [str(c) for c in classes.tolist()], name, old, rng
+            )
             return col.write(idx, classes[new]), idx
         if CatCol.applies(frame, name):
             cat = CatCol(frame, name)
