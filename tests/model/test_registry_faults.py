@@ -133,6 +133,38 @@ async def test_promotions_into_a_hold_are_never_glimpsed(registry: DirectoryRegi
     assert registry.holds() == []
 
 
+def test_an_orphaned_hold_does_not_swallow_promotions(registry: DirectoryRegistry) -> None:
+    """A hold whose fault and watchdog both died (not refreshed for HOLD_FRESH_S) is an
+    orphan: promote goes live instead of writing into it; a fresh hold takes the
+    promotion."""
+    from aichaos.model.registry import HOLD_FRESH_S
+
+    hold = registry.new_hold()
+    registry.write_pointer("v1", where=hold)
+    old = time.time() - HOLD_FRESH_S - 5
+    os.utime(hold, (old, old), follow_symlinks=False)
+    assert registry.holds() == []
+    registry.promote("v3")
+    assert registry.current() == "v3" and registry.read_pointer(hold) == "v1"
+    os.utime(hold, None, follow_symlinks=False)  # refreshed: a fault is holding again
+    assert registry.holds() == [hold]
+    registry.promote("v4")
+    assert registry.current() == "v3" and registry.read_pointer(hold) == "v4"
+
+
+async def test_a_holding_fault_keeps_its_hold_fresh(registry: DirectoryRegistry) -> None:
+    from aichaos.model.registry import HOLD_FRESH_S
+
+    fault = FAULTS.get("model-stale-version").model_validate({"poll_ms": 20})
+    async with fault.injection(_ctx(registry)):
+        (hold,) = registry.holds()
+        old = time.time() - HOLD_FRESH_S - 5
+        os.utime(hold, (old, old), follow_symlinks=False)
+        await asyncio.sleep(0.2)  # the fault's polls refresh it
+        assert registry.holds() == [hold]
+    assert registry.holds() == []
+
+
 async def test_a_pointer_rewritten_directly_is_taken_back(registry: DirectoryRegistry) -> None:
     """A deploy script that writes the pointer itself (not through promote) is noticed at
     the next poll, held, and goes live after revert."""

@@ -104,6 +104,9 @@ class MlflowRegistry:
         aliases: dict[str, str] = self.state().aliases
         return aliases.get(self.alias)
 
+    def keep_alive(self) -> None:
+        """Nothing to do: the held version is a tag, which no promotion writes into."""
+
     def look(self) -> tuple[str | None, str | None]:
         """(the version the alias names now, the wanted version held in the tag), from
         one request."""

@@ -56,6 +56,9 @@ class Pointer(Protocol):
         """(the version the pointer names now, the wanted version held aside), read
         together (one request where the registry is remote)."""
 
+    def keep_alive(self) -> None:
+        """Mark the hold as in use (a promotion ignores an orphaned one)."""
+
     def check(self, version: str) -> None:
         """ValidationError unless the registry has ``version``."""
 
@@ -89,6 +92,10 @@ class DirectoryPointer:
     def look(self) -> tuple[str | None, str | None]:
         return self.reg.current(), self.reg.read_pointer(Path(self.backup))
 
+    def keep_alive(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self.backup, follow_symlinks=False)
+
     def check(self, version: str) -> None:
         self.reg.path(version)
 
@@ -113,6 +120,12 @@ class DirectoryPointer:
 
     def undo_actions(self) -> list[UndoAction]:
         return [RestoreFile(backup=self.backup, path=str(self.reg.pointer))]
+
+
+def _look_alive(reg: Pointer) -> tuple[str | None, str | None]:
+    """One poll's I/O in one thread hop: refresh the hold, then look at both pointers."""
+    reg.keep_alive()
+    return reg.look()
 
 
 def open_pointer(target: Any) -> Pointer:
@@ -211,7 +224,7 @@ class _PointerInjection(Injection):
             await asyncio.sleep(self.fault.poll_ms / 1000)
             now = self.ctx.clock()
             try:
-                current, wanted = await self._io(reg.look)
+                current, wanted = await self._io(_look_alive, reg)
                 if current != self.showing:
                     # The pipeline promoted: keep its pointer as the wanted one, show ours.
                     await self._io(reg.hold)

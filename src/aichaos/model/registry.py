@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -30,6 +31,9 @@ __all__ = ["HOLD_MARK", "DirectoryRegistry", "ModelRegistryTarget"]
 
 #: what names a fault's hold entry: ``.<pointer>.aichaos-<id>``
 HOLD_MARK = ".aichaos-"
+#: a hold not refreshed for this long is an orphan (its fault and watchdog both gone):
+#: promotions ignore it (the faults refresh theirs on every poll, at most every 10 s)
+HOLD_FRESH_S = 30.0
 
 
 def _natural(name: str) -> list[object]:
@@ -97,9 +101,20 @@ class DirectoryRegistry:
         return self.root / f".{self.pointer.name}{HOLD_MARK}{uuid.uuid4().hex[:8]}"
 
     def holds(self) -> list[Path]:
-        """The hold entries present now (one per fault holding the pointer)."""
+        """The live hold entries (one per fault holding the pointer); an orphan, not
+        refreshed for :data:`HOLD_FRESH_S`, does not count."""
         pattern = f".{self.pointer.name}{HOLD_MARK}*"
-        return sorted(p for p in self.root.glob(pattern) if not p.name.endswith(".tmp"))
+        fresh_after = time.time() - HOLD_FRESH_S
+        out = []
+        for path in self.root.glob(pattern):
+            if path.name.endswith(".tmp"):
+                continue
+            try:
+                if os.lstat(path).st_mtime >= fresh_after:
+                    out.append(path)
+            except FileNotFoundError:
+                continue  # released meanwhile
+        return sorted(out)
 
     def read_pointer(self, where: Path) -> str | None:
         """The version a pointer entry at ``where`` names (``None``: no such entry)."""
