@@ -133,14 +133,15 @@ def _alias_via_rest(url: str) -> str | None:
     return aliases.get(ALIAS)
 
 
-# sqlite: the watchdog imports mlflow when it first reads the lease (in the background),
-# but opening the sqlite store at expiry still takes ~1.5 s here (measured 3.7 s after the
-# kill with TTL 2 s), so its bound is TTL + 2 s; over HTTP it is TTL + 1 s. docs/model.md.
-@pytest.mark.parametrize(("store", "bound_s"), [("http", 1.0), ("sqlite", 2.5)])
+# sqlite: the watchdog imports mlflow and opens the store (the undo's warm-up) when it
+# first reads the lease, in the background; the expiry then only sets the alias (measured
+# 2.21 s after the kill with TTL 2 s; 5.3 s before the warm-up existed), so its bound is
+# TTL + 2 s; over HTTP it is TTL + 1 s. docs/model.md.
+@pytest.mark.parametrize(("store", "bound_s"), [("http", 1.0), ("sqlite", 2.0)])
 def test_sigkilled_runner_is_undone_by_the_watchdog(
     mlreg: Registry, mlflow_server: Server, store: str, bound_s: float
 ) -> None:
-    """http: within TTL + 1 s. sqlite: the watchdog imports mlflow first."""
+    """http: within TTL + 1 s. sqlite: within TTL + 2 s, thanks to the warm-up."""
     before = snapshot(mlreg.uri, mlreg.home)
     ttl = 2.0
     uri = mlflow_server.url if store == "http" else mlreg.uri
