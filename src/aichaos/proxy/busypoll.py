@@ -10,12 +10,13 @@ queue non-empty) only for ``window_s`` after the last I/O, then lets it sleep ag
 exchange's reply, the next request of a keep-alive client and a new connection's first
 bytes usually arrive within that window; an idle proxy costs no CPU.
 
-Off by default, because it helps only where the proxy has a core to itself. Measured
-with ``bench/proxy.py``: client and server on different cores, 100 us of polling took
-the proxy's added round trip from 0.5-0.6x the direct one to ~0; with everything on one
-core it made it 3-4x worse (the polling proxy never sleeps, so the kernel no longer
-pulls it onto its peer's core, and every hop becomes a cross-core wake-up). Each spin
-yields the core first (``sched_yield``) so a peer waiting for it runs. Cost: at most
+Off by default, because it helps only in some placements. Measured with
+``bench/proxy.py``: client and server on different cores, 100 us of polling took the
+proxy's added round trip from 0.35-0.55x the direct one to about 0; everything pinned
+to one core, no change (1.34-1.37x vs 1.34-1.36x); client and server sharing a core
+with the proxy left to float, 3.2-4.2x instead of 1.4x (a polling proxy never sleeps,
+so the kernel no longer pulls it onto its peers' core, and every hop crosses cores).
+Each spin yields the core first (``sched_yield``) so a peer waiting for it runs. Cost: at most
 ``window_s`` of CPU per burst of traffic (a spin is one ``epoll_wait`` and one Python
 call, ~2 us); under steady load the loop is busy anyway.
 """
@@ -31,10 +32,10 @@ __all__ = ["DEFAULT_WINDOW_S", "MAX_WINDOW_S", "BusyPoll"]
 
 #: the default polling window after I/O (off; see the module's docstring)
 DEFAULT_WINDOW_S = 0.0
-_yield = getattr(os, "sched_yield", lambda: None)
-
 #: the largest window accepted (beyond this the CPU cost buys nothing more)
 MAX_WINDOW_S = 0.01
+
+_yield = getattr(os, "sched_yield", lambda: None)
 
 
 class BusyPoll:
