@@ -180,3 +180,61 @@ def test_splice_matches_plain_python(seed: int) -> None:
     ]
     assert bytes(new) == b"".join(pieces)
     assert np.diff(new_off).tolist() == [len(p) for p in pieces]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_mnar_sample_bracket_picks_what_the_partitions_pick(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """The sample-bracketed band (large columns) equals the two-partition band exactly:
+    real values, heavy ties, sorted and periodic columns, with and without nulls."""
+    import pandas as pd
+
+    from aichaos.data import make
+    from aichaos.data.corruptions import missing_values as mv
+
+    rng = np.random.default_rng(seed)
+    n = 5000
+    x = [
+        rng.standard_normal(n),
+        rng.integers(0, 20, n).astype(np.float64),
+        np.sort(rng.standard_normal(n)),
+        np.tile(np.arange(50.0), n // 50),
+    ][seed % 4]
+    if seed % 2:
+        x[rng.random(n) < 0.1] = np.nan
+    df = pd.DataFrame({"x": x, "y": rng.standard_normal(n)})
+    for mechanism, frac in [
+        ("MNAR", 0.0),
+        ("MNAR", 0.05),
+        ("MNAR", 0.3),
+        ("MNAR", 1.0),
+        ("MAR", 0.2),
+    ]:
+        spec = make("missing-values", columns=["x", "y"], mechanism=mechanism, fraction=frac)
+        monkeypatch.setattr(mv, "SAMPLED_ROWS", 10**12)
+        out_exact, exact = spec.apply(df, seed=seed)
+        monkeypatch.setattr(mv, "SAMPLED_ROWS", 0)
+        monkeypatch.setattr(mv, "SAMPLE", 64)
+        out_fast, fast = spec.apply(df, seed=seed)
+        for col in ("x", "y"):
+            assert np.array_equal(exact.cells[col], fast.cells[col]), (mechanism, frac, col)
+        pd.testing.assert_frame_equal(out_exact, out_fast)
+
+
+def test_mnar_sample_bracket_that_misses_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sample that misrepresents the column (every sampled cell 0) cannot bracket the
+    band: the bracket says so, and the band comes from the partitions, exactly."""
+    from aichaos.data.corruptions import missing_values as mv
+
+    monkeypatch.setattr(mv, "SAMPLE", 64)
+    n = 5000
+    keys = np.arange(n, dtype=np.float64)
+    keys[(n // 64) // 2 :: n // 64] = 0.0
+    assert mv._bracketed(keys, 2000, 500) is None
+    rows = mv._bracketed(np.arange(n, dtype=np.float64), 2000, 500)
+    assert rows is not None and np.array_equal(rows, np.arange(2000, 2500))
+    order = np.argsort(keys, kind="stable")
+    band = mv._partitioned(keys, 2000, 500, None)
+    band = np.flatnonzero(band) if band.dtype == bool else band
+    assert np.array_equal(band, np.sort(order[2000:2500]))

