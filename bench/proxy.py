@@ -11,11 +11,16 @@ Where the processes run decides the round trip more than any proxy does: on a 2-
 a wake-up across cores costs ~25 us, on the same core ~5 us. So round trip, connection
 rate and latency accuracy are measured in three CPU layouts (see :data:`LAYOUTS`).
 
-    python bench/proxy.py [--quick]
+Beside them, when this machine has them (see ``reference_proxies.py``): Toxiproxy, the
+tool a user would pick instead (``--toxiproxy PATH`` to its server binary), and nginx /
+HAProxy as native TCP forwarders (a floor below the Python one).
+
+    python bench/proxy.py [--quick] [--toxiproxy PATH]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -27,7 +32,9 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+
+from reference_proxies import native_forwarders, toxiproxy, toxiproxy_binary, toxiproxy_version
 
 QUICK = "--quick" in sys.argv
 RTT_N = 1000 if QUICK else 5000
@@ -321,7 +328,7 @@ LAYOUTS: dict[str, tuple[int | None, int | None, int | None]] = {
 }
 
 
-def latency_accuracy(lat: tuple[str, int], direct: tuple[str, int]) -> None:
+def latency_accuracy(label: str, lat: tuple[str, int], direct: tuple[str, int]) -> None:
     """A 10 ms latency toxic: round trip minus 10 ms, and what of it is not the proxy's."""
     lat_rtts = rtts(lat, LAT_N)
     errors = [(r - 0.010) * 1e3 for r in lat_rtts]
@@ -348,7 +355,7 @@ def latency_accuracy(lat: tuple[str, int], direct: tuple[str, int]) -> None:
     mean_err = statistics.fmean(errors)
     machine = statistics.fmean(idle_rtts) + statistics.fmean(overshoot)
     print(
-        f"  latency 10ms: mean error {mean_err:.3f} ms (goal <= 0.3), median "
+        f"  {label} latency 10ms: mean error {mean_err:.3f} ms (goal <= 0.3), median "
         f"{statistics.median(errors):.3f}, p99 {pct(errors, 0.99):.3f} ms; of it the machine's "
         f"wake-ups: echo after 10 ms idle {statistics.fmean(idle_rtts):.3f} ms + client's "
         f"10 ms sleep overshoot {statistics.fmean(overshoot):.3f} ms -> proxy's own "
@@ -356,10 +363,11 @@ def latency_accuracy(lat: tuple[str, int], direct: tuple[str, int]) -> None:
     )
 
 
-def layout_run(py: str, layout: str, full: bool) -> None:
+def layout_run(py: str, layout: str, full: bool, toxi_bin: str | None) -> None:
     """RTT, connection rate and latency accuracy with the processes placed as ``layout``."""
     client_cpu, echo_cpu, proxy_cpu = LAYOUTS[layout]
     with (
+        ExitStack() as others,
         process([py, "-c", ECHO_SERVER], r"(\d+)", echo_cpu) as (_, echo_port),
         process(
             [py, "-m", "aichaos.cli", "proxy", "--port", "0", "--seed", "1"],
@@ -387,13 +395,18 @@ def layout_run(py: str, layout: str, full: bool) -> None:
                 "floor": ("127.0.0.1", int(floor_port)),  # reference: minimal forwarder
             }
             api(base, "POST", "/proxies/noop/toxics", {"type": "noop"})
-            lat = make_proxy(base, "lat", upstream)
-            api(
-                base,
-                "POST",
-                "/proxies/lat/toxics",
-                {"type": "latency", "attributes": {"latency": 10}},
-            )
+            lat = {"proxy": make_proxy(base, "lat", upstream)}
+            latency = {"type": "latency", "attributes": {"latency": 10}}
+            api(base, "POST", "/proxies/lat/toxics", latency)
+            if toxi_bin is not None:
+                toxi = others.enter_context(toxiproxy(toxi_bin, pinned(proxy_cpu)))
+                listen = {"listen": "127.0.0.1:0"}
+                paths["toxiproxy"] = make_proxy(toxi, "plain", upstream, **listen)
+                paths["toxiproxy+noop"] = make_proxy(toxi, "noop", upstream, **listen)
+                api(toxi, "POST", "/proxies/noop/toxics", {"type": "noop"})
+                lat["toxiproxy"] = make_proxy(toxi, "lat", upstream, **listen)
+                api(toxi, "POST", "/proxies/lat/toxics", latency)
+            paths.update(native_forwarders(others, int(echo_port), pinned(proxy_cpu)))
             compared = [k for k in paths if k != "direct"]
             print(
                 f"layout {layout}: client cpu {client_cpu}, echo cpu {echo_cpu}, "
@@ -420,9 +433,11 @@ def layout_run(py: str, layout: str, full: bool) -> None:
                 + ", ".join(f"{k} {conns[k] / conns['direct']:.2f}x" for k in compared)
                 + " (goal >= 0.65x)"
             )
-            latency_accuracy(lat, direct)
+            for label, addr in lat.items():
+                latency_accuracy(label, addr, direct)
             if full:
-                row_paths = {k: paths[k] for k in ("direct", "proxy", "proxy+noop", "floor")}
+                rows = ("direct", "proxy", "proxy+noop", "floor", "toxiproxy", "nginx", "haproxy")
+                row_paths = {k: paths[k] for k in rows if k in paths}
                 values = {k: bulk(a, BULK_BYTES) for k, a in row_paths.items()}
                 print(
                     f"  bulk 1MiB: direct {values['direct']:,.0f} MB/s; "
@@ -440,13 +455,23 @@ def layout_run(py: str, layout: str, full: bool) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples, one layout pass")
+    parser.add_argument("--toxiproxy", metavar="PATH", help="a toxiproxy-server to compare")
+    args = parser.parse_args()
+    toxi_bin = toxiproxy_binary(args.toxiproxy)
     py = sys.executable
     pinning = hasattr(os, "sched_setaffinity")  # Linux; elsewhere only the scheduler layout
     cores = len(os.sched_getaffinity(0)) if pinning else os.cpu_count() or 1
     print(f"proxy benchmark ({'quick' if QUICK else 'full'}); cores={cores}")
+    if toxi_bin is None:
+        print("toxiproxy: not found (--toxiproxy PATH or $TOXIPROXY_SERVER); not compared")
+    else:
+        with toxiproxy(toxi_bin, None) as toxi:
+            print(f"toxiproxy: {toxi_bin}, version {toxiproxy_version(toxi)}")
     layouts = [name for name in LAYOUTS if (pinning and cores >= 2) or name == "scheduler"]
     for layout in layouts:
-        layout_run(py, layout, full=layout == "scheduler")
+        layout_run(py, layout, layout == "scheduler", toxi_bin)
     for name, toxic in (
         ("slow", None),
         ("slow_latency", {"type": "latency", "attributes": {"latency": 5}}),

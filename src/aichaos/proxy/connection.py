@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from aichaos.proxy.http_switch import HttpSwitch
 from aichaos.proxy.link import NOT_READY, Link, Side
 from aichaos.proxy.toxic import Toxic
-from aichaos.proxy.toxics.base import Stage, StageEnv, Stateful
+from aichaos.proxy.toxics.base import Stage, StageEnv, stateful
 
 if TYPE_CHECKING:
     from aichaos.proxy.proxy import Proxy
@@ -189,8 +189,8 @@ class Connection:
             self._slots[link.stream] = new
             self._chain(link)
             for stage in fresh:
-                if isinstance(stage, Stateful):
-                    stage.start()
+                if (started := stateful(stage)) is not None:
+                    started.start()
         if self.http is not None:
             self.http.update()
 
@@ -206,10 +206,12 @@ class Connection:
 
     def _roll(self, toxic: Toxic) -> _Slot:
         toxic.seen += 1
-        if self.rng.random() >= toxic.toxicity:
+        # toxicity 1 (the default) or 0 needs no roll: no RNG made (seeding one costs ~4 us)
+        chance = toxic.toxicity
+        if chance <= 0.0 or (chance < 1.0 and self.rng.random() >= chance):
             return _Slot(toxic, None)
         toxic.affected += 1
-        env = StageEnv(self.loop, self.rng, self, toxic)
+        env = StageEnv(self.loop, lambda: self.rng, self, toxic)
         return _Slot(toxic, toxic.attributes.stage(env))
 
 
@@ -217,5 +219,5 @@ def _retire(stage: Stage | None) -> None:
     if stage is None:
         return
     stage.interrupt()
-    if isinstance(stage, Stateful):
-        stage.stop()
+    if (started := stateful(stage)) is not None:
+        started.stop()
