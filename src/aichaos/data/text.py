@@ -1,7 +1,7 @@
 """Vectorised string edits on Arrow buffers: no per-row Python.
 
 A text corruption takes the picked cells (``pc.take``), edits their UTF-8 bytes on the
-Arrow offsets / data buffers (one splice per string, all strings at once), and merges
+Arrow offsets / data buffers (one splice per string, all strings at once: one gather), and merges
 them back with one ``pc.take`` over [column, new cells]. Edits keep UTF-8 valid: bytes
 are replaced or deleted only where they are ASCII, and inserted text is whole characters.
 
@@ -78,32 +78,41 @@ def splice(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per string ``i``: replace bytes ``[pos_i, pos_i + delete_i)`` by ``insert[i, :len_i]``.
 
-    All strings are edited at once: a keep-mask drops the deleted bytes, then the inserted
-    bytes go in with one ``np.insert``. Temporaries are byte- or string-sized, never one
-    int64 per byte. (A :func:`rewrite` of the same edit measured ~10 % slower: its
-    ``take`` over one entry per edit loses what it saves on the keep-mask.)
+    Each edit stays inside its string (``pos_i + delete_i <= length_i``). All strings are
+    edited at once by one gather: the output is the input's runs between edits
+    interleaved with the inserted rows, so a gather index that steps by one inside a
+    segment and jumps at each segment's start (one ``cumsum`` over a byte-sized delta
+    array) reads it off ``[data, insert]``. (A keep-mask + ``np.insert`` measured 6.2 ms
+    for 100k edits where this takes 3.1; a :func:`rewrite` was slower still.)
     """
     lengths = np.diff(offsets)
-    new_len = lengths - delete + insert_len
-    new_off = np.zeros(len(new_len) + 1, dtype=np.int64)
-    np.cumsum(new_len, out=new_off[1:])
+    new_off = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths - delete + insert_len, out=new_off[1:])
+    n_out = int(new_off[-1])
+    if n_out == 0:
+        return new_off, np.zeros(0, dtype=np.uint8)
+    k, n, width = len(pos), len(data), insert.shape[1]
     at = offsets[:-1] + pos  # absolute position of each edit in the input bytes
-    kept = data
-    if delete.any():
-        keep = np.ones(len(data), dtype=bool)
-        for j in range(int(delete.max())):
-            rows = delete > j
-            keep[at[rows] + j] = False
-        kept = data[keep]
-        removed_before = np.cumsum(delete) - delete  # deletions in earlier strings
-        at = at - removed_before
-    if not insert_len.any():
-        return new_off, np.ascontiguousarray(kept)
-    width = insert.shape[1]
-    take = np.arange(width) < insert_len[:, None]  # row-major: each string's bytes in order
-    values = insert[:, :width][take]
-    points = np.repeat(at, insert_len)
-    return new_off, np.insert(kept, points, values)
+    # segments in output order: run 0, insert 0, run 1, ..., insert k-1, run k; a run is
+    # the input bytes between two edits, insert i is row i of ``insert`` (at n + i * width)
+    seg_src = np.empty(2 * k + 1, dtype=np.int64)
+    seg_len = np.empty(2 * k + 1, dtype=np.int64)
+    seg_src[0] = 0
+    np.add(at, delete, out=seg_src[2::2])
+    seg_src[1::2] = np.arange(n, n + k * width, width)
+    seg_len[0:-1:2] = at
+    seg_len[-1] = n
+    seg_len[0::2] -= seg_src[0::2]
+    seg_len[1::2] = insert_len
+    nonempty = np.flatnonzero(seg_len)  # an empty segment would share its successor's start
+    seg_src = seg_src.take(nonempty)
+    seg_len = seg_len.take(nonempty)
+    source = np.concatenate([data, insert.reshape(-1)])
+    index_type = np.int32 if len(source) < (1 << 31) else np.int64
+    delta = np.ones(n_out, dtype=index_type)
+    delta[np.cumsum(seg_len[:-1])] = seg_src[1:] - (seg_src[:-1] + seg_len[:-1] - 1)
+    delta[0] = seg_src[0]
+    return new_off, source.take(np.cumsum(delta, dtype=index_type))
 
 
 def put_text(

@@ -120,13 +120,13 @@ class NumCol:
     def moments(self) -> tuple[float, float]:
         """(mean, std) over the valid, finite cells (see :func:`columns.moments`).
 
-        On a float column the same pass also settles :attr:`clean` (a finite sum).
+        On a float column the same pass also settles :attr:`clean`.
         """
         if self._moments is None:
             if self._clean is None and self.valid is None:
-                total, mean, std = moments(self.values)
-                self._clean = math.isfinite(total)
-                if self._clean:
+                clean, mean, std = moments(self.values)
+                self._clean = clean
+                if clean:
                     self._moments = (mean, std)
             if self._moments is None:
                 ok = self.ok_all()
