@@ -25,6 +25,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -104,38 +105,52 @@ def toxiproxy(binary: str, preexec: Callable[[], None] | None) -> Iterator[str]:
 
 
 @contextmanager
-def nginx(upstream_port: int, preexec: Callable[[], None] | None) -> Iterator[int]:
-    """nginx as a one-worker TCP forwarder (stream module) to ``upstream_port``."""
+def configured(
+    program: str,
+    conf: Callable[[str, int], str],
+    args: Callable[[str, Path], list[str]],
+    preexec: Callable[[], None] | None,
+) -> Iterator[int]:
+    """``program`` run with the config ``conf(tmpdir, port)`` (written to a temporary
+    file ``args`` gets); its listening port."""
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="aichaos-bench-nginx-") as tmp:
-        conf = Path(tmp) / "nginx.conf"
-        conf.write_text(
+    with tempfile.TemporaryDirectory(prefix=f"aichaos-bench-{program}-") as tmp:
+        path = Path(tmp) / f"{program}.conf"
+        path.write_text(conf(tmp, port))
+        with running(args(tmp, path), port, preexec, None):
+            yield port
+
+
+def nginx(upstream_port: int, preexec: Callable[[], None] | None) -> ContextManager[int]:
+    """nginx as a one-worker TCP forwarder (stream module) to ``upstream_port``."""
+    return configured(
+        "nginx",
+        lambda tmp, port: (
             f"load_module {NGINX_STREAM_MODULE};\n"
             "daemon off; master_process off; worker_processes 1;\n"
             f"pid {tmp}/nginx.pid; error_log stderr error;\n"
             "events { worker_connections 4096; }\n"
-            "stream { server { listen 127.0.0.1:%d; proxy_pass 127.0.0.1:%d; } }\n"
-            % (port, upstream_port)
-        )
-        args = ["nginx", "-p", tmp, "-c", str(conf), "-e", "stderr"]
-        with running(args, port, preexec, None):
-            yield port
+            f"stream {{ server {{ listen 127.0.0.1:{port}; "
+            f"proxy_pass 127.0.0.1:{upstream_port}; }} }}\n"
+        ),
+        lambda tmp, path: ["nginx", "-p", tmp, "-c", str(path), "-e", "stderr"],
+        preexec,
+    )
 
 
-@contextmanager
-def haproxy(upstream_port: int, preexec: Callable[[], None] | None) -> Iterator[int]:
+def haproxy(upstream_port: int, preexec: Callable[[], None] | None) -> ContextManager[int]:
     """HAProxy (one thread, ``mode tcp``) forwarding to ``upstream_port``."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="aichaos-bench-haproxy-") as tmp:
-        conf = Path(tmp) / "haproxy.cfg"
-        conf.write_text(
+    return configured(
+        "haproxy",
+        lambda tmp, port: (
             "global\n  nbthread 1\n  maxconn 4096\n"
             "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n"
             "  timeout server 60s\n"
             f"listen fwd\n  bind 127.0.0.1:{port}\n  server echo 127.0.0.1:{upstream_port}\n"
-        )
-        with running(["haproxy", "-db", "-f", str(conf)], port, preexec, None):
-            yield port
+        ),
+        lambda tmp, path: ["haproxy", "-db", "-f", str(path)],
+        preexec,
+    )
 
 
 def native_forwarders(
