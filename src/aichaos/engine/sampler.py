@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from aichaos.engine.journal import Journal
 from aichaos.engine.metrics import MetricStore
+from aichaos.engine.tasks import cancel
 from aichaos.load.base import Workload, WorkloadContext
 from aichaos.probes.base import Probe, ProbeContext, Stateful
 
@@ -127,8 +128,7 @@ class Sampler:
             for t in pending:
                 t.cancel()
             for t in pending:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+                await cancel(t)  # cancels again if a wait_for swallowed the first
         for probe in self._opened:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(probe.close(), self.probe_ctx.timeout_s)

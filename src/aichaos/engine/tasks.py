@@ -14,11 +14,23 @@ async def settle(task: asyncio.Task[None]) -> None:
         await task
 
 
+#: how long :func:`cancel` waits before it cancels again
+RECANCEL_S = 0.5
+
+
 async def cancel(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` and wait for it."""
+    """Cancel ``task`` and wait for it, cancelling again while it runs on.
+
+    A task can swallow a cancellation without meaning to: on Python 3.11
+    ``asyncio.wait_for`` returns its result when the awaited call completes in the same
+    loop pass as the cancel (gh-86296), and a loop around it then never ends. Seen once
+    in CI: the guardrail ticker ran on and the run never finished.
+    """
     task.cancel()
+    while not (await asyncio.wait({task}, timeout=RECANCEL_S))[0]:
+        task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+        task.result()
 
 
 def task_error(task: asyncio.Task[None]) -> str | None:
