@@ -3,38 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aichaos.engine import tasks
 
 
-def test_cancel_ends_a_task_that_swallowed_the_first_cancellation() -> None:
-    """A loop whose await ate one cancellation (as Python 3.11's wait_for can) is
-    cancelled again, so cancel() returns instead of waiting for ever."""
+def test_cancel_ends_a_ticker_whose_wait_for_swallowed_the_cancellation() -> None:
+    """The CI hang, reproduced: a ticker renews through ``asyncio.wait_for`` in a loop (as
+    the guardrail ticker renews faults); its renewal answers in the same loop pass as the
+    cancel, so Python 3.11's wait_for returns instead of raising (gh-86296) and the loop
+    runs on. cancel() cancels again and returns; the old helper waited for ever."""
 
-    async def main() -> tuple[int, bool]:
-        swallowed = 0
+    async def main() -> bool:
+        loop = asyncio.get_running_loop()
+        pending: list[asyncio.Future[None]] = []
 
         async def ticker() -> None:
-            nonlocal swallowed
             while True:
-                try:
-                    await asyncio.sleep(0.01)
-                except asyncio.CancelledError:
-                    if swallowed:
-                        raise
-                    swallowed += 1  # ran on, as if the cancel never came
+                await asyncio.sleep(0)
+                renewal = loop.create_future()
+                pending.append(renewal)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(renewal, 5)
 
         task = asyncio.create_task(ticker())
-        await asyncio.sleep(0.02)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        pending[-1].set_result(None)  # answers in the pass the cancel is delivered in
         canceller = asyncio.create_task(tasks.cancel(task))
         done, _ = await asyncio.wait({canceller}, timeout=5)
-        if not done:  # the old helper waits here for ever: end the ticker, then fail
+        if not done:  # end the ticker for good, then fail
             task.cancel()
             await asyncio.wait({canceller}, timeout=5)
             raise AssertionError("cancel() did not return within 5 s")
-        return swallowed, task.cancelled()
+        return task.cancelled()
 
-    assert asyncio.run(main()) == (1, True)
+    assert asyncio.run(main())
 
 
 def test_cancel_of_a_task_that_already_failed_keeps_quiet() -> None:
