@@ -360,7 +360,10 @@ def main() -> None:
         "k normal draws (gaussian-noise values)": lambda: np.random.default_rng(3).standard_normal(
             k_hits
         ),
-        "column mean/std pass (noise, outliers)": lambda: moments(df["f1"].to_numpy()),
+        "clean check + mean/std (noise, outliers)": lambda: (
+            np.dot(df["f1"].to_numpy(), df["f1"].to_numpy()),
+            moments(df["f1"].to_numpy()),
+        ),
         "class set of an int label column (label-flip)": lambda: np.bincount(df["i1"].to_numpy()),
         "fixed cost: MCAR apply on a 1,000-row frame": lambda: mcar.apply(small),
     }

@@ -242,17 +242,23 @@ def test_mnar_sample_bracket_that_misses_falls_back(monkeypatch: pytest.MonkeyPa
 
 def test_moments_sampled_centre_and_scale_and_exact_cleanliness() -> None:
     """Mean and std from the strided sample land within 1 % of the std of the exact
-    figures; one NaN or infinity anywhere (not only in the sample) reads as not clean."""
+    figures; one NaN or infinity anywhere (not only on the sample's stride) makes the
+    column not clean, and the statistics skip it."""
     from aichaos.data.columns import moments
+    from aichaos.data.frame import as_frame
+    from aichaos.data.views import num_col
 
     rng = np.random.default_rng(5)
     x = rng.normal(40.0, 3.0, 1_000_003)
-    clean, mean, std = moments(x)
-    assert clean
+    mean, std = moments(x)
     assert abs(mean - x.mean()) < 0.01 * x.std() and abs(std - x.std()) < 0.01 * x.std()
+    assert num_col(as_frame({"x": x}), "x").clean
     for bad in (np.nan, np.inf, -np.inf):
         y = x.copy()
         y[1] = bad  # not on the sample's stride
-        assert not moments(y)[0]
-    assert moments(rng.integers(0, 10**12, 1000))[0]  # ints: no NaN, whatever x.x does
-    assert moments(np.zeros(0)) == (True, 0.0, 0.0)
+        assert not num_col(as_frame({"x": y}), "x").clean
+        y[0] = bad  # on the stride: the statistics must skip it
+        assert abs(num_col(as_frame({"x": y}), "x").moments()[0] - x.mean()) < 0.01 * x.std()
+    ints = num_col(as_frame({"i": rng.integers(0, 10**12, 1000)}), "i")
+    assert ints.clean  # ints: no NaN, whatever x.x would do
+    assert moments(np.zeros(0)) == (0.0, 0.0)

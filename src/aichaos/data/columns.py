@@ -148,24 +148,21 @@ def decode(codes: np.ndarray, dictionary: pa.Array, like: pa.Array, was_dict: bo
 SPREAD_SAMPLE = 1 << 16
 
 
-def moments(values: np.ndarray) -> tuple[bool, float, float]:
-    """(clean, mean, population std) of ``values``, the statistics in float64.
+def moments(values: np.ndarray) -> tuple[float, float]:
+    """(mean, population std) of ``values``, in float64, from an evenly strided sample.
 
-    ``clean`` -- no NaN or infinity -- comes from one pass over every cell: a float
-    column's ``x.x`` is finite (BLAS dot, about half a sum's time; a value beyond 1e154
-    also reads as not clean, which only sends callers down their checked path). The mean
-    and std -- only ever a centre and a scale for noise and outliers -- are taken over an
-    evenly strided sample of at most ``2 * SPREAD_SAMPLE`` cells (every cell of a smaller
-    column): their error is about ``1 / sqrt(2 * 65536)`` = 0.3 % of the std, for a fixed
-    ~0.1 ms instead of trips through a large column. The stride depends only on the
-    length, so every backend gets the same figures for the same cells.
+    Only ever a centre and a scale for noise and outliers: at most ``2 * SPREAD_SAMPLE``
+    cells (every cell of a smaller column) give them within about
+    ``1 / sqrt(2 * 65536)`` = 0.3 % of the std, for a fixed ~0.1 ms instead of trips
+    through a large column. The stride depends only on the length, so every backend
+    gets the same figures for the same cells. ``values`` must hold no NaN / infinity
+    (see :meth:`aichaos.data.views.NumCol.ok_all`).
     """
     n = len(values)
     if n == 0:
-        return True, 0.0, 0.0
-    clean = values.dtype.kind != "f" or math.isfinite(float(np.dot(values, values)))
+        return 0.0, 0.0
     sample = values[:: max(1, n // SPREAD_SAMPLE)].astype(np.float64)  # a copy: edited below
     mean = float(np.add.reduce(sample)) / len(sample)
     sample -= mean
     np.multiply(sample, sample, out=sample)
-    return clean, mean, math.sqrt(float(np.add.reduce(sample)) / len(sample))
+    return mean, math.sqrt(float(np.add.reduce(sample)) / len(sample))

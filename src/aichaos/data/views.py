@@ -118,20 +118,10 @@ class NumCol:
         return self.valid
 
     def moments(self) -> tuple[float, float]:
-        """(mean, std) over the valid, finite cells (see :func:`columns.moments`).
-
-        On a float column the same pass also settles :attr:`clean`.
-        """
+        """(mean, std) over the valid, finite cells (see :func:`columns.moments`)."""
         if self._moments is None:
-            if self._clean is None and self.valid is None:
-                clean, mean, std = moments(self.values)
-                self._clean = clean
-                if clean:
-                    self._moments = (mean, std)
-            if self._moments is None:
-                ok = self.ok_all()
-                sample = self.values if ok is None else self.values[ok]
-                self._moments = moments(sample)[1:]
+            ok = self.ok_all()  # settles clean: one dot-product pass, once per batch
+            self._moments = moments(self.values if ok is None else self.values[ok])
         return self._moments
 
     def spread(self) -> float:
@@ -178,8 +168,11 @@ class NumCol:
         length, which spares a fresh allocation (and its page faults).
         """
         if self.arrow_type is not None:  # Arrow: same values, new validity bitmap
-            valid = np.ones(len(self), dtype=bool) if self.valid is None else self.valid.copy()
-            valid[idx] = False
+            if idx.dtype == bool:  # vectorised, not a branchy masked write
+                valid = ~idx if self.valid is None else self.valid & ~idx
+            else:
+                valid = np.ones(len(self), dtype=bool) if self.valid is None else self.valid.copy()
+                valid[idx] = False
             return self._wrap(self.values, valid)
         # pandas / numpy: NaN is the null; an int column becomes float64 (as Arrow -> pandas)
         values = self.values

@@ -125,10 +125,8 @@ class Sampler:
         self._stop.set()
         if self._tasks:
             _done, pending = await asyncio.wait(self._tasks, timeout=5.0)
-            for t in pending:
-                t.cancel()
-            for t in pending:
-                await cancel(t)  # cancels again if a wait_for swallowed the first
+            # together; cancel() cancels again if a wait_for swallowed the first
+            await asyncio.gather(*(cancel(t) for t in pending))
         for probe in self._opened:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(probe.close(), self.probe_ctx.timeout_s)
