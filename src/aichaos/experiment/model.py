@@ -241,25 +241,16 @@ class Experiment(_Model):
     def _references(self) -> Experiment:
         problems: list[str] = []
         for i, step in enumerate(self.method):
-            kinds = type(step.fault).target_kinds
-            if step.target is None:
-                if kinds:
-                    problems.append(
-                        f"method[{i}].target: fault {step.fault.type!r} needs a target of type "
-                        f"{' or '.join(kinds)}"
-                    )
-                continue
-            target = self.targets.get(step.target)
-            if target is None:
+            target = None if step.target is None else self.targets.get(step.target)
+            if step.target is not None and target is None:
                 problems.append(
                     f"method[{i}].target: unknown target {step.target!r}; "
                     f"known: {', '.join(self.targets) or 'none'}"
                 )
-            elif kinds and target.type not in kinds:
-                problems.append(
-                    f"method[{i}].target: fault {step.fault.type!r} acts on "
-                    f"{' or '.join(kinds)}, but {step.target!r} is {target.type!r}"
-                )
+                continue
+            problem = self._target_problem(step, target)
+            if problem:
+                problems.append(f"method[{i}].target: {problem}")
         for i, rb in enumerate(self.rollbacks):
             if isinstance(rb, HttpRollback) and rb.target not in self.targets:
                 problems.append(f"rollbacks[{i}].target: unknown target {rb.target!r}")
@@ -290,6 +281,10 @@ class Experiment(_Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _target_problem(self, step: Step, target: Target | None) -> str | None:
+        """Why ``step``'s fault cannot act on ``target`` here (a hook for export models)."""
+        return type(step.fault).target_problem(step.target, target)
 
     @property
     def method_duration_s(self) -> float:

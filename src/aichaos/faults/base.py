@@ -89,6 +89,27 @@ class Fault(BaseModel):
         """Build the live injection for this fault on ``ctx.target`` (not yet applied)."""
 
     @classmethod
+    def target_problem(cls, name: str | None, target: Any) -> str | None:
+        """Why this fault cannot act on ``target`` (named ``name``), or ``None`` if it can.
+
+        A fault with :attr:`target_kinds` acts only on those kinds; one without acts on
+        this machine and takes no target: accepting one would print "cpu-burn on
+        kubernetes ..." and then burn the local CPU.
+        """
+        kinds = cls.target_kinds
+        if target is None:
+            if kinds:
+                return f"fault {cls.type!r} needs a target of type {' or '.join(kinds)}"
+            return None
+        kind = getattr(target, "type", type(target).__name__)
+        shown = f"{name!r} is {kind!r}" if name else f"the target is {kind!r}"
+        if not kinds:
+            return f"fault {cls.type!r} acts on this machine and takes no target, but {shown}"
+        if kind not in kinds:
+            return f"fault {cls.type!r} acts on {' or '.join(kinds)}, but {shown}"
+        return None
+
+    @classmethod
     def summary(cls) -> str:
         """First line of the docstring, for ``aichaos faults``."""
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""

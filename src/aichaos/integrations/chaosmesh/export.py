@@ -17,18 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
-from pydantic import model_validator
 
 from aichaos.errors import ValidationError
 from aichaos.experiment.model import Experiment, Step
 from aichaos.integrations.chaosmesh.translate import Translated, duration, translate
 from aichaos.integrations.chaosmesh.validate import CHAOS_KINDS, validate
 from aichaos.integrations.kubernetes import KubernetesTarget
+from aichaos.targets import Target
 
 __all__ = ["ChaosMeshExport", "ExportExperiment", "export", "load_for_export"]
 
 API_VERSION = "chaos-mesh.org/v1alpha1"
-_BASE_REFERENCES = Experiment.__pydantic_decorators__.model_validators["_references"].func
 
 
 class ExportExperiment(Experiment):
@@ -39,20 +38,10 @@ class ExportExperiment(Experiment):
     :func:`translate` says which ones have a counterpart.
     """
 
-    @model_validator(mode="after")
-    def _references(self) -> ExportExperiment:
-        k8s = {n for n, t in self.targets.items() if isinstance(t, KubernetesTarget)}
-        try:
-            _BASE_REFERENCES(self)
-        except ValueError as exc:
-            kept = [
-                line
-                for line in str(exc).splitlines()
-                if not any(line.endswith(f"but {name!r} is 'kubernetes'") for name in k8s)
-            ]
-            if kept:
-                raise ValueError("\n".join(kept)) from None
-        return self
+    def _target_problem(self, step: Step, target: Target | None) -> str | None:
+        if isinstance(target, KubernetesTarget):
+            return None
+        return super()._target_problem(step, target)
 
 
 def load_for_export(path: str | Path) -> ExportExperiment:

@@ -211,12 +211,9 @@ def apply_fault(
         raise ValidationError(f"fault must be a mapping with 'type', got {fault!r}")
     fault_obj = _validated(FAULTS, fault, "fault")
     target_obj = _validated(TARGETS, target, "target") if target is not None else None
-    kinds = type(fault_obj).target_kinds
-    if kinds and (target_obj is None or target_obj.type not in kinds):
-        got = "none" if target_obj is None else repr(target_obj.type)
-        raise ValidationError(
-            f"fault {fault['type']!r} needs a target of type {' or '.join(kinds)}, got {got}"
-        )
+    problem = type(fault_obj).target_problem(None, target_obj)
+    if problem:
+        raise ValidationError(problem)
     label = name or f"{fault['type']}-{len(state.faults) + 1}"
     if label in state.faults:
         raise ValidationError(f"a fault named {label!r} is already applied")
