@@ -64,6 +64,10 @@ class ProcessTarget(Target):
     pid: int | None = Field(None, gt=0)
     pid_file: str | None = None
     match: str | None = Field(None, description="regex searched in /proc/<pid>/cmdline")
+    allow_pid1: bool = Field(False, description="let a fault pause, kill or limit PID 1")
+    allow_other_users: bool = Field(
+        False, description="let a fault pause, kill or limit processes of other users"
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> ProcessTarget:

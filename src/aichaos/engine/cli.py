@@ -204,7 +204,9 @@ def run_command(
         from aichaos.engine.plan import plan
 
         the_seed = seed if seed is not None else (exp.seed if exp.seed is not None else 0)
-        click.echo(json.dumps(loaded.redactor.data(plan(exp, the_seed)), indent=2))
+        the_plan = plan(exp, the_seed)
+        _add_pids(exp, the_plan)
+        click.echo(json.dumps(loaded.redactor.data(the_plan), indent=2))
         click.echo("dry run: nothing was touched", err=True)
         return
     from rich.console import Console
@@ -240,6 +242,21 @@ def run_command(
     click.echo(f"{result.status}: {result.reason}")
     click.echo(f"journal: {result.journal}")
     sys.exit(result.exit_code)
+
+
+def _add_pids(exp: Any, the_plan: dict[str, Any]) -> None:
+    """Show, per step on a process target, the pids a fault would hit and those excluded."""
+    from aichaos.errors import TargetError
+    from aichaos.resource.pids import select_pids
+    from aichaos.targets import ProcessTarget
+
+    for step, entry in zip(exp.method, the_plan["steps"], strict=True):
+        target = exp.targets.get(step.target) if step.target else None
+        if isinstance(target, ProcessTarget):
+            try:
+                entry["pids"] = select_pids(target).describe()
+            except TargetError as exc:
+                entry["pids"] = {"error": str(exc)}
 
 
 def _run_loop(coro: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import ClassVar
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.undo import SendSignal, UndoAction
+from aichaos.resource.pids import select_pids
 from aichaos.targets import ProcessTarget
 
 __all__ = ["ProcessPause"]
@@ -40,7 +41,7 @@ class _PauseInjection(Injection):
         self.pids: list[int] = []
 
     async def apply(self) -> None:
-        pids = await asyncio.to_thread(self.target.resolve)
+        pids = (await asyncio.to_thread(select_pids, self.target)).hit
         fraction = self.ctx.blast_radius.fraction
         count = max(1, round(len(pids) * fraction)) if fraction > 0 else 0
         chosen = sorted(self.ctx.rng.sample(pids, count))

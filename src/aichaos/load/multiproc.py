@@ -133,8 +133,12 @@ async def run_multiprocess(
         )
         for i in range(n)
     ]
+    from aichaos.resource.pids import register_own
+
     for p in procs:
         p.start()
+        if p.pid is not None:
+            register_own(p.pid, "an aichaos load generator process")
     loop = asyncio.get_running_loop()
     pending: dict[int, tuple[int, WindowStats]] = {}
     windows: list[WindowStats] = []

@@ -24,6 +24,7 @@ from pydantic import Field, model_validator
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+from aichaos.resource.pids import select_pids
 from aichaos.targets import ProcessTarget
 
 __all__ = ["CgroupLimit", "cgroup_v2_controllers"]
@@ -93,7 +94,7 @@ class _CgroupInjection(Injection):
                 f"controller(s) {', '.join(sorted(missing))} (cgroup v1/hybrid host or no "
                 "delegation)"
             )
-        pids = await asyncio.to_thread(self.target.resolve)
+        pids = (await asyncio.to_thread(select_pids, self.target)).hit
         try:
             await asyncio.to_thread(self._apply, pids)
         except OSError as exc:

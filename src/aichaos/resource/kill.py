@@ -16,6 +16,7 @@ from pydantic import Field
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+from aichaos.resource.pids import select_pids
 from aichaos.targets import ProcessTarget
 
 __all__ = ["ProcessKill"]
@@ -49,7 +50,7 @@ class _KillInjection(Injection):
         self.killed: list[int] = []
 
     async def apply(self) -> None:
-        pids = await asyncio.to_thread(self.target.resolve)
+        pids = (await asyncio.to_thread(select_pids, self.target)).hit
         self.matched = pids
         fraction = self.ctx.blast_radius.fraction
         count = max(1, round(len(pids) * fraction)) if fraction > 0 else 0
