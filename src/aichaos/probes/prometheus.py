@@ -16,8 +16,11 @@ __all__ = ["PrometheusProbe"]
 class PrometheusProbe(Probe):
     """Read ``metric`` (summed over series whose labels match ``labels``) from ``/metrics``.
 
-    Reports ``value`` and ``series`` (how many series matched); ``up`` is 0 when the
-    endpoint cannot be scraped.
+    Reports ``up`` (1), ``value`` and ``series`` (how many series matched). Redirects are
+    followed (a ``/metrics`` app mounted in FastAPI or Starlette answers 307 to
+    ``/metrics/``). A scrape that fails (connection error, timeout, a status other than
+    200 after redirects, a body that is not Prometheus text) is a probe error, recorded
+    as ``error = 1`` with the reason: it is not a sample with no series.
     """
 
     target: str = Field(description="name of an http target")
@@ -31,17 +34,19 @@ class PrometheusProbe(Probe):
         from prometheus_client.parser import text_string_to_metric_families
 
         target = ctx.target(self.target, "http")
+        url = target.url.rstrip("/") + self.path
         try:
             resp = await ctx.client().get(
-                target.url.rstrip("/") + self.path,
+                url,
                 headers=target.headers,
                 timeout=ctx.timeout_for(self),
+                follow_redirects=True,
             )
             text = resp.text
-        except httpx.HTTPError:
-            return {"up": 0.0, "series": 0.0}
+        except httpx.HTTPError as exc:
+            raise ProbeError(f"scrape of {url} failed: {type(exc).__name__}: {exc}") from exc
         if resp.status_code != 200:
-            return {"up": 0.0, "series": 0.0}
+            raise ProbeError(f"scrape of {url} answered {resp.status_code}, expected 200")
         total, series = 0.0, 0
         try:
             for family in text_string_to_metric_families(text):
@@ -52,7 +57,7 @@ class PrometheusProbe(Probe):
                         total += sample.value
                         series += 1
         except ValueError as exc:
-            raise ProbeError(f"{target.url}{self.path} is not Prometheus text: {exc}") from exc
+            raise ProbeError(f"{url} is not Prometheus text: {exc}") from exc
         out = {"up": 1.0, "series": float(series)}
         if series:
             out["value"] = total if not math.isnan(total) else math.nan
