@@ -110,7 +110,8 @@ def demo_command(quick: bool, only: tuple[str, ...], out: Path | None, seed: int
                     continue
                 console.rule(exp.title)
                 path = folder / name.replace(".yaml", ".jsonl")
-                journal = Journal(path, redactor=loaded.redactor)
+                # a demo run into the same --out folder replaces its journals
+                journal = Journal(path, redactor=loaded.redactor, overwrite=True)
                 journal.listeners.append(Progress(console))
                 engine = Engine(exp, journal=journal, handle_signals=True)
                 result = _run(engine.run())

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from aichaos.errors import AichaosError, ExperimentError, SafetyError
+from aichaos.errors import AichaosError, ExperimentError, SafetyError, ValidationError
 
 __all__ = ["faults_command", "halt_command", "run_command", "schema_command", "validate_command"]
 
@@ -171,6 +171,7 @@ def _default_journal(title: str) -> Path:
     default=None,
     help="JSON-lines journal (default: aichaos-runs/<time>-<title>.jsonl)",
 )
+@click.option("--overwrite", is_flag=True, help="replace a journal file that already holds a run")
 @click.option("--dry-run", is_flag=True, help="print the plan and touch nothing")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="override the seed")
 @click.option("--env", "environment", default=None, help="environment name (or AICHAOS_ENV)")
@@ -184,6 +185,7 @@ def _default_journal(title: str) -> Path:
 def run_command(
     file: str,
     journal_path: str | None,
+    overwrite: bool,
     dry_run: bool,
     seed: int | None,
     environment: str | None,
@@ -213,14 +215,24 @@ def run_command(
 
     from aichaos.engine.journal import Journal
     from aichaos.engine.progress import Progress
-    from aichaos.engine.runner import Engine
+    from aichaos.engine.runner import EXIT_CODES, Engine
 
     path = Path(journal_path) if journal_path else _default_journal(exp.title)
     try:
-        journal = Journal(path, redactor=loaded.redactor)
-    except OSError as exc:
-        _err(f"cannot write journal {path}: {exc.strerror}")
+        journal = Journal(path, redactor=loaded.redactor, overwrite=overwrite)
+    except ValidationError as exc:
+        _err(str(exc))
         sys.exit(2)
+    engine = Engine(exp, journal=journal, seed=seed, environment=environment, handle_signals=True)
+    try:
+        engine.check_environment()
+    except SafetyError as exc:
+        _err(str(exc))
+        sys.exit(2)
+    halted = engine.kill_switch_set()
+    if halted:  # refused before it starts: no journal
+        _err(f"aborted: {halted}")
+        sys.exit(EXIT_CODES["aborted"])
     if not quiet:
         journal.listeners.append(Progress(Console(stderr=True)))
     if metrics_port is not None:
@@ -228,11 +240,13 @@ def run_command(
 
         metrics = serve_engine_metrics(journal, metrics_port)
         click.echo(f"metrics: {metrics.url}", err=True)
-    engine = Engine(exp, journal=journal, seed=seed, environment=environment, handle_signals=True)
     try:
-        engine.check_environment()
-    except SafetyError as exc:
+        journal.open()
+    except ValidationError as exc:
         _err(str(exc))
+        sys.exit(2)
+    except OSError as exc:
+        _err(f"cannot write journal {path}: {exc.strerror}")
         sys.exit(2)
     try:
         result = _run_loop(engine.run())

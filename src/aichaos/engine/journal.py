@@ -4,10 +4,16 @@ Each event is one line, written and flushed as it happens, so a runner killed at
 moment leaves valid JSON lines behind (a torn last line is skipped on reading). Every
 string passes through the run's redactor first. Payloads and data rows are never
 given to the journal: events carry numbers, names and settings only.
+
+One file holds one run. The file is created at the first event (a run refused before
+it starts leaves none), under an exclusive ``flock`` held for the whole run; a file
+that already holds events is refused unless ``overwrite=True`` replaces it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -16,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from aichaos.errors import ValidationError
 from aichaos.experiment.loader import Redactor
 
 __all__ = ["Journal", "read_journal", "summary_path"]
@@ -39,8 +46,19 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def _holds_a_run(path: Path) -> str:
+    return (
+        f"journal {str(path)!r} already holds a run; pass --overwrite to replace it, "
+        "or choose another --journal"
+    )
+
+
 class Journal:
-    """Write events to ``path`` (JSON lines) and tell listeners (progress display)."""
+    """Write events to ``path`` (JSON lines) and tell listeners (progress display).
+
+    Raises :class:`~aichaos.errors.ValidationError` when ``path`` already holds a run
+    (unless ``overwrite``), and at :meth:`open` when another run is writing it.
+    """
 
     def __init__(
         self,
@@ -49,18 +67,48 @@ class Journal:
         redactor: Redactor | None = None,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
+        overwrite: bool = False,
     ) -> None:
         self.path = path
         self.redactor = redactor or Redactor()
         self.clock = clock
         self.wallclock = wallclock
+        self.overwrite = overwrite
         self.events: list[dict[str, Any]] = []
         self.listeners: list[Listener] = []
         self._t0 = clock()
         self._fd: int | None = None
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._closed = False
+        if path is not None and path.is_dir():
+            raise ValidationError(f"journal {str(path)!r} is a directory, expected a file")
+        # checked here too, so a command refuses before it starts anything
+        if path is not None and not overwrite and _size(path) > 0:
+            raise ValidationError(_holds_a_run(path))
+
+    def open(self) -> None:
+        """Create (or claim) the file; done by the first :meth:`write` if not before."""
+        if self.path is None or self._fd is not None or self._closed:
+            return
+        path = self.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ValidationError(
+                    f"journal {str(path)!r} is being written by another run; "
+                    "choose another --journal"
+                ) from None
+            if self.overwrite:
+                os.ftruncate(fd, 0)
+                summary_path(path).unlink(missing_ok=True)
+            elif os.fstat(fd).st_size > 0:  # written since the check in __init__
+                raise ValidationError(_holds_a_run(path))
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
 
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
         """Append one event; returns it as written."""
@@ -71,6 +119,7 @@ class Journal:
             **fields,
         }
         record = dict(_clean(self.redactor.data(record)))
+        self.open()
         self.events.append(record)
         if self._fd is not None:
             os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
@@ -95,10 +144,17 @@ class Journal:
         return final
 
     def close(self) -> None:
-        """Close the file (events already written are on disk)."""
+        """Close the file (events already written are on disk) and release it."""
+        self._closed = True
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _size(path: Path) -> int:
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        return path.stat().st_size
+    return 0
 
 
 def read_journal(path: Path) -> Iterator[dict[str, Any]]:

@@ -207,6 +207,13 @@ class Engine:
                 f"AICHAOS_ENV / --env is {self.environment!r}"
             )
 
+    def kill_switch_set(self) -> str | None:
+        """Why the run must not start because the kill switch is set, or None."""
+        switch = self.experiment.safety.kill_switch
+        if os.path.exists(switch):
+            return f"kill switch {switch} exists; remove it to run (aichaos halt --clear)"
+        return None
+
     async def run(self) -> RunResult:
         """Run the experiment to a verdict. Never raises for the experiment's own failures."""
         self.check_environment()
@@ -268,11 +275,10 @@ class Engine:
         safety = exp.safety
         journal = self.journal
         assert journal is not None
-        if os.path.exists(safety.kill_switch):  # noqa: ASYNC240 - one stat at start
-            self.abort(
-                f"kill switch {safety.kill_switch} exists; remove it to run (aichaos halt --clear)"
-            )
-            return "aborted", self.abort_reason or ""
+        halted = self.kill_switch_set()
+        if halted:
+            self.abort(halted)
+            return "aborted", halted
         async with AsyncExitStack() as stack:
             deadman = DeadMan.start(safety.ttl_s) if self.watchdog else None
             if deadman is not None:

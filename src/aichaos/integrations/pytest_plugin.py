@@ -242,7 +242,9 @@ def chaos_experiment(
             pytest.fail(f"experiment {path} is invalid:\n{exc}", pytrace=False)
         exp = loaded.experiment
         journal_path = Path(journal) if journal else tmp_path / f"{Path(path).stem}.jsonl"
-        engine = Engine(exp, journal=Journal(journal_path, redactor=loaded.redactor), seed=seed)
+        # a re-run of the test replaces its journal (one run per file)
+        journal_obj = Journal(journal_path, redactor=loaded.redactor, overwrite=True)
+        engine = Engine(exp, journal=journal_obj, seed=seed)
         result = run_in_thread(engine.run())
         expected = tuple(expect)
         if result.status not in expected:

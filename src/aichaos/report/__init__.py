@@ -5,6 +5,13 @@
 """
 
 from aichaos.report.cli import write_reports
-from aichaos.report.model import ReportError, RunReport, load_run, resilience_score
+from aichaos.report.model import ReportError, RunReport, load_run, load_runs, resilience_score
 
-__all__ = ["ReportError", "RunReport", "load_run", "resilience_score", "write_reports"]
+__all__ = [
+    "ReportError",
+    "RunReport",
+    "load_run",
+    "load_runs",
+    "resilience_score",
+    "write_reports",
+]

@@ -7,7 +7,9 @@ Every string from the journal is escaped.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from aichaos.report.model import RunReport, resilience_score
@@ -26,6 +28,7 @@ th{background:#f3f4f6}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff}
 .passed{background:#2b9348}.deviated{background:#e09f3e}.aborted{background:#d00000}
 .failed-baseline{background:#7b2cbf}.error{background:#9d0208}.incomplete{background:#6c757d}
+.empty{background:#adb5bd}
 .score{font-size:34px;font-weight:700}
 section.run{border-top:2px solid #14213d;margin-top:28px;padding-top:6px}
 .warn{background:#fff3cd;border:1px solid #e0c26b;padding:6px 10px}
@@ -83,6 +86,10 @@ def _run_section(i: int, r: RunReport) -> str:
         f'<p class="muted">journal {escape(str(r.path))} · seed {_fmt(r.seed)} · '
         f"weight {r.weight:g} · {r.checks_held}/{r.checks_total} SLO checks held</p>",
     ]
+    if r.empty:
+        parts.append('<p class="warn"><b>empty journal:</b> the run wrote no event.</p>')
+        parts.append("</section>")
+        return "\n".join(parts)
     if not r.complete:
         parts.append(
             '<p class="warn"><b>incomplete journal:</b> it ends without a verdict (the runner '
@@ -134,8 +141,20 @@ def _run_section(i: int, r: RunReport) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def render_html(runs: list[RunReport], *, title: str = "aichaos report") -> str:
-    """The whole report as one HTML document."""
+def _left_out(left_out: Sequence[tuple[Path, str]]) -> str:
+    if not left_out:
+        return ""
+    items = "".join(f"<li>{escape(why)}</li>" for _p, why in left_out)
+    return f'<div class="warn" id="left-out"><b>left out (not journals):</b><ul>{items}</ul></div>'
+
+
+def render_html(
+    runs: list[RunReport],
+    *,
+    title: str = "aichaos report",
+    left_out: Sequence[tuple[Path, str]] = (),
+) -> str:
+    """The whole report as one HTML document (files that are not journals listed)."""
     score = resilience_score(runs)
     counts: dict[str, int] = {}
     for r in runs:
@@ -155,6 +174,7 @@ def render_html(runs: list[RunReport], *, title: str = "aichaos report") -> str:
 <span class="muted">(each experiment's weight x its share of SLO checks that held)</span></p>
 <label><input type="checkbox" id="only-failing"> show only experiments that did not pass</label>
 {_summary(runs)}
+{_left_out(left_out)}
 {body}
 </main><script>{_JS}</script></body></html>
 """

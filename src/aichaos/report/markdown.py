@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from aichaos.report.model import RunReport, resilience_score
 
 __all__ = ["render_markdown"]
@@ -13,6 +16,7 @@ _ICON = {
     "failed-baseline": "⛔",
     "error": "❌",
     "incomplete": "⏸️",
+    "empty": "∅",
 }
 
 
@@ -21,8 +25,13 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").strip()
 
 
-def render_markdown(runs: list[RunReport], *, title: str = "aichaos report") -> str:
-    """Score, one row per experiment, breaking points and incomplete journals."""
+def render_markdown(
+    runs: list[RunReport],
+    *,
+    title: str = "aichaos report",
+    left_out: Sequence[tuple[Path, str]] = (),
+) -> str:
+    """Score, one row per experiment, breaking points, incomplete and left-out files."""
     score = resilience_score(runs)
     lines = [f"## {title}", ""]
     if score is not None:
@@ -52,5 +61,8 @@ def render_markdown(runs: list[RunReport], *, title: str = "aichaos report") -> 
     incomplete = [r for r in runs if not r.complete]
     if incomplete:
         lines += ["", "**Incomplete journals** (no verdict: the runner was stopped or killed)", ""]
-        lines += [f"- `{r.path}`" for r in incomplete]
+        lines += [f"- `{r.path}`{' (empty)' if r.empty else ''}" for r in incomplete]
+    if left_out:
+        lines += ["", "**Left out** (not journals)", ""]
+        lines += [f"- {_cell(why)}" for _p, why in left_out]
     return "\n".join(lines) + "\n"

@@ -4,7 +4,8 @@
 series (``source.key`` -> points), fault windows, guardrail breaches, steady-state
 checks, ramp levels, breaking points and the verdict. A journal cut short (the runner
 was killed: no ``run-ended``) loads too, marked ``complete=False``; its open fault
-windows end at the last event.
+windows end at the last event. :func:`load_runs` reads many: an empty journal is a run
+marked ``empty``, a file that is not a journal is left out with the reason.
 
 Nothing here sees a live object: every figure comes from the serialized journal.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "ReportError",
     "RunReport",
     "load_run",
+    "load_runs",
     "predicted_verdict",
     "resilience_score",
 ]
@@ -35,6 +37,10 @@ VERDICTS = ("passed", "deviated", "aborted", "failed-baseline", "error")
 
 class ReportError(ValidationError):
     """A file given to ``aichaos report`` is missing, empty or not a journal."""
+
+
+class EmptyJournal(ReportError):
+    """A journal file with no event (a run killed before it wrote one)."""
 
 
 def predicted_verdict(description: str) -> str | None:
@@ -82,6 +88,8 @@ class RunReport:
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
     problems: list[tuple[float, str]] = field(default_factory=list)
     planned_steps: list[dict[str, Any]] = field(default_factory=list)
+    #: the file holds no event at all
+    empty: bool = False
 
     @property
     def prediction(self) -> str | None:
@@ -111,7 +119,9 @@ class RunReport:
 
     @property
     def verdict(self) -> str:
-        """The status, or ``incomplete`` when the run never ended."""
+        """The status, ``incomplete`` when the run never ended, ``empty`` for no event."""
+        if self.empty:
+            return "empty"
         return self.status if self.complete else "incomplete"
 
 
@@ -151,7 +161,7 @@ def _events(path: Path) -> list[dict[str, Any]]:
     except OSError as exc:
         raise ReportError(f"journal {str(path)!r} cannot be read: {exc.strerror}") from exc
     if not raw.strip():
-        raise ReportError(f"journal {str(path)!r} is empty, expected JSON lines of events")
+        raise EmptyJournal(f"journal {str(path)!r} is empty, expected JSON lines of events")
     events: list[dict[str, Any]] = []
     lines = raw.split(b"\n")
     torn = lines.pop()  # after the last newline: empty, or a line torn by a kill
@@ -176,6 +186,26 @@ def _events(path: Path) -> list[dict[str, Any]]:
             "expected a journal written by 'aichaos run'"
         )
     return events
+
+
+def load_runs(paths: list[Path]) -> tuple[list[RunReport], list[tuple[Path, str]]]:
+    """Every journal of ``paths`` that holds a run, plus ``(path, why)`` for the others.
+
+    An empty journal comes back as a run marked ``empty`` (it counts as incomplete);
+    a missing file or one that is not a journal is left out, with the reason.
+    """
+    runs: list[RunReport] = []
+    left_out: list[tuple[Path, str]] = []
+    for p in paths:
+        try:
+            runs.append(load_run(p))
+        except EmptyJournal as exc:
+            runs.append(
+                RunReport(path=p, title=p.stem, status="empty", empty=True, reason=str(exc))
+            )
+        except ReportError as exc:
+            left_out.append((p, str(exc)))
+    return runs, left_out
 
 
 def load_run(path: str | Path) -> RunReport:
