@@ -18,7 +18,7 @@ import pytest
 
 from aichaos.errors import TargetError
 from aichaos.faults import FAULTS, InjectionContext
-from aichaos.faults.undo import RemovePath, RestoreFile, perform
+from aichaos.faults.undo import RestoreFile, perform
 
 
 def _files(tmp: Path) -> dict[str, Path]:
@@ -89,7 +89,9 @@ async def test_watchdog_undo_actions_restore_without_the_runner(tmp_path: Path) 
     for raw in payload:
         perform(UNDO_ADAPTER.validate_python(raw))
     assert path.read_bytes() == original
-    assert isinstance(actions[-1], RemovePath) and not Path(actions[-1].path).exists()
+    (restore,) = actions
+    assert isinstance(restore, RestoreFile) and restore.sha256 is not None
+    assert not Path(restore.backup).exists()
     for raw in payload:  # idempotent: doing it twice is harmless
         perform(UNDO_ADAPTER.validate_python(raw))
     assert path.read_bytes() == original

@@ -28,7 +28,7 @@ import httpx
 import numpy as np
 import pytest
 
-from aichaos.model.artifact import sha256
+from aichaos.faults.swap import sha256
 from aichaos.model.mlflow_registry import MlflowRegistryTarget
 from tests.model.conftest import Data
 

@@ -17,8 +17,8 @@ import pytest
 from aichaos.errors import TargetError, ValidationError
 from aichaos.faults import FAULTS
 from aichaos.faults.base import InjectionContext
+from aichaos.faults.swap import sha256
 from aichaos.faults.undo import UNDO_ADAPTER, PythonCall, perform
-from aichaos.model.artifact import sha256
 from aichaos.model.mlflow_registry import MlflowRegistryTarget, wanted_tag
 from aichaos.targets import TARGETS
 from tests.model.conftest import Data

@@ -13,8 +13,8 @@ import pytest
 from aichaos.errors import TargetError, ValidationError
 from aichaos.faults import FAULTS
 from aichaos.faults.base import InjectionContext
+from aichaos.faults.swap import sha256
 from aichaos.faults.undo import perform
-from aichaos.model.artifact import sha256
 from aichaos.model.registry import DirectoryRegistry, ModelRegistryTarget
 from tests.model.conftest import Data, Service, quality
 

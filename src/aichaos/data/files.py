@@ -1,11 +1,10 @@
 """File faults: truncated, empty, missing, byte-corrupted, partially written, unreadable.
 
-Each fault acts on one data file (CSV, Parquet, JSONL -- any bytes) and is reversible:
-the original is first *moved* (``os.replace``, same inode, mode and mtime) into a hidden
-backup folder beside it, then the damaged version is written in its place. Revert moves
-the original back; :meth:`undo_actions` hands the same move to the watchdog
-(:class:`~aichaos.faults.undo.RestoreFile`, then :class:`~aichaos.faults.undo.RemovePath`
-of the backup folder), so a runner that dies cannot leave a file damaged.
+Each fault acts on one data file (CSV, Parquet, JSONL -- any bytes) through the one
+file swap (:class:`~aichaos.faults.swap.FileSwap`): the original is kept as a hard link
+beside the file, the damaged bytes are renamed over it (a reader never sees a missing or
+half-written file, except where missing is the fault), and revert renames the original
+back and checks its SHA-256. :meth:`undo_actions` hands the same restore to the watchdog.
 
 No numpy / pandas here: these modules load with the ``FAULTS`` registry.
 """
@@ -14,18 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
-from aichaos.faults.undo import RemovePath, RestoreFile, UndoAction
+from aichaos.faults.swap import FileSwap
+from aichaos.faults.undo import UndoAction
 
 __all__ = [
     "FileCorruptBytes",
@@ -42,58 +40,79 @@ __all__ = [
 class FileFault(Fault):
     """Base of the file faults: the file, and where its original is kept meanwhile."""
 
+    #: the damaged file's mode (None: the original's)
+    damaged_mode: ClassVar[int | None] = None
+
     path: str = Field(description="the data file to damage")
     backup_dir: str | None = Field(
-        None, description="where the original waits (default: a hidden folder beside it)"
+        None,
+        description="where the original waits (default: a hidden name beside it; "
+        "another filesystem means a copy instead of a hard link)",
     )
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection that damages ``path``."""
         return FileInjection(self, ctx)
 
-    def damage(self, original: Path, target: Path, rng: random.Random) -> None:
-        """Write the damaged version of ``original`` (the moved-away file) to ``target``."""
+    def damage(self, data: bytes, rng: random.Random) -> bytes | None:
+        """The damaged version of the original bytes (None: the file disappears)."""
         raise NotImplementedError
 
 
 class FileInjection(Injection):
-    """Move the original aside, write the damage; revert moves the original back."""
+    """Swap the file for its damaged version; revert puts the original back, verified."""
 
     fault: FileFault
 
     def __init__(self, fault: FileFault, ctx: InjectionContext) -> None:
         super().__init__(fault, ctx)
         self.path = Path(fault.path)
-        parent = Path(fault.backup_dir) if fault.backup_dir else self.path.parent
-        self.backup_root = parent / f".aichaos-backup-{uuid.uuid4().hex[:12]}"
-        self.backup = self.backup_root / self.path.name
-        self.moved = False
+        backup = None
+        if fault.backup_dir:
+            name = f".{self.path.name}.aichaos-orig-{uuid.uuid4().hex[:8]}"
+            backup = Path(fault.backup_dir) / name
+        self.swap = FileSwap(self.path, backup)
+        #: what the fault did to the file (bytes before / after, whether any differ)
+        self.effect: dict[str, Any] = {}
+
+    @property
+    def backup(self) -> Path:
+        """Where the original waits while the fault is on."""
+        return self.swap.backup
 
     async def apply(self) -> None:
         if not self.path.is_file():
             raise TargetError(f"{self.fault.type}: file {str(self.path)!r} does not exist")
         try:
-            self.backup_root.mkdir(parents=True, exist_ok=False)
-            os.replace(self.path, self.backup)
-            self.moved = True
-            self.fault.damage(self.backup, self.path, self.ctx.rng)
+            await asyncio.to_thread(self._apply)
         except OSError as exc:
             await self.revert()
             raise InjectionError(f"{self.fault.type} on {str(self.path)!r} failed: {exc}") from exc
 
-    async def revert(self) -> None:
-        for action in self.undo_actions():
-            from aichaos.faults.undo import perform
+    def _apply(self) -> None:
+        original = self.swap.keep().read_bytes()
+        try:
+            data = self.fault.damage(original, self.ctx.rng)
+            if data is None:
+                self.swap.remove()
+            else:
+                self.swap.put(data, self.fault.damaged_mode)
+        except BaseException:
+            self.swap.discard()  # nothing was put: the file is the original
+            raise
+        self.effect = {
+            "file": str(self.path),
+            "bytes_before": len(original),
+            "bytes_after": None if data is None else len(data),
+            "changed": data != original or self.fault.damaged_mode is not None,
+        }
 
-            perform(action)
-        self.moved = False
+    async def revert(self) -> None:
+        if self.swap.kept:
+            await asyncio.to_thread(self.swap.restore)
 
     def undo_actions(self) -> list[UndoAction]:
-        actions: list[UndoAction] = []
-        if self.moved:
-            actions.append(RestoreFile(backup=str(self.backup), path=str(self.path)))
-        actions.append(RemovePath(path=str(self.backup_root)))
-        return actions
+        return [self.swap.undo_action()] if self.swap.kept else []
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "backup": str(self.backup)}
@@ -105,29 +124,27 @@ class FileTruncate(FileFault):
 
     keep_fraction: float = Field(0.5, ge=0.0, lt=1.0, description="share of bytes kept")
 
-    def damage(self, original: Path, target: Path, rng: random.Random) -> None:
-        """Copy the first ``keep_fraction`` of the bytes."""
-        size = original.stat().st_size
-        keep = int(size * self.keep_fraction)
-        with original.open("rb") as src, target.open("wb") as dst:
-            dst.write(src.read(keep))
+    def damage(self, data: bytes, rng: random.Random) -> bytes | None:
+        """The first ``keep_fraction`` of the bytes."""
+        return data[: int(len(data) * self.keep_fraction)]
 
 
 @FAULTS.register("file-empty")
 class FileEmpty(FileFault):
     """Replace a file by an empty one (zero bytes, same name)."""
 
-    def damage(self, original: Path, target: Path, rng: random.Random) -> None:
-        """Create the empty file."""
-        target.touch()
+    def damage(self, data: bytes, rng: random.Random) -> bytes | None:
+        """No bytes."""
+        return b""
 
 
 @FAULTS.register("file-missing")
 class FileMissing(FileFault):
     """Make a file disappear (it is kept aside and put back on revert)."""
 
-    def damage(self, original: Path, target: Path, rng: random.Random) -> None:
-        """Nothing to write: the move already removed it."""
+    def damage(self, data: bytes, rng: random.Random) -> bytes | None:
+        """No file at all."""
+        return None
 
 
 @FAULTS.register("file-corrupt-bytes")
@@ -138,9 +155,9 @@ class FileCorruptBytes(FileFault):
     skip_bytes: int = Field(0, ge=0, description="leave this many leading bytes intact")
     seed: int | None = Field(None, description="byte positions' seed (default: the run's RNG)")
 
-    def damage(self, original: Path, target: Path, rng: random.Random) -> None:
-        """Copy the bytes, XOR-ing the picked ones with a random non-zero value."""
-        data = bytearray(original.read_bytes())
+    def damage(self, original: bytes, rng: random.Random) -> bytes | None:
+        """The bytes, the picked ones XOR-ed with a random non-zero value."""
+        data = bytearray(original)
         span = len(data) - self.skip_bytes
         if span <= 0:
             raise OSError(f"file has {len(data)} bytes, nothing after skip_bytes={self.skip_bytes}")
@@ -148,7 +165,7 @@ class FileCorruptBytes(FileFault):
         count = max(1, round(span * self.fraction))
         for pos in pick.sample(range(self.skip_bytes, len(data)), count):
             data[pos] ^= pick.randrange(1, 256)
-        target.write_bytes(bytes(data))
+        return bytes(data)
 
 
 @FAULTS.register("file-partial-write")
@@ -166,11 +183,9 @@ class FilePartialWrite(FileFault):
         """Build the injection (it may finish the write later)."""
         return _PartialInjection(self, ctx)
 
-    def damage(self, original: Path, target: Path, rng: random.Random) -> None:
-        """Write the prefix."""
-        size = original.stat().st_size
-        with original.open("rb") as src, target.open("wb") as dst:
-            dst.write(src.read(int(size * self.keep_fraction)))
+    def damage(self, data: bytes, rng: random.Random) -> bytes | None:
+        """The prefix."""
+        return data[: int(len(data) * self.keep_fraction)]
 
 
 class _PartialInjection(FileInjection):
@@ -187,7 +202,8 @@ class _PartialInjection(FileInjection):
 
     async def _finish(self, delay_s: float) -> None:
         await asyncio.sleep(delay_s)
-        shutil.copyfile(self.backup, self.path)  # the writer got there in the end
+        # the writer got there in the end: the whole original, swapped in atomically
+        await asyncio.to_thread(lambda: self.swap.put(self.backup.read_bytes()))
 
     async def revert(self) -> None:
         if self.task is not None:
@@ -201,7 +217,8 @@ class _PartialInjection(FileInjection):
 class FilePermissionDenied(FileFault):
     """Make a file unreadable: mode 000 (a reader running as root is not stopped by it)."""
 
-    def damage(self, original: Path, target: Path, rng: random.Random) -> None:
-        """A copy with no permission bits; the original keeps its mode aside."""
-        shutil.copyfile(original, target)
-        os.chmod(target, 0)
+    damaged_mode: ClassVar[int | None] = 0
+
+    def damage(self, data: bytes, rng: random.Random) -> bytes | None:
+        """The same bytes (written with no permission bits; the original keeps its mode)."""
+        return data

@@ -8,8 +8,10 @@ for a pipeline to pick up. These faults act on the files matching ``pattern`` th
 * ``batch-out-of-order`` -- the files' modification times are reversed, so a reader that
   goes by arrival time sees the newest batch first.
 
-All reversible: held or restamped originals wait in a hidden backup folder and are moved
-back on revert; :meth:`undo_actions` gives the watchdog the same moves and deletions.
+All reversible through the one file swap (:class:`~aichaos.faults.swap.FileSwap`): held
+or restamped originals are kept as hard links beside them and renamed back on revert,
+SHA-256 checked; :meth:`undo_actions` gives the watchdog the same restores and deletions.
+A restamped file is swapped atomically (a reader never finds it missing).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ from pydantic import Field
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
-from aichaos.faults.undo import RemovePath, RestoreFile, UndoAction, perform
+from aichaos.faults.swap import FileSwap
+from aichaos.faults.undo import RemovePath, UndoAction, perform
 
 __all__ = ["BatchDuplicate", "BatchLate", "BatchOutOfOrder", "LandingFault"]
 
@@ -60,24 +62,22 @@ class _LandingInjection(Injection):
 
     def __init__(self, fault: LandingFault, ctx: InjectionContext) -> None:
         super().__init__(fault, ctx)
-        self.backup_root = Path(fault.directory) / f".aichaos-backup-{uuid.uuid4().hex[:12]}"
-        self.held: list[tuple[Path, Path]] = []  # (original path, backup path)
+        self.held: list[FileSwap] = []
         self.created: list[Path] = []
         self.task: asyncio.Task[None] | None = None
 
-    def _hold(self, path: Path) -> Path:
-        backup = self.backup_root / path.name
-        os.replace(path, backup)
-        self.held.append((path, backup))
-        return backup
+    def _hold(self, path: Path) -> FileSwap:
+        swap = FileSwap(path)
+        swap.keep()
+        self.held.append(swap)
+        return swap
 
     async def apply(self) -> None:
         files = self.fault.batches()
         try:
-            self.backup_root.mkdir()
             if isinstance(self.fault, BatchLate):
                 for path in files[-self.fault.count :]:
-                    self._hold(path)
+                    self._hold(path).remove()
                 self.task = asyncio.create_task(self._deliver_late(self.fault.delay_s))
             elif isinstance(self.fault, BatchDuplicate):
                 for path in files[-self.fault.count :]:
@@ -88,9 +88,8 @@ class _LandingInjection(Injection):
                 chosen = files[-max(self.fault.count, 2) :]
                 stamps = [(p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in chosen]
                 for path, stamp in zip(chosen, reversed(stamps), strict=True):
-                    backup = self._hold(path)
-                    shutil.copyfile(backup, path)
-                    shutil.copymode(backup, path)
+                    swap = self._hold(path)
+                    swap.put(swap.backup.read_bytes())
                     os.utime(path, ns=stamp)
         except OSError as exc:
             await self.revert()
@@ -98,8 +97,8 @@ class _LandingInjection(Injection):
 
     async def _deliver_late(self, delay_s: float) -> None:
         await asyncio.sleep(delay_s)
-        for path, backup in self.held:
-            perform(RestoreFile(backup=str(backup), path=str(path)))
+        for swap in self.held:
+            swap.restore()
         self.held.clear()
 
     async def revert(self) -> None:
@@ -114,14 +113,13 @@ class _LandingInjection(Injection):
 
     def undo_actions(self) -> list[UndoAction]:
         actions: list[UndoAction] = [RemovePath(path=str(p)) for p in self.created]
-        actions += [RestoreFile(backup=str(b), path=str(p)) for p, b in self.held]
-        actions.append(RemovePath(path=str(self.backup_root)))
+        actions += [swap.undo_action() for swap in self.held]
         return actions
 
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
-            "held": [str(p) for p, _ in self.held],
+            "held": [str(swap.path) for swap in self.held],
             "created": [str(p) for p in self.created],
         }
 

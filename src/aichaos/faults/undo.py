@@ -8,6 +8,7 @@ already restored, or deleting a proxy toxic that is gone are all harmless.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -21,10 +22,21 @@ __all__ = [
     "PythonCall",
     "RemovePath",
     "RestoreFile",
+    "RestoreManifest",
     "SendSignal",
     "UndoAction",
     "perform",
+    "sha256",
 ]
+
+
+def sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 class _Action(BaseModel):
@@ -47,11 +59,26 @@ class RemovePath(_Action):
 
 
 class RestoreFile(_Action):
-    """Move a kept original back over a file a fault replaced or removed."""
+    """Move a kept original back over a file a fault replaced or removed.
+
+    With ``sha256`` the restored file is checked against the original's checksum.
+    """
 
     kind: Literal["restore"] = "restore"
     backup: str
     path: str
+    sha256: str | None = None
+
+
+class RestoreManifest(_Action):
+    """Restore every file listed in a manifest: one :class:`RestoreFile` per JSON line.
+
+    For faults that swap files after their lease was written (files landing during a
+    step): each swap appends its line, synced, before the faulty file goes in place.
+    """
+
+    kind: Literal["restore-manifest"] = "restore-manifest"
+    manifest: str
 
 
 class HttpRequest(_Action):
@@ -87,7 +114,7 @@ class PythonCall(_Action):
 
 
 UndoAction = Annotated[
-    SendSignal | RemovePath | RestoreFile | HttpRequest | PythonCall,
+    SendSignal | RemovePath | RestoreFile | RestoreManifest | HttpRequest | PythonCall,
     Field(discriminator="kind"),
 ]
 UNDO_ADAPTER: TypeAdapter[UndoAction] = TypeAdapter(UndoAction)
@@ -105,8 +132,9 @@ def perform(action: UndoAction) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(action.path)
     elif isinstance(action, RestoreFile):
-        if os.path.exists(action.backup):
-            os.replace(action.backup, action.path)
+        _restore(action)
+    elif isinstance(action, RestoreManifest):
+        _restore_manifest(action.manifest)
     elif isinstance(action, PythonCall):
         # imported here: python_callable imports faults.base, which imports this module
         from aichaos.faults.python_callable import import_callable
@@ -129,3 +157,33 @@ def perform(action: UndoAction) -> None:
         except urllib.error.HTTPError as exc:
             if exc.code != 404:  # 404: already gone
                 raise OSError(f"{action.method} {action.url} -> {exc.code}") from exc
+
+
+def _restore(action: RestoreFile) -> None:
+    # no backup left: restored already (and checked then)
+    if not os.path.lexists(action.backup):
+        return
+    os.replace(action.backup, action.path)
+    if action.sha256 is not None and sha256(action.path) != action.sha256:
+        raise OSError(f"{action.path} differs from its original after restore (SHA-256)")
+
+
+def _restore_manifest(manifest: str) -> None:
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return
+    errors = []
+    # newest first: a file swapped twice ends with its first original
+    for line in reversed(lines):
+        try:
+            action = RestoreFile.model_validate_json(line)
+        except ValueError:
+            continue  # a line cut short by a crash: its swap never happened
+        try:
+            _restore(action)
+        except OSError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise OSError("; ".join(errors))

@@ -1,29 +1,24 @@
-"""Swap a file for a faulty copy and put the exact original back.
+"""Model artifacts on this machine, and the injection that swaps one for faulty bytes.
 
-The original is kept as a hard link (a copy where links are not possible) beside the
-file, then the faulty bytes are written to a temporary file and renamed over it, so a
-reader sees either the old or the new file, never half of one. Restoring renames the kept
-original back -- the watchdog does the same through :class:`~aichaos.faults.undo.RestoreFile`
--- and the SHA-256 is compared with the one taken before.
+The swap is the project's one file swap (:class:`~aichaos.faults.swap.FileSwap`): the
+original kept as a hard link, the faulty bytes renamed over it, the original renamed
+back on revert (or by the watchdog) and its SHA-256 checked.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
-from aichaos.errors import RevertError, TargetError, ValidationError
+from aichaos.errors import TargetError, ValidationError
 from aichaos.faults.base import Injection, InjectionContext
-from aichaos.faults.undo import RestoreFile, UndoAction
+from aichaos.faults.swap import FileSwap
+from aichaos.faults.undo import UndoAction
 from aichaos.model.mlflow_registry import MlflowRegistryTarget
 from aichaos.model.registry import ModelRegistryTarget
 
-__all__ = ["ArtifactSource", "ArtifactSwapInjection", "FileSwap", "artifact_path", "sha256"]
+__all__ = ["ArtifactSource", "ArtifactSwapInjection", "artifact_path"]
 
 #: the target kinds whose versions have artifact folders on this machine
 ARTIFACT_KINDS = ("model-registry", "mlflow-registry")
@@ -44,48 +39,6 @@ def open_source(target: Any) -> ArtifactSource:
     if isinstance(target, ModelRegistryTarget | MlflowRegistryTarget):
         return target.open()
     raise TargetError("artifact faults need a target of type 'model-registry' or 'mlflow-registry'")
-
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-class FileSwap:
-    """One file replaced by faulty bytes, with its original kept for :meth:`restore`."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.backup = path.with_name(f".{path.name}.aichaos-orig-{uuid.uuid4().hex[:8]}")
-        self.checksum = ""
-
-    def swap(self, data: bytes) -> None:
-        """Keep the original, then put ``data`` in its place atomically."""
-        self.checksum = sha256(self.path)
-        try:
-            os.link(self.path, self.backup)
-        except OSError:
-            shutil.copy2(self.path, self.backup)
-        tmp = self.path.with_name(f".{self.path.name}.aichaos-tmp-{uuid.uuid4().hex[:8]}")
-        try:
-            tmp.write_bytes(data)
-            shutil.copymode(self.backup, tmp)
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            self.restore()
-            raise
-
-    def restore(self) -> None:
-        """Put the original back and check it is byte-for-byte the same."""
-        if self.backup.exists():
-            os.replace(self.backup, self.path)
-        if self.checksum and sha256(self.path) != self.checksum:
-            raise RevertError(f"{self.path} differs from its original after restore")
 
 
 def artifact_path(reg: ArtifactSource, version: str | None, file: str | None) -> Path:
@@ -109,7 +62,7 @@ class ArtifactSwapInjection(Injection):
     """Swap a registry artifact for faulty bytes; restore the original exactly on revert.
 
     Subclasses say which bytes in :meth:`faulty_bytes` (run in a thread). The original
-    is moved aside, so the watchdog can move it back (:class:`RestoreFile`).
+    is kept aside, so the watchdog can move it back (:class:`RestoreFile`, checksummed).
     """
 
     fault: Any
@@ -119,7 +72,7 @@ class ArtifactSwapInjection(Injection):
         self.swap: FileSwap | None = None
 
     def faulty_bytes(self, path: Path) -> bytes:
-        """The bytes that replace the artifact at ``path``."""
+        """The bytes that replace the artifact whose original is at ``path``."""
         raise NotImplementedError
 
     async def apply(self) -> None:
@@ -127,20 +80,26 @@ class ArtifactSwapInjection(Injection):
         path = await asyncio.to_thread(
             lambda: artifact_path(open_source(self.ctx.target), fault.version, fault.file)
         )
-        data = await asyncio.to_thread(self.faulty_bytes, path)
-        swap = FileSwap(path)
-        await asyncio.to_thread(swap.swap, data)
-        self.swap = swap
+        self.swap = FileSwap(path)
+        await asyncio.to_thread(self._swap, self.swap)
+
+    def _swap(self, swap: FileSwap) -> None:
+        original = swap.keep()
+        try:
+            swap.put(self.faulty_bytes(original))
+        except BaseException:
+            swap.discard()  # nothing was put: the file is the original
+            raise
 
     async def revert(self) -> None:
         swap, self.swap = self.swap, None
-        if swap is not None:
+        if swap is not None and swap.kept:
             await asyncio.to_thread(swap.restore)
 
     def undo_actions(self) -> list[UndoAction]:
-        if self.swap is None:
+        if self.swap is None or not self.swap.kept:
             return []
-        return [RestoreFile(backup=str(self.swap.backup), path=str(self.swap.path))]
+        return [self.swap.undo_action()]
 
     def describe(self) -> dict[str, Any]:
         path = str(self.swap.path) if self.swap is not None else None
