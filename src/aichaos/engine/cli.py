@@ -139,9 +139,15 @@ def faults_command(as_json: bool) -> None:
 
 @click.command("halt")
 @click.option("--clear", is_flag=True, help="remove the kill switch so runs may start again")
-@click.option("--path", type=click.Path(), default=None, help="kill-switch file (default: shared)")
+@click.option(
+    "--path", type=click.Path(), default=None, help="kill-switch file (default: per user)"
+)
 def halt_command(clear: bool, path: str | None) -> None:
-    """Abort every running experiment within one guardrail interval (the kill switch)."""
+    """Abort every running experiment of this user within one guardrail interval.
+
+    The kill switch is ``$AICHAOS_KILL_SWITCH``, else ``$XDG_RUNTIME_DIR/aichaos.halt``,
+    else ``aichaos-<uid>.halt`` in the temporary directory.
+    """
     from aichaos.experiment.model import default_kill_switch
 
     p = Path(path or default_kill_switch())

@@ -109,7 +109,11 @@ class DeadMan:
         return out
 
     def stop(self) -> None:
-        """Normal end: no lease left, so the watchdog may go; don't wait long for it."""
+        """Normal end: no lease left, so the watchdog may go; don't wait long for it.
+
+        The lease directory goes too when nothing is left in it; a lease the watchdog
+        could not undo, or its report of what it undid, keeps it.
+        """
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -117,3 +121,6 @@ class DeadMan:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=2)
+        if self.proc is None or self.proc.poll() is not None:
+            with contextlib.suppress(OSError):  # not empty: kept for whoever looks next
+                self.directory.rmdir()

@@ -176,10 +176,19 @@ class Timeouts(_Model):
 
 
 def default_kill_switch() -> str:
-    """Where ``aichaos halt`` writes and every run looks: ``$AICHAOS_KILL_SWITCH`` or tmp."""
-    return os.environ.get(
-        "AICHAOS_KILL_SWITCH", os.path.join(tempfile.gettempdir(), "aichaos.halt")
-    )
+    """Where ``aichaos halt`` writes and every run looks, per user.
+
+    ``$AICHAOS_KILL_SWITCH`` if set, else ``$XDG_RUNTIME_DIR/aichaos.halt`` (a directory
+    only its user can write), else ``aichaos-<uid>.halt`` in the temporary directory:
+    one user's ``halt`` never stops another user's runs.
+    """
+    explicit = os.environ.get("AICHAOS_KILL_SWITCH")
+    if explicit:
+        return explicit
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime):
+        return os.path.join(runtime, "aichaos.halt")
+    return os.path.join(tempfile.gettempdir(), f"aichaos-{os.getuid()}.halt")
 
 
 class Safety(_Model):
