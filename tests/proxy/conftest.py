@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ import uvicorn
 
 from aichaos.proxy.server import ApiSite, ProxyApp
 from tests.proxy.asgi_app import Seen, make_app
+from tests.proxy.llm_upstream import LlmUpstream, make_llm_app
 
 
 @dataclass
@@ -111,20 +113,77 @@ async def read_exactly(reader: asyncio.StreamReader, n: int, within_s: float = 5
     return await asyncio.wait_for(reader.readexactly(n), within_s)
 
 
+@contextlib.asynccontextmanager
+async def serve_asgi(app: Any, **ssl: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1, port 0 (TLS with ``ssl_certfile``...);
+    yields its ``host:port``."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", **ssl
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
 @pytest.fixture
 async def upstream() -> AsyncIterator[tuple[str, Seen]]:
     """The model-serving ASGI app under uvicorn on 127.0.0.1: (address, requests seen)."""
     seen = Seen()
-    config = uvicorn.Config(
-        make_app(seen), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+    async with serve_asgi(make_app(seen)) as addr:
+        yield addr, seen
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[LlmUpstream]:
+    """A local OpenAI- and Anthropic-compatible provider over plain HTTP."""
+    state = LlmUpstream()
+    async with serve_asgi(make_llm_app(state)) as addr:
+        state.addr = addr
+        yield state
+
+
+#: the name the TLS upstream's certificate is issued for (besides 127.0.0.1)
+TLS_NAME = "llm.test"
+
+
+@dataclass
+class TlsFiles:
+    """A throwaway CA and the server certificate it issued (trustme)."""
+
+    ca_file: str
+    ca_pem: str
+    cert_file: str
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A CA made for this test session; nothing is trusted beyond it."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", TLS_NAME)
+    folder = tmp_path_factory.mktemp("tls")
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(folder / "server.pem"))
+    return TlsFiles(
+        str(folder / "ca.pem"), ca.cert_pem.bytes().decode(), str(folder / "server.pem")
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"127.0.0.1:{port}", seen
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def llm_tls(tls_files: TlsFiles) -> AsyncIterator[LlmUpstream]:
+    """The same provider, HTTPS only, with a certificate from :func:`tls_files`' CA."""
+    state = LlmUpstream()
+    async with serve_asgi(make_llm_app(state), ssl_certfile=tls_files.cert_file) as addr:
+        state.addr = addr
+        yield state

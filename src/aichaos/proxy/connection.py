@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import random
 import socket
+import ssl
 import struct
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from aichaos.proxy.http_switch import HttpSwitch
 from aichaos.proxy.link import NOT_READY, Link, Side
 from aichaos.proxy.toxic import Toxic
 from aichaos.proxy.toxics.base import Stage, StageEnv, stateful
+from aichaos.proxy.upstream_tls import HANDSHAKE_TIMEOUT_S
 
 if TYPE_CHECKING:
     from aichaos.proxy.proxy import Proxy
@@ -78,10 +80,25 @@ class Connection:
             self._connect = self.loop.create_task(self._dial())
 
     async def _dial(self) -> None:
-        host, port = self.proxy.upstream_addr
+        proxy = self.proxy
+        host, port = proxy.upstream_addr
+        tls = proxy.upstream_tls
         try:
-            await self.loop.create_connection(lambda: self.server, host, port)
-        except OSError:
+            if tls is None:
+                await self.loop.create_connection(lambda: self.server, host, port)
+            else:
+                await self.loop.create_connection(
+                    lambda: self.server,
+                    host,
+                    port,
+                    ssl=tls.context,
+                    server_hostname=tls.server_hostname(host),
+                    ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S,
+                )
+        except OSError as exc:  # ssl.SSLError and TimeoutError included
+            proxy.upstream_errors += 1
+            kind = "TLS to upstream" if tls is not None else "upstream"
+            proxy.last_upstream_error = f"{kind} {proxy.upstream}: {_reason(exc)}"
             self.close()  # Toxiproxy closes the client when the upstream is unreachable
             return
         if self.closed:
@@ -213,6 +230,17 @@ class Connection:
         toxic.affected += 1
         env = StageEnv(self.loop, lambda: self.rng, self, toxic)
         return _Slot(toxic, toxic.attributes.stage(env))
+
+
+def _reason(exc: OSError) -> str:
+    """One line saying why the upstream connection failed (no ``[SSL: ...]`` noise)."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {exc.reason or exc}"
+    return str(exc.strerror or exc) or type(exc).__name__
 
 
 def _retire(stage: Stage | None) -> None:

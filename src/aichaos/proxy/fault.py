@@ -144,8 +144,28 @@ class ProxyToxicInjection(Injection):
         except httpx.HTTPError as exc:
             raise TargetError(f"proxy API {self.target.api_url} unreachable: {exc}") from exc
 
+    async def _ensure_proxy(self) -> None:
+        """Create the proxy the target describes if missing; refuse one that differs."""
+        target = self.target
+        r = await self._call("GET", target.proxy_url())
+        if r.status_code == 404:
+            r = await self._call(
+                "POST", f"{target.api_url.rstrip('/')}/proxies", target.proxy_body()
+            )
+            if r.status_code == 409:  # another step created it meanwhile: check that one
+                r = await self._call("GET", target.proxy_url())
+            elif r.status_code != 201:
+                raise TargetError(f"cannot create {target.describe()}: {r.status_code} {r.text}")
+        if r.status_code not in (200, 201):
+            raise TargetError(f"cannot read {target.describe()}: {r.status_code} {r.text}")
+        why = target.mismatch(r.json())
+        if why is not None:
+            raise TargetError(f"{target.describe()} {why}")
+
     async def apply(self) -> None:
         """POST the toxic; the API's error message is kept if it refuses."""
+        if self.target.upstream is not None:
+            await self._ensure_proxy()
         r = await self._call("POST", self.target.toxics_url(), self.body())
         if r.status_code != 200:
             raise InjectionError(f"proxy refused toxic {self.name}: {r.status_code} {r.text}")

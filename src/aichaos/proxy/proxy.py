@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import random
-import re
 from typing import Any
 
 from aichaos.proxy.busypoll import BusyPoll
 from aichaos.proxy.connection import Connection
 from aichaos.proxy.errors import ApiError
 from aichaos.proxy.toxic import Toxic
+from aichaos.proxy.upstream_tls import UpstreamTls, valid_host
 
 __all__ = ["Proxy", "split_hostport"]
 
@@ -22,7 +21,7 @@ def split_hostport(value: str, field: str) -> tuple[str, int]:
     if not sep or not port.isascii() or not port.isdigit() or int(port) > 65535:
         raise ApiError(400, f"bad request body: {field} must be host:port, got {value!r}")
     host = host.strip("[]") or "0.0.0.0"
-    if not _valid_host(host):
+    if not valid_host(host):
         # checked here, not at bind time: a name the resolver cannot even encode would
         # otherwise fail later, on an enable or a /reset, as a 500
         raise ApiError(
@@ -33,19 +32,6 @@ def split_hostport(value: str, field: str) -> tuple[str, int]:
         # one address only: port 0 on a name with two addresses would bind two ports
         host = "127.0.0.1"
     return host, int(port)
-
-
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_-]{1,63})*\.?$"
-)
-
-
-def _valid_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return bool(_HOSTNAME.match(host))
-    return True
 
 
 def _join(host: str, port: int) -> str:
@@ -66,6 +52,7 @@ class Proxy:
         half_close: bool = False,
         http: bool | None = None,
         poller: BusyPoll | None = None,
+        upstream_tls: UpstreamTls | None = None,
     ) -> None:
         self.name = name
         self.listen = listen
@@ -73,6 +60,12 @@ class Proxy:
         self.upstream_addr = split_hostport(upstream, "upstream")
         self.listen_addr = split_hostport(listen, "listen")
         self.enabled = enabled
+        #: TLS to the upstream (None: plain TCP); new connections read it, live ones keep theirs
+        self.upstream_tls = upstream_tls
+        #: upstream connections that failed (refused, unreachable, TLS), and the last reason:
+        #: the client only sees its connection closed, so the API says why
+        self.upstream_errors = 0
+        self.last_upstream_error: str | None = None
         self.half_close = half_close
         #: the loop's busy poller; connections poke it on every I/O event
         self.poller = poller if poller is not None else BusyPoll(0.0)
@@ -106,6 +99,8 @@ class Proxy:
             "toxics": [t.to_json() for t in self.toxics.values()],
             "half_close": self.half_close,
             "http": self.http_mode,
+            "upstream_tls": None if self.upstream_tls is None else self.upstream_tls.wire(),
+            "last_upstream_error": self.last_upstream_error,
         }
 
     # -- listener ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from aichaos.proxy.busypoll import DEFAULT_WINDOW_S, BusyPoll
 from aichaos.proxy.errors import ApiError
 from aichaos.proxy.proxy import Proxy, split_hostport
 from aichaos.proxy.toxic import Toxic, parse_toxic
+from aichaos.proxy.upstream_tls import parse_upstream_tls
 
 __all__ = ["ProxyStore"]
 
@@ -64,10 +65,11 @@ class _Spec:
         self.enabled = _flag(body, "enabled", True)
         self.half_close = _flag(body, "half_close", False)
         self.http = _http_mode(body, None)
+        self.upstream_tls = parse_upstream_tls(body.get("upstream_tls"))
 
     def same_as(self, proxy: Proxy) -> bool:
         """Unchanged for /populate: same upstream, and the same listen (port 0 matches any)."""
-        if self.upstream != proxy.upstream:
+        if self.upstream != proxy.upstream or self.upstream_tls != proxy.upstream_tls:
             return False
         host, port = split_hostport(self.listen, "listen")
         return (host, port) == proxy.listen_addr or (port == 0 and host == proxy.listen_addr[0])
@@ -109,13 +111,17 @@ class ProxyStore:
             half_close=spec.half_close,
             http=spec.http,
             poller=self.poller,
+            upstream_tls=spec.upstream_tls,
         )
         await proxy.start()
         self.proxies[spec.name] = proxy
         return proxy
 
     async def update(self, name: str, body: Any) -> Proxy:
-        """Merge ``body`` into a proxy; a new listen or upstream restarts the listener."""
+        """Merge ``body`` into a proxy; a new listen restarts the listener.
+
+        A new ``upstream`` or ``upstream_tls`` applies to connections accepted from now on.
+        """
         proxy = self.get(name)
         if not isinstance(body, dict):
             raise ApiError(400, f"bad request body: expected a JSON object, got {body!r}")
@@ -124,9 +130,13 @@ class ProxyStore:
         enabled = _flag(body, "enabled", proxy.enabled)
         half_close = _flag(body, "half_close", proxy.half_close)
         http = _http_mode(body, proxy.http_mode)
+        # absent keeps the current setting; null or false turns TLS off
+        tls = parse_upstream_tls(body["upstream_tls"]) if "upstream_tls" in body else None
         new_listen = split_hostport(listen, "listen") if listen else None
         new_upstream = split_hostport(upstream, "upstream") if upstream else None
         proxy.half_close = half_close
+        if "upstream_tls" in body:
+            proxy.upstream_tls = tls  # new connections dial with it; live ones keep theirs
         if http is not proxy.http_mode:
             proxy.set_http_mode(http)
         if new_upstream is not None and upstream != proxy.upstream:

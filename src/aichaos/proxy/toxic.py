@@ -16,7 +16,7 @@ from aichaos.errors import RegistryError
 from aichaos.proxy.errors import ApiError
 from aichaos.proxy.toxics.base import TOXICS, ToxicAttributes
 
-__all__ = ["STREAMS", "Toxic", "parse_toxic"]
+__all__ = ["STREAMS", "Toxic", "explain_validation", "parse_toxic"]
 
 STREAMS = ("upstream", "downstream")
 
@@ -86,10 +86,11 @@ def _attributes(type_: str, raw: Any, where: str) -> ToxicAttributes:
     try:
         return cls.model_validate(raw)
     except pydantic.ValidationError as exc:
-        raise ApiError(400, f"bad request body: {_explain(exc, where)}") from None
+        raise ApiError(400, f"bad request body: {explain_validation(exc, where)}") from None
 
 
-def _explain(exc: pydantic.ValidationError, where: str) -> str:
+def explain_validation(exc: pydantic.ValidationError, where: str) -> str:
+    """One line per problem: the field, what it must be, the value given, and ``where``."""
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "attributes"
@@ -98,6 +99,8 @@ def _explain(exc: pydantic.ValidationError, where: str) -> str:
             expected = f"must be >= {ctx['ge']}"
         elif "le" in ctx:
             expected = f"must be <= {ctx['le']}"
+        elif err["type"] == "value_error" and "error" in ctx:
+            expected = str(ctx["error"])  # a validator's own words, without pydantic's prefix
         elif err["type"].endswith("_type"):
             expected = f"must be of type {err['type'].removesuffix('_type')}"
         else:
