@@ -19,7 +19,19 @@ def reset(**overrides: Any) -> None:
 
 
 async def probe() -> dict[str, float]:
+    if STATE.get("frozen"):  # a model call that blocks past any timeout
+        await asyncio.sleep(3600)
     return {"latency_ms": STATE["latency_ms"], "accuracy": STATE["accuracy"]}
+
+
+async def freeze() -> None:
+    STATE["applied"] += 1
+    STATE["frozen"] = True
+
+
+async def unfreeze() -> None:
+    STATE["reverted"] += 1
+    STATE["frozen"] = False
 
 
 async def hung_probe() -> float:

@@ -334,3 +334,42 @@ def test_a_revert_in_progress_is_finished_when_the_run_aborts() -> None:
     reverted = [e["step"] for e in events if e["event"] == "fault-reverted"]
     assert sorted(reverted) == ["A", "B"], kinds(events)
     assert system.STATE["reverted"] == 1  # A's slow revert ran to its end
+
+
+FREEZE = {"type": "python-callable", "apply": f"{M}:freeze", "revert": f"{M}:unfreeze"}
+
+
+def test_a_probe_blocking_past_its_timeout_trips_the_guardrail() -> None:
+    exp = experiment(
+        probes={"sys": {"type": "python", "call": f"{M}:probe", "every_s": 0.5, "timeout_s": 1}},
+        guardrails=["sys.latency_ms < 100"],
+        method=[{"fault": FREEZE, "start_s": 0.5, "duration_s": 5}],
+    )
+    result, events = run(exp)
+    assert (result.status, result.exit_code) == ("aborted", 3), result.reason
+    breach = next(e for e in events if e["event"] == "guardrail")
+    assert "no successful sample in the window" in breach["checks"][0]["detail"]
+    assert system.STATE["reverted"] == 1
+
+
+def test_a_probe_blocking_past_its_timeout_breaks_the_steady_state() -> None:
+    exp = experiment(
+        probes={"sys": {"type": "python", "call": f"{M}:probe", "every_s": 0.5, "timeout_s": 1}},
+        method=[{"fault": FREEZE, "start_s": 0.5, "duration_s": 5}],
+    )
+    result, events = run(exp)
+    assert (result.status, result.exit_code) == ("deviated", 1), result.reason
+    failed = [e for e in events if e["event"] == "sample" and e["values"]["error"] == 1]
+    assert failed and all(e["values"]["latency_ms"] >= 1000 for e in failed)
+
+
+def test_a_condition_no_sample_informed_during_injection_is_not_held() -> None:
+    # the probe samples every 10 s; the fault lasts 1 s: nothing was observed under it
+    exp = experiment(
+        probes={"sys": {"type": "python", "call": f"{M}:probe", "every_s": 10}},
+        method=[{"fault": FREEZE, "start_s": 0.0, "duration_s": 1}],
+        phases={"baseline_s": 1, "recovery_s": 0.5},
+    )
+    result, _ = run(exp)
+    assert (result.status, result.exit_code) == ("deviated", 1)
+    assert "no successful sample in the window during injection" in result.reason

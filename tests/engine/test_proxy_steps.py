@@ -125,3 +125,61 @@ def test_runner_killed_mid_toxic_the_toxic_expires(tmp_path: Path, proxy: Proxy)
     assert toxics(proxy) == []
     assert time.monotonic() - killed <= 2 + 1
     assert list(read_journal(journal))[-1]["event"] != "run-ended"
+
+
+# -- unknown is not healthy: a probe sample that timed out fails its conditions --------
+
+
+def _trickle(p: Proxy, *, guard: str, steady: str, timeout_s: float = 0.5) -> str:
+    # 64 KiB through 4 KB/s takes 16 s: every probe during injection runs out of time
+    return f"""
+title: a dependency that trickles bytes
+seed: 4
+targets:
+  api: {{type: http, url: "http://{p.listen}"}}
+  features: {{type: proxy, api_url: "{p.api}", proxy: api}}
+probes:
+  p: {{type: http, target: api, path: /big, every_s: 0.2, timeout_s: {timeout_s}}}
+steady_state: ['{steady}']
+{f"guardrails: ['{guard}']" if guard else ""}
+method:
+  - fault: {{type: proxy-toxic, toxic: bandwidth, attributes: {{rate: 4}}}}
+    target: features
+    start_s: 0.1
+    duration_s: 2.5
+phases: {{baseline_s: 0.6, recovery_s: 0.6}}
+safety: {{guardrail_interval_s: 0.2, ttl_s: 3}}
+"""
+
+
+def test_trickling_dependency_trips_the_ok_guardrail(tmp_path: Path, proxy: Proxy) -> None:
+    exp = _trickle(proxy, guard="p.ok == 1", steady="p.ok == 1")
+    code, events, summary = run(tmp_path, write(tmp_path, exp))
+    assert (code, summary["status"]) == (3, "aborted"), summary
+    breach = next(e for e in events if e["event"] == "guardrail")
+    assert breach["checks"][0]["value"] == 0
+    failed = [
+        e
+        for e in events
+        if e["event"] == "sample" and e["phase"] == "injecting" and e["values"].get("error")
+    ]
+    # the probe's own deadline cut the exchange: it is a timeout, not a hang
+    assert failed and all(e["values"]["timeout"] == 1 for e in failed)
+    assert all(e["values"]["latency_ms"] >= 500 for e in failed)
+    assert toxics(proxy) == []
+
+
+def test_trickling_dependency_breaks_a_latency_steady_state(tmp_path: Path, proxy: Proxy) -> None:
+    # the threshold lies above the probe's timeout: only "a failed sample fails every
+    # condition over its probe" can catch it
+    exp = _trickle(proxy, guard="", steady="p.latency_ms < 5000")
+    code, events, summary = run(tmp_path, write(tmp_path, exp))
+    assert (code, summary["status"]) == (1, "deviated"), summary
+    broke = [
+        c
+        for e in events
+        if e["event"] == "steady-state" and e["phase"] == "injecting" and not e["ok"]
+        for c in e["checks"]
+        if c["detail"] != "no data"  # the phase's first check, before its first sample
+    ]
+    assert broke and "failed" in broke[0]["detail"]

@@ -94,3 +94,50 @@ def test_plain_callable_is_an_slo() -> None:
     state = make_state({"a.x": [(1, 5.0)]})
     combined = slo("a.x > 1") & (lambda s: s.elapsed > 50)
     assert combined.evaluate(state).ok
+
+
+# a probe's samples: t=96 ok, t=98 failed (timed out), t=99 ok; every sample has `error`
+_FAILED_AT_98 = {
+    "api.error": [(96, 0.0), (98, 1.0), (99, 0.0)],
+    "api.ok": [(96, 1.0), (98, 0.0), (99, 1.0)],
+    "api.lat": [(96, 10.0), (98, 500.0), (99, 12.0)],
+    "api.score": [(96, 0.9), (99, 0.9)],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "ok", "detail"),
+    [
+        # over ok/error the failed sample counts in (ok = 0)
+        ("mean(api.ok) >= 0.6 over 10s", 100, True, ""),
+        ("mean(api.ok) >= 0.9 over 10s", 100, False, "0.666667 violates >= 0.9"),
+        ("max(api.error) == 0 over 10s", 100, False, "1 violates == 0"),
+        # over any other metric it fails the condition, whatever its value would be
+        ("max(api.lat) < 1000 over 10s", 100, False, "1 of 3 samples in the window failed"),
+        ("mean(api.score) > 0.5 over 10s", 100, False, "1 of 3 samples in the window failed"),
+        # the window no longer holds it
+        ("max(api.lat) < 1000 over 1.5s", 100, True, ""),
+        # the latest sample alone is judged
+        ("api.lat < 1000", 100, True, ""),
+        # a window with samples but no successful one, whatever the metric
+        ("max(api.ok) >= 0 over 1s", 98.5, False, "no successful sample in the window (1 failed)"),
+        ("api.lat < 1000", 98.5, False, "no successful sample in the window (1 failed)"),
+    ],
+)
+def test_a_failed_sample_is_a_failed_observation(
+    text: str, now: float, ok: bool, detail: str
+) -> None:
+    samples = {k: [p for p in v if p[0] <= now] for k, v in _FAILED_AT_98.items()}
+    check = slo(text).evaluate(make_state(samples, now=now))
+    assert (check.ok, check.detail) == (ok, detail)
+
+
+def test_the_latest_sample_failed_so_ok_is_zero() -> None:
+    samples = {k: [p for p in v if p[0] <= 98] for k, v in _FAILED_AT_98.items()}
+    assert slo("api.ok == 1").evaluate(make_state(samples, now=98.5)).value == 0
+
+
+def test_a_sample_that_did_not_report_the_metric_fails() -> None:
+    state = make_state({"api.error": [(99, 0.0)], "api.lat": [(98, 5.0)]}, now=100)
+    check = slo("api.lat < 1000").evaluate(state)
+    assert not check.ok and check.detail == "1 of 1 samples did not report 'lat'"

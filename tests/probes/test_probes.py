@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import subprocess
+import time
 
 import pytest
 
@@ -42,7 +44,8 @@ async def test_http_probe_unreachable_is_a_measurement() -> None:
         out = await probe("http", target="api").measure(c)
     finally:
         await c.client().aclose()
-    assert out["ok"] == 0 and out["status"] == 0
+    assert out["ok"] == 0 and out["status"] == 0 and out["error"] == 1
+    assert out["latency_ms"] >= 2000  # a failed sample is at least as slow as its timeout
 
 
 async def test_http_probe_timeout_is_a_measurement(http_server: Server) -> None:
@@ -51,7 +54,7 @@ async def test_http_probe_timeout_is_a_measurement(http_server: Server) -> None:
         out = await probe("http", target="api", path="/slow", timeout_s=0.05).measure(c)
     finally:
         await c.client().aclose()
-    assert out["ok"] == 0 and out["timeout"] == 1
+    assert out["ok"] == 0 and out["timeout"] == 1 and out["error"] == 1
 
 
 async def test_prometheus_probe_sums_matching_series(http_server: Server) -> None:
@@ -140,3 +143,30 @@ def test_http_probe_validates_json_field_at_load() -> None:
     with pytest.raises(PydanticError, match="json_field must start with"):
         probe("http", target="api", json_field="score")
     assert math.isfinite(1.0)
+
+
+async def test_http_probe_timeout_is_one_deadline_for_the_whole_exchange() -> None:
+    # a server that trickles its answer, one byte every 50 ms: each read is quick, the
+    # whole exchange is not
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+        for _ in range(100):
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        writer.close()
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    c = ctx(api=HttpTarget(url=f"http://127.0.0.1:{port}"))
+    try:
+        t0 = time.monotonic()
+        out = await probe("http", target="api", timeout_s=0.3).measure(c)
+        took = time.monotonic() - t0
+    finally:
+        await c.client().aclose()
+        server.close()
+    assert took < 1.0
+    assert out["ok"] == 0 and out["timeout"] == 1 and out["error"] == 1
+    assert out["latency_ms"] >= 300

@@ -7,6 +7,7 @@ GET /health   200 {"ok": true, "score": 0.95}
 GET /fail     500
 GET /slow     sleeps --slow-ms, then 200
 GET /metrics  Prometheus text: requests_total{path=...}, model_accuracy 0.93
+GET /big      200, a 64 KiB JSON answer (what a slow link takes seconds to carry)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COUNTS: dict[str, int] = {}
 LOCK = threading.Lock()
+_BIG = json.dumps({"ok": True, "pad": "x" * (64 * 1024 - 23)}).encode()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -48,6 +50,8 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/slow":
             time.sleep(self.slow_ms / 1000)
             self._send(200, b'{"ok": true}')
+        elif self.path == "/big":
+            self._send(200, _BIG)
         elif self.path == "/metrics":
             with LOCK:
                 lines = [

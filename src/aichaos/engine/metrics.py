@@ -48,6 +48,15 @@ class MetricStore:
         hi = bisect.bisect_right(ts, until)
         return self._v[name][lo:hi]
 
+    def pairs(self, name: str, since: float, until: float = math.inf) -> list[tuple[float, float]]:
+        """``(t, value)`` samples of ``name`` with ``since <= t <= until``."""
+        ts = self._t.get(name)
+        if not ts:
+            return []
+        lo = bisect.bisect_left(ts, since)
+        hi = bisect.bisect_right(ts, until)
+        return list(zip(ts[lo:hi], self._v[name][lo:hi], strict=True))
+
     def last(self, name: str) -> tuple[float, float] | None:
         """The latest ``(t, value)`` of ``name``, or ``None``."""
         ts = self._t.get(name)

@@ -28,7 +28,7 @@ from aichaos.engine.plan import plan
 from aichaos.engine.result import EXIT_CODES, RunResult
 from aichaos.engine.rollback import run_rollbacks
 from aichaos.engine.sampler import Sampler
-from aichaos.engine.slo import Check
+from aichaos.engine.slo import NO_SUCCESS, Check
 from aichaos.engine.state import ExperimentState, Phase
 from aichaos.engine.tasks import cancel, settle, task_error
 from aichaos.errors import SafetyError
@@ -143,6 +143,23 @@ class Engine:
         assert self.journal is not None
         self.journal.write("steady-state", phase=where, ok=check.ok, checks=check.rows())
         return check
+
+    def _unobserved(self, since: float) -> list[str]:
+        """Conditions no successful sample informed during injection: unknown, not held."""
+        exp = self.experiment
+        now = self.clock()
+        missed = [
+            (section, cond)
+            for section, slos in (("steady state", exp.steady_state), ("guardrail", exp.guardrails))
+            for cond in (c for s in slos for c in s.conditions())
+            if not cond.observed(self.store, since, now)
+        ]
+        if missed and self.journal is not None:
+            rows = [
+                {"slo": str(c), "ok": False, "value": None, "detail": NO_SUCCESS} for _, c in missed
+            ]
+            self.journal.write("steady-state", phase=Phase.INJECTING, ok=False, checks=rows)
+        return [f"{section} {c}: {NO_SUCCESS} during injection" for section, c in missed]
 
     def _on_sample(self) -> None:
         self._check_guardrails()
@@ -329,6 +346,7 @@ class Engine:
                 clock=self.clock,
             )
             self._enter(Phase.INJECTING)
+            injected_at = self.phase_started
             method_task = asyncio.create_task(self.method.run())
             abort_wait = asyncio.create_task(self._abort.wait())
             try:
@@ -342,6 +360,7 @@ class Engine:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.shield(settle(method_task))
             error = task_error(method_task)
+            unobserved = self._unobserved(injected_at)
 
             self._enter(Phase.RECOVERING)
             await run_rollbacks(exp, targets=targets, journal=journal, client=client)
@@ -359,6 +378,8 @@ class Engine:
                 return "error", "some faults could not be reverted: " + "; ".join(
                     self.method.revert_failures
                 )
+            if unobserved:
+                return "deviated", "; ".join(unobserved)
             if after is not None and not after.ok:
                 failing = "; ".join(f"{c.expr} ({c.detail})" for c in after.failing())
                 return "deviated", f"steady state did not recover: {failing}"

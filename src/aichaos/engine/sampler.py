@@ -3,6 +3,12 @@
 Each probe sample runs under an enforced timeout: a hung model call becomes a
 ``probe-error`` event, never a hung run. After every stored sample the engine's
 ``on_sample`` hook runs, so a guardrail sees a breach the moment its data arrives.
+
+Every probe sample carries ``error``: 0 for a sample that succeeded, 1 for one that
+raised or timed out (a probe may also report ``error: 1`` itself, as the HTTP probe does
+for a connection failure). A failed sample is stored as ``ok = 0``, ``latency_ms`` at
+least the probe's timeout and ``timeout`` 0 or 1, and SLOs treat it as a failed
+observation for every condition over that probe (see :mod:`aichaos.engine.slo`).
 """
 
 from __future__ import annotations
@@ -77,19 +83,22 @@ class Sampler:
     async def _sample(self, name: str, probe: Probe) -> None:
         # Probes that time out by themselves report it as a measurement; the enforced
         # limit sits a little above theirs and catches the ones that hang regardless.
-        timeout = self.probe_ctx.timeout_for(probe) + _GRACE_S
+        own = self.probe_ctx.timeout_for(probe)
+        timeout = own + _GRACE_S
+        t0 = self.clock()
         try:
             values = await asyncio.wait_for(probe.measure(self.probe_ctx), timeout)
         except Exception as exc:  # a failed sample is journaled and recorded, not fatal
-            why = (
-                f"timed out after {timeout:g}s"
-                if isinstance(exc, TimeoutError)
-                else f"{type(exc).__name__}: {exc}"
-            )
+            timed_out = isinstance(exc, TimeoutError)
+            why = f"timed out after {timeout:g}s" if timed_out else f"{type(exc).__name__}: {exc}"
             self.journal.write("probe-error", source=name, error=why)
-            self.record(name, {"error": 1.0})
+            latency_ms = max(self.clock() - t0, own) * 1e3
+            self.record(
+                name,
+                {"error": 1.0, "ok": 0.0, "latency_ms": latency_ms, "timeout": float(timed_out)},
+            )
             return
-        self.record(name, {**values, "error": 0.0})
+        self.record(name, {"error": 0.0, **values})
 
     async def _probe_loop(self, name: str, probe: Probe) -> None:
         every = probe.every_s or self.default_every_s

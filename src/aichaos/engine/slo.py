@@ -12,7 +12,12 @@ Aggregations: last, mean, min, max, sum, count, p50, p90, p95, p99 (any pNN). Op
 ``f(state) -> bool`` is accepted wherever an SLO is.
 
 An SLO with no sample in its window is *unknown*, which does not hold: a silent system
-is not a healthy one.
+is not a healthy one. Unknown is not healthy either: a probe sample that errored or timed
+out (``error = 1``) is a failed observation for every condition over that probe. It fails
+the condition whose window holds it, except conditions over ``ok``, ``error`` and
+``timeout``, which count it in (``ok = 0``), so ``mean(api.ok) >= 0.95 over 30s``
+tolerates 5 % failed samples. A window that holds samples but no successful one fails
+with "no successful sample in the window", whatever the metric.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aichaos.engine.metrics import aggregate
+from aichaos.engine.metrics import MetricStore, aggregate
 from aichaos.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -50,6 +55,11 @@ _RE = re.compile(
     rf"(?:\s+over\s+(?P<win>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m))?\s*$"
 )
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0}
+
+#: metrics a failed sample carries itself (ok = 0, error = 1, timeout = 0/1): a condition
+#: over one of them counts the failed sample in; over any other metric it fails
+OUTCOME_METRICS = frozenset({"ok", "error", "timeout"})
+NO_SUCCESS = "no successful sample in the window"
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,10 @@ class SLO(ABC):
         """Metric names this SLO reads (for plan checks)."""
         return set()
 
+    def conditions(self) -> list[Condition]:
+        """Every :class:`Condition` in this SLO, in order."""
+        return []
+
     def __and__(self, other: SLO | Callable[[ExperimentState], bool]) -> AllOf:
         return AllOf((*_flat(self, AllOf), *_flat(slo(other), AllOf)))
 
@@ -129,22 +143,46 @@ class Condition(SLO):
 
     def evaluate(self, state: ExperimentState) -> Check:
         now = state.now
-        if self.window_s is None and self.agg == "last":
-            latest = state.store.last(self.metric)
-            values = [latest[1]] if latest and latest[0] >= state.phase_started else []
-        else:
-            since = now - self.window_s if self.window_s is not None else state.phase_started
-            values = state.store.window(self.metric, since, now)
+        store = state.store
+        source, _, key = self.metric.partition(".")
+        outcome = f"{source}.error"  # every probe sample has it; workload samples do not
+        since = now - self.window_s if self.window_s is not None else state.phase_started
+        latest_only = self.window_s is None and self.agg == "last"
         expr = self.text or self.to_data()
-        if not values:
+        if latest_only:
+            latest = store.last(outcome) or store.last(self.metric)
+            if latest is None or latest[0] < since:
+                return Check(False, expr, None, "no data")
+            since = latest[0]  # judge the latest sample alone
+        values = store.window(self.metric, since, now)
+        errors = store.window(outcome, since, now)
+        if latest_only:
+            values, errors = values[-1:], errors[-1:]
+        if not values and not errors:
             return Check(False, expr, None, "no data")
-        value = aggregate(self.agg, values)
-        if math.isnan(value):
-            return Check(False, expr, value, "value is NaN")
-        ok = _OPS[self.op](value, self.threshold)
-        return Check(
-            ok, expr, value, "" if ok else f"{value:g} violates {self.op} {self.threshold:g}"
-        )
+        failed = sum(1 for e in errors if e > 0)
+        seen = aggregate(self.agg, values) if values else None
+        if errors and failed == len(errors):
+            return Check(False, expr, seen, f"{NO_SUCCESS} ({failed} failed)")
+        if failed and key not in OUTCOME_METRICS:
+            why = f"{failed} of {len(errors)} samples in the window failed"
+            return Check(False, expr, seen, why)
+        if len(values) < len(errors):
+            missing = len(errors) - len(values)
+            return Check(
+                False, expr, seen, f"{missing} of {len(errors)} samples did not report {key!r}"
+            )
+        assert seen is not None
+        if math.isnan(seen):
+            return Check(False, expr, seen, "value is NaN")
+        ok = _OPS[self.op](seen, self.threshold)
+        why = "" if ok else f"{seen:g} violates {self.op} {self.threshold:g}"
+        return Check(ok, expr, seen, why)
+
+    def observed(self, store: MetricStore, since: float, until: float) -> bool:
+        """True when a successful sample in ``[since, until]`` reported this metric."""
+        failed = dict(store.pairs(f"{self.metric.partition('.')[0]}.error", since, until))
+        return any(failed.get(t, 0.0) == 0 for t, _ in store.pairs(self.metric, since, until))
 
     def to_data(self) -> str:
         if self.text:
@@ -155,6 +193,9 @@ class Condition(SLO):
 
     def metrics(self) -> set[str]:
         return {self.metric}
+
+    def conditions(self) -> list[Condition]:
+        return [self]
 
 
 @dataclass(frozen=True)
@@ -173,6 +214,9 @@ class AllOf(SLO):
     def metrics(self) -> set[str]:
         return set().union(*(p.metrics() for p in self.parts))
 
+    def conditions(self) -> list[Condition]:
+        return [c for p in self.parts for c in p.conditions()]
+
 
 @dataclass(frozen=True)
 class AnyOf(SLO):
@@ -189,6 +233,9 @@ class AnyOf(SLO):
 
     def metrics(self) -> set[str]:
         return set().union(*(p.metrics() for p in self.parts))
+
+    def conditions(self) -> list[Condition]:
+        return [c for p in self.parts for c in p.conditions()]
 
 
 @dataclass(frozen=True)

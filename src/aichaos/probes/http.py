@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -20,8 +21,11 @@ class HttpProbe(Probe):
     """Request ``path`` on an ``http`` target; report ok, status, latency_ms [, value].
 
     ``ok`` is 1 when the status is in ``expect_status`` (and the JSON field, if named,
-    is a number). Connection failures and timeouts are measurements (``ok = 0``,
-    ``status = 0``), not errors: an unreachable service is exactly what chaos shows.
+    is a number). Connection failures and timeouts are failed samples (``error = 1``,
+    ``ok = 0``, ``status = 0``, ``latency_ms`` at least the timeout): an unreachable
+    service is exactly what chaos shows, and it fails every condition over this probe.
+    The timeout is one deadline for the whole exchange, connect to last byte: a server
+    that trickles its answer cannot stretch it read by read.
     """
 
     target: str = Field(description="name of an http target")
@@ -40,28 +44,33 @@ class HttpProbe(Probe):
                 raise ValueError(f"json_field {exc}, got {self.json_field!r}") from None
 
     async def measure(self, ctx: ProbeContext) -> dict[str, float]:
-        """One request; latency measured around the whole exchange."""
+        """One request under one deadline; latency measured around the whole exchange."""
         import httpx
 
         target = ctx.target(self.target, "http")
         url = target.url.rstrip("/") + self.path
         client = ctx.client()
+        timeout_s = ctx.timeout_for(self)
         t0 = time.perf_counter()
         try:
-            resp = await client.request(
-                self.method,
-                url,
-                headers=target.headers,
-                json=self.json_body,
-                timeout=ctx.timeout_for(self),
-            )
+            # httpx's timeout applies per read; the deadline bounds the whole exchange
+            async with asyncio.timeout(timeout_s):
+                resp = await client.request(
+                    self.method,
+                    url,
+                    headers=target.headers,
+                    json=self.json_body,
+                    timeout=timeout_s,
+                )
             body = resp.content
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, TimeoutError) as exc:
+            timed_out = isinstance(exc, (httpx.TimeoutException, TimeoutError))
             return {
                 "ok": 0.0,
                 "status": 0.0,
-                "latency_ms": (time.perf_counter() - t0) * 1e3,
-                "timeout": 1.0 if isinstance(exc, httpx.TimeoutException) else 0.0,
+                "latency_ms": max(time.perf_counter() - t0, timeout_s) * 1e3,
+                "timeout": 1.0 if timed_out else 0.0,
+                "error": 1.0,
             }
         latency_ms = (time.perf_counter() - t0) * 1e3
         out = {
