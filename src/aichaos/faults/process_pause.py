@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+from aichaos.faults.claims import Claim, claim, pid_resource
 from aichaos.faults.undo import SendSignal, UndoAction
 from aichaos.resource.pids import select_pids
 from aichaos.targets import ProcessTarget
@@ -39,12 +40,21 @@ class _PauseInjection(Injection):
         super().__init__(fault, ctx)
         self.target: ProcessTarget = ctx.target
         self.pids: list[int] = []
+        self.claims: list[Claim] = []
 
     async def apply(self) -> None:
         pids = (await asyncio.to_thread(select_pids, self.target)).hit
         fraction = self.ctx.blast_radius.fraction
         count = max(1, round(len(pids) * fraction)) if fraction > 0 else 0
         chosen = sorted(self.ctx.rng.sample(pids, count))
+        # Claim every pid before stopping any: a pid another fault holds paused would be
+        # resumed by whichever revert comes first.
+        try:
+            for pid in chosen:
+                self.claims.append(claim(pid_resource(pid), f"process-pause of pid {pid}"))
+        except BaseException:
+            self._release()
+            raise
         # Record before sending, so undo_actions covers a pid even if a later kill fails.
         self.pids = chosen
         for pid in chosen:
@@ -60,6 +70,12 @@ class _PauseInjection(Injection):
         for pid in self.pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
+        self._release()
+
+    def _release(self) -> None:
+        claims, self.claims = self.claims, []
+        for c in claims:
+            c.release()
 
     def undo_actions(self) -> list[UndoAction]:
         return [SendSignal(pid=pid, signal="SIGCONT") for pid in self.pids]

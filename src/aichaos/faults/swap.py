@@ -31,6 +31,7 @@ import uuid
 from pathlib import Path
 
 from aichaos.errors import InjectionError, RevertError
+from aichaos.faults.claims import Claim, claim, file_resource
 from aichaos.faults.undo import (
     RemovePath,
     RestoreFile,
@@ -61,17 +62,28 @@ class FileSwap:
         self.kept = False
         #: (device, inode) of what the path holds as far as aichaos knows
         self._placed: tuple[int, int] | None = None
+        self._claim: Claim | None = None
 
     def keep(self) -> Path:
-        """Keep the original at :attr:`backup` and take its checksum; returns the backup."""
+        """Keep the original at :attr:`backup` and take its checksum; returns the backup.
+
+        The file is claimed first (:mod:`aichaos.faults.claims`): a file another fault
+        holds swapped is refused with :class:`~aichaos.errors.SafetyError`, since keeping
+        its damaged bytes as "the original" would restore the damage last.
+        """
+        self._claim = claim(file_resource(self.path), f"a fault on {self.path}")
         try:
-            os.link(self.path, self.backup)
-            st = os.stat(self.backup)
-        except FileNotFoundError:
+            try:
+                os.link(self.path, self.backup)
+                st = os.stat(self.backup)
+            except FileNotFoundError:
+                raise
+            except OSError:  # another filesystem, or one without hard links
+                st = os.stat(self.path)
+                shutil.copy2(self.path, self.backup)
+        except BaseException:
+            self.release_claim()
             raise
-        except OSError:  # another filesystem, or one without hard links
-            st = os.stat(self.path)
-            shutil.copy2(self.path, self.backup)
         self._placed = (st.st_dev, st.st_ino)
         self.kept = True
         self.checksum = sha256(self.backup)
@@ -109,11 +121,19 @@ class FileSwap:
         except OSError as exc:
             raise RevertError(str(exc)) from exc
         self.kept = False
+        self.release_claim()
 
     def discard(self) -> None:
         """Drop the kept original: nothing was put, the file was never changed."""
         self.backup.unlink(missing_ok=True)
         self.kept = False
+        self.release_claim()
+
+    def release_claim(self) -> None:
+        """Give the file back to other faults (after a restore, or when nothing was put)."""
+        held, self._claim = self._claim, None
+        if held is not None:
+            held.release()
 
     def undo_action(self) -> RestoreFile:
         """The watchdog's form of :meth:`restore`."""
@@ -160,6 +180,8 @@ class SwapFolder:
                 perform(action)
         except OSError as exc:
             raise RevertError(str(exc)) from exc
+        for swap in self.swaps:
+            swap.release_claim()
         self.swaps.clear()
 
     def undo_actions(self) -> list[UndoAction]:

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 
 from aichaos.errors import InjectionError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+from aichaos.faults.claims import exclusive
 from aichaos.faults.undo import RemovePath, UndoAction
 from aichaos.resource.safety import DEFAULT_FLOOR_FRACTION, check_disk_floor, disk_usage
 
@@ -87,15 +88,23 @@ class _DiskInjection(Injection):
 
     async def apply(self) -> None:
         directory = Path(self.fault.directory)
-        size = self._size(directory)
-        check_disk_floor(directory, size, self.fault.floor_fraction)
-        self.size = size
-        self.path = directory / f".aichaos-fill-{uuid.uuid4().hex[:12]}"
         try:
-            await asyncio.to_thread(_fill, self.path, size)
+            await asyncio.to_thread(self._check_and_fill, directory)
         except OSError as exc:
             await self.revert()
             raise InjectionError(f"disk fill in {directory} failed: {exc}") from exc
+
+    def _check_and_fill(self, directory: Path) -> None:
+        # Two fills checking the free space before either allocates would both pass the
+        # floor check and together breach it: check and allocate under one machine-wide
+        # lock per filesystem, so the second check sees the first's file.
+        disk_usage(directory)  # a missing directory is a validation error, not an OSError
+        with exclusive(f"disk:{os.stat(directory).st_dev}"):
+            size = self._size(directory)
+            check_disk_floor(directory, size, self.fault.floor_fraction)
+            self.size = size
+            self.path = directory / f".aichaos-fill-{uuid.uuid4().hex[:12]}"
+            _fill(self.path, size)
 
     async def revert(self) -> None:
         path, self.path = self.path, None

@@ -1,0 +1,157 @@
+"""Per-resource claims: two faults never act on one file or process at once.
+
+Faults that move a file aside or stop a process remember the state they found and put it
+back on revert. Two of them on one resource undo each other: the second backs up the
+first's damage and "restores" it last, or lifts the first's pause early. So such a fault
+*claims* its resource before touching it, in a lock directory shared by every process on
+the machine (``AICHAOS_LOCK_DIR``, default ``/tmp/aichaos-locks``), and a second claim is
+refused with the holder's name: refusing is the only answer that leaves the resource as
+the user had it (stacking two truncations or two pauses has no defined undo order).
+
+A claim outlives its runner until the damage is undone: it is held while the runner
+lives *or* while a watchdog of that runner lives (the watchdog exits only once every
+lease is undone), so a SIGKILLed runner's file is not backed up again, damaged, by the
+next experiment before the watchdog restores it.
+
+:func:`exclusive` is the short form, for check-then-act sequences that must be atomic
+across processes (a disk fill's free-space check and allocation).
+
+>>> c = claim("file:/data/a.csv", "truncate a.csv")   # doctest: +SKIP
+>>> c.release()                                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from aichaos.errors import SafetyError
+
+__all__ = ["Claim", "claim", "exclusive", "file_resource", "lock_dir", "pid_resource"]
+
+
+def lock_dir() -> Path:
+    """The machine-wide lock directory (created sticky and world-writable, like /tmp)."""
+    d = Path(os.environ.get("AICHAOS_LOCK_DIR") or "/tmp/aichaos-locks")
+    if not d.is_dir():
+        with contextlib.suppress(FileExistsError):
+            d.mkdir(parents=True)
+            os.chmod(d, 0o1777)
+    return d
+
+
+def file_resource(path: str | Path) -> str:
+    """The claim name of a file: its real path, so two spellings are one resource."""
+    return f"file:{os.path.realpath(path)}"
+
+
+def pid_resource(pid: int) -> str:
+    """The claim name of a process: pid and start time, so a reused pid is another one."""
+    return f"pid:{pid}:{_start_time(pid)}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "gone"
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _file_for(resource: str) -> Path:
+    return lock_dir() / f"{hashlib.sha256(resource.encode()).hexdigest()[:32]}.claim"
+
+
+@contextlib.contextmanager
+def exclusive(resource: str, timeout_s: float = 30.0) -> Iterator[None]:
+    """Hold the machine-wide mutex of ``resource`` (``flock``: freed if the holder dies)."""
+    path = lock_dir() / f"{hashlib.sha256(resource.encode()).hexdigest()[:32]}.mutex"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise SafetyError(
+                        f"{resource} stayed locked by another aichaos process for {timeout_s:g}s"
+                    ) from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)  # closing drops the flock
+
+
+def _held(info: dict[str, object]) -> bool:
+    """Whether the claim's runner, or a watchdog still undoing its faults, is alive."""
+    pid = info.get("pid")
+    if not isinstance(pid, int):
+        return False
+    if _start_time(pid) == info.get("start"):
+        return True
+    watchdog = re.compile(rf"aichaos\.engine\.watchdog .* --parent {pid}( |$)")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if watchdog.search(cmd.strip()):
+                return True
+    return False
+
+
+class Claim:
+    """A held claim; :meth:`release` gives the resource back (only this claim's own file)."""
+
+    def __init__(self, resource: str, path: Path, token: str) -> None:
+        self.resource = resource
+        self.path = path
+        self.token = token
+
+    def release(self) -> None:
+        """Remove the claim if it is still ours."""
+        with exclusive("claims"):
+            try:
+                info = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                return
+            if info.get("token") == self.token:
+                self.path.unlink(missing_ok=True)
+
+
+def claim(resource: str, label: str) -> Claim:
+    """Claim ``resource`` for a fault; :class:`SafetyError` naming the holder if taken."""
+    path = _file_for(resource)
+    token = uuid.uuid4().hex
+    pid = os.getpid()
+    with exclusive("claims"):
+        try:
+            info = json.loads(path.read_text())
+        except FileNotFoundError:
+            info = None
+        except (OSError, ValueError):
+            info = {}  # unreadable or half-written by a crashed process: stale
+        if info is not None and _held(info):
+            raise SafetyError(
+                f"{resource.split(':', 1)[0]} {resource.split(':', 2)[1]} is already under "
+                f"a fault ({info.get('label')!r}, aichaos pid {info.get('pid')}); a second "
+                "fault on it would undo the first or be undone by it, so it is refused"
+            )
+        body = {"resource": resource, "label": label, "pid": pid}
+        body |= {"start": _start_time(pid), "token": token}
+        tmp = path.with_name(f".{token}.tmp")
+        tmp.write_text(json.dumps(body))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    return Claim(resource, path, token)
