@@ -35,7 +35,7 @@ from pathlib import Path
 
 from aichaos.errors import SafetyError
 
-__all__ = ["Claim", "claim", "exclusive", "file_resource", "lock_dir", "pid_resource"]
+__all__ = ["Claim", "claim", "claiming", "exclusive", "file_resource", "lock_dir", "pid_resource"]
 
 
 def lock_dir() -> Path:
@@ -93,7 +93,15 @@ def exclusive(resource: str, timeout_s: float = 30.0) -> Iterator[None]:
 
 
 def _held(info: dict[str, object]) -> bool:
-    """Whether the claim's runner, or a watchdog still undoing its faults, is alive."""
+    """Whether the claimed fault may still be on.
+
+    With ``evidence`` (a file that exists exactly while the fault is on: a swap's kept
+    original), that file decides. Otherwise: while the claim's runner lives, or a watchdog
+    of that runner does (it exits only once every lease is undone).
+    """
+    evidence = info.get("evidence")
+    if isinstance(evidence, str):
+        return os.path.lexists(evidence)
     pid = info.get("pid")
     if not isinstance(pid, int):
         return False
@@ -103,10 +111,10 @@ def _held(info: dict[str, object]) -> bool:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                raw = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if watchdog.search(cmd.strip()):
+            if watchdog.search(raw.replace(b"\0", b" ").decode(errors="replace").strip()):
                 return True
     return False
 
@@ -130,8 +138,14 @@ class Claim:
                 self.path.unlink(missing_ok=True)
 
 
-def claim(resource: str, label: str) -> Claim:
-    """Claim ``resource`` for a fault; :class:`SafetyError` naming the holder if taken."""
+@contextlib.contextmanager
+def claiming(resource: str, label: str, evidence: Path | None = None) -> Iterator[Claim]:
+    """Claim ``resource`` for a fault; :class:`SafetyError` naming the holder if taken.
+
+    The body runs under the claims mutex and should create ``evidence`` (when given); the
+    claim is written only if the body succeeds, so no other process sees a claim whose
+    evidence does not exist yet.
+    """
     path = _file_for(resource)
     token = uuid.uuid4().hex
     pid = os.getpid()
@@ -143,15 +157,22 @@ def claim(resource: str, label: str) -> Claim:
         except (OSError, ValueError):
             info = {}  # unreadable or half-written by a crashed process: stale
         if info is not None and _held(info):
+            kind, name = resource.split(":", 2)[:2]
             raise SafetyError(
-                f"{resource.split(':', 1)[0]} {resource.split(':', 2)[1]} is already under "
-                f"a fault ({info.get('label')!r}, aichaos pid {info.get('pid')}); a second "
-                "fault on it would undo the first or be undone by it, so it is refused"
+                f"{kind} {name} is already under a fault ({info.get('label')!r}, aichaos "
+                f"pid {info.get('pid')}); a second fault on it would undo the first or be "
+                "undone by it, so it is refused"
             )
-        body = {"resource": resource, "label": label, "pid": pid}
-        body |= {"start": _start_time(pid), "token": token}
+        yield Claim(resource, path, token)
+        body = {"resource": resource, "label": label, "pid": pid, "start": _start_time(pid)}
+        body |= {"token": token, "evidence": None if evidence is None else str(evidence)}
         tmp = path.with_name(f".{token}.tmp")
         tmp.write_text(json.dumps(body))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    return Claim(resource, path, token)
+
+
+def claim(resource: str, label: str) -> Claim:
+    """Claim ``resource`` (held while this runner or its watchdog lives)."""
+    with claiming(resource, label) as held:
+        return held

@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 
 from aichaos.errors import InjectionError, RevertError
-from aichaos.faults.claims import Claim, claim, file_resource
+from aichaos.faults.claims import Claim, claiming, file_resource
 from aichaos.faults.undo import (
     RemovePath,
     RestoreFile,
@@ -71,8 +71,7 @@ class FileSwap:
         holds swapped is refused with :class:`~aichaos.errors.SafetyError`, since keeping
         its damaged bytes as "the original" would restore the damage last.
         """
-        self._claim = claim(file_resource(self.path), f"a fault on {self.path}")
-        try:
+        with claiming(file_resource(self.path), f"a fault on {self.path}", self.backup) as c:
             try:
                 os.link(self.path, self.backup)
                 st = os.stat(self.backup)
@@ -81,9 +80,7 @@ class FileSwap:
             except OSError:  # another filesystem, or one without hard links
                 st = os.stat(self.path)
                 shutil.copy2(self.path, self.backup)
-        except BaseException:
-            self.release_claim()
-            raise
+        self._claim = c
         self._placed = (st.st_dev, st.st_ino)
         self.kept = True
         self.checksum = sha256(self.backup)
