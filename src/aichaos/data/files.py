@@ -72,8 +72,7 @@ class FileInjection(Injection):
             name = f".{self.path.name}.aichaos-orig-{uuid.uuid4().hex[:8]}"
             backup = Path(fault.backup_dir) / name
         self.swap = FileSwap(self.path, backup)
-        #: what the fault did to the file (bytes before / after, whether any differ)
-        self.effect: dict[str, Any] = {}
+        self._effect: dict[str, Any] | None = None
 
     @property
     def backup(self) -> Path:
@@ -100,7 +99,7 @@ class FileInjection(Injection):
         except BaseException:
             self.swap.discard()  # nothing was put: the file is the original
             raise
-        self.effect = {
+        self._effect = {
             "file": str(self.path),
             "bytes_before": len(original),
             "bytes_after": None if data is None else len(data),
@@ -113,6 +112,10 @@ class FileInjection(Injection):
 
     def undo_actions(self) -> list[UndoAction]:
         return [self.swap.undo_action()] if self.swap.kept else []
+
+    def effect(self) -> dict[str, Any] | None:
+        """The file's bytes before and after, and whether they differ."""
+        return self._effect
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "backup": str(self.backup)}

@@ -225,7 +225,9 @@ class MethodRunner:
         else:
             if live.lease is not None:
                 live.lease.release()
-            self.journal.write("fault-reverted", step=live.step, level=live.level)
+            self.journal.write(
+                "fault-reverted", step=live.step, level=live.level, effect=_effect(live.injection)
+            )
         finally:
             if live in self.live:
                 self.live.remove(live)
@@ -241,10 +243,19 @@ class MethodRunner:
                 await asyncio.wait_for(live.injection.renew(self.ttl_s), self.timeouts.apply_s)
 
 
+def _effect(injection: Injection) -> dict[str, Any] | None:
+    # a fault's own report must not turn a finished revert into an error
+    try:
+        return injection.effect()
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 def _at_level(step: Step, level: float | None) -> tuple[Fault, BlastRadius]:
     if level is None or step.ramp is None:
         return step.fault, step.blast_radius
-    if step.ramp.field == "fraction":
+    if step.ramp.field == "fraction" and "fraction" not in type(step.fault).model_fields:
+        # the blast radius, unless the fault has its own fraction (data-corrupt's cells)
         return step.fault, step.blast_radius.model_copy(update={"fraction": level})
     current = getattr(step.fault, step.ramp.field)
     value: Any = int(level) if isinstance(current, int) and not isinstance(current, bool) else level

@@ -91,8 +91,9 @@ class _Model(BaseModel):
 class Ramp(_Model):
     """Raise a step's blast radius or intensity in levels, stopping at the first breach.
 
-    ``field`` is ``fraction`` (the blast radius) or a numeric field of the fault
-    (``latency_ms``); each of ``values`` is held for ``hold_s`` seconds.
+    ``field`` is ``fraction`` (the fault's own ``fraction`` where it has one, such as
+    ``data-corrupt``; else the blast radius) or a numeric field of the fault
+    (``latency_ms``, ``severity``); each of ``values`` is held for ``hold_s`` seconds.
     """
 
     field: str = Field("fraction", description="'fraction' or a numeric fault field")

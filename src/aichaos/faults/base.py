@@ -143,6 +143,13 @@ class Injection(ABC):
     async def renew(self, ttl_s: float) -> None:  # noqa: B027 - optional hook
         """Push the deadline of a fault that expires on its own (default: nothing to do)."""
 
+    def effect(self) -> dict[str, Any] | None:
+        """What the fault touched so far, as journal-safe counts (None: not reported).
+
+        The proof that a fault happened: cells changed, files rewritten, requests hit.
+        """
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Journal-safe description: the fault's type and parameters."""
         return {"type": self.fault.type, **self.fault.model_dump(mode="json")}
@@ -179,6 +186,7 @@ FAULTS: Registry[Fault] = Registry(
         "aichaos.faults.python_callable",
         "aichaos.data.files",
         "aichaos.data.landing",
+        "aichaos.data.corrupt_fault",
         "aichaos.resource.cpu",
         "aichaos.resource.memory",
         "aichaos.resource.disk",

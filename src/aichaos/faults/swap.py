@@ -86,8 +86,12 @@ class FileSwap:
         self.checksum = sha256(self.backup)
         return self.backup
 
-    def put(self, data: bytes, mode: int | None = None) -> None:
-        """Replace the file by ``data`` atomically (mode: the original's unless given)."""
+    def put(self, data: bytes, mode: int | None = None, *, keep_mtime: bool = False) -> None:
+        """Replace the file by ``data`` atomically (mode: the original's unless given).
+
+        ``keep_mtime``: the new file carries the original's access and modification
+        times, so a reader going by arrival time sees the same order as before.
+        """
         if not self.kept:
             raise InjectionError(f"{self.path}: put() before keep()")
         tmp = self.path.with_name(f".{self.path.name}.aichaos-tmp-{uuid.uuid4().hex[:8]}")
@@ -95,7 +99,10 @@ class FileSwap:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.chmod(tmp, os.stat(self.backup).st_mode & 0o7777 if mode is None else mode)
+            kept = os.stat(self.backup)
+            os.chmod(tmp, kept.st_mode & 0o7777 if mode is None else mode)
+            if keep_mtime:
+                os.utime(tmp, ns=(kept.st_atime_ns, kept.st_mtime_ns))
             st = os.stat(self.path)
             if (st.st_dev, st.st_ino) != self._placed:
                 raise SwapConflict(f"{self.path} was replaced while aichaos prepared its fault")
