@@ -227,17 +227,17 @@ def run_command(
     try:
         journal = Journal(path, redactor=loaded.redactor, overwrite=overwrite)
     except ValidationError as exc:
-        _err(str(exc))
+        _err(loaded.redactor.text(str(exc)))
         sys.exit(2)
     engine = Engine(exp, journal=journal, seed=seed, environment=environment, handle_signals=True)
     try:
         engine.check_environment()
     except SafetyError as exc:
-        _err(str(exc))
+        _err(loaded.redactor.text(str(exc)))
         sys.exit(2)
     halted = engine.kill_switch_set()
     if halted:  # refused before it starts: no journal
-        _err(f"aborted: {halted}")
+        _err(loaded.redactor.text(f"aborted: {halted}"))
         sys.exit(EXIT_CODES["aborted"])
     if not quiet:
         journal.listeners.append(Progress(Console(stderr=True)))
@@ -249,7 +249,7 @@ def run_command(
     try:
         journal.open()
     except ValidationError as exc:
-        _err(str(exc))
+        _err(loaded.redactor.text(str(exc)))
         sys.exit(2)
     except OSError as exc:
         _err(f"cannot write journal {path}: {exc.strerror}")
@@ -257,9 +257,9 @@ def run_command(
     try:
         result = _run_loop(engine.run())
     except AichaosError as exc:
-        _err(str(exc))
+        _err(loaded.redactor.text(str(exc)))
         sys.exit(5)
-    click.echo(f"{result.status}: {result.reason}")
+    click.echo(loaded.redactor.text(f"{result.status}: {result.reason}"))
     click.echo(f"journal: {result.journal}")
     sys.exit(result.exit_code)
 

@@ -193,15 +193,17 @@ def _substitute(
     return _REF.sub(repl, data)
 
 
-def _describe(value: Any) -> str:
-    text = repr(value)
+def _describe(value: Any, redactor: Redactor) -> str:
+    # redact before repr and truncation: either would hide a secret from the redactor
+    # (an escaped newline, a cut-off tail) and leak the rest of it
+    text = repr(redactor.data(value))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _message(err: Any) -> str:
+def _message(err: Any, redactor: Redactor) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
-    got = _describe(err.get("input"))
+    got = _describe(err.get("input"), redactor)
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
@@ -263,18 +265,26 @@ def parse_experiment(text: str | bytes, source: str = "<experiment>") -> Loaded:
     try:
         experiment = Experiment.model_validate(data)
     except pydantic.ValidationError as exc:
-        problems += _problems(exc, lines)
-        raise ExperimentError(source, problems) from None
+        problems += _problems(exc, lines, redactor)
+        raise _redacted(source, problems, redactor) from None
     if problems:
-        raise ExperimentError(source, problems)
+        raise _redacted(source, problems, redactor)
     return Loaded(experiment, source, redactor)
 
 
-def _problems(exc: pydantic.ValidationError, lines: dict[Path_, int]) -> list[Problem]:
+def _redacted(source: str, problems: list[Problem], redactor: Redactor) -> ExperimentError:
+    """The error for ``problems``, no value from ``${env:}`` / ``${file:}`` in any of them."""
+    clean = [Problem(redactor.text(p.path), redactor.text(p.message), p.line) for p in problems]
+    return ExperimentError(source, clean)
+
+
+def _problems(
+    exc: pydantic.ValidationError, lines: dict[Path_, int], redactor: Redactor
+) -> list[Problem]:
     out: list[Problem] = []
     for err in exc.errors(include_url=False):
         loc: Path_ = tuple(err["loc"])
-        msg = _message(err)
+        msg = _message(err, redactor)
         if (err["type"] == "value_error" and not loc and "\n" in msg) or re.match(
             r"^[\w\[\]\.]+: ", msg
         ):
