@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 # loaded once here: pytester's in-process runs restore sys.modules, and numpy cannot be
 # imported twice in one process
 import pandas  # noqa: F401
 import pytest
+
+from aichaos.data.base import CORRUPTIONS
+from aichaos.faults.base import FAULTS
+from aichaos.load.base import WORKLOADS
+from aichaos.probes.base import PROBES
+from aichaos.proxy.toxics.base import TOXICS
+from aichaos.targets import TARGETS
+from tests.conftest import _stop, process_state, start_sleeper
+
+# every registry's built-ins too: re-imported by an inner run, a fault class would no
+# longer be the class the registry holds (isinstance checks fail, names register twice)
+for _registry in (CORRUPTIONS, FAULTS, PROBES, TARGETS, TOXICS, WORKLOADS):
+    _registry.names()
 
 # (in the test module: pytest refuses pytest_plugins in a conftest below the root)
 pytest_plugins = ["pytester"]
@@ -116,7 +134,7 @@ def test_marker_applies_fault_and_reverts_it(inner: pytest.Pytester, tmp_path: P
     assert json.loads(record.read_text()) == {"status": 200}
     out = res.stdout.str()
     assert "assert 503 == 200" in out
-    assert "latency_ms" in out and "greater than or equal to 0" in out
+    assert "chaos marker 'proxy-latency': latency_ms: must be >= 0, got -5" in out
     assert "target='nope' names no fixture this test requests" in out
 
 
@@ -262,3 +280,160 @@ def test_experiment_fixture_fails_with_verdict_and_slo_table(inner: pytest.Pytes
     assert "steady state broke during injection" in out
     assert "injecting  health.ok == 1" in out
     assert "NO (" in out
+
+
+def test_marker_mistakes_fail_with_one_line(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.chaos("proxy-latncy", latency_ms=5)
+        def test_unknown_fault(chaos_proxy):
+            pass
+
+        @pytest.mark.chaos("proxy-latency", latency_ms="slow")
+        def test_bad_value(chaos_proxy):
+            pass
+
+        @pytest.mark.chaos("proxy-latency", latency_ms=5, colour="blue")
+        def test_unknown_field(chaos_proxy):
+            pass
+
+        @pytest.mark.chaos("proxy-latency", latency_ms=5, blast_radius={"fraction": 2})
+        def test_bad_blast_radius(chaos_proxy):
+            pass
+
+        @pytest.mark.chaos("process-pause", ttl_s=-1, target={"type": "process", "pid": 1})
+        def test_bad_ttl():
+            pass
+
+        @pytest.mark.chaos("cpu-burn", target={"type": "kubernetes", "namespace": "ml",
+                                               "selector": {"app": "m"}})
+        def test_wrong_target_kind():
+            pass
+
+        @pytest.mark.chaos("hook", hook="predict", rte=0.5)
+        def test_bad_hook_option():
+            pass
+
+        def test_invalid_experiment(chaos_experiment, tmp_path):
+            p = tmp_path / "bad.yaml"
+            p.write_text("title: t\\nmethod:\\n  - fault: {type: cpu-burn, workers: 0}\\n    duration_s: 1\\n")
+            chaos_experiment(p)
+        """
+    )
+    res = inner.runpytest("-p", "no:cacheprovider")
+    res.assert_outcomes(failed=8)
+    out = res.stdout.str()
+    expected = [
+        "chaos marker: unknown fault type 'proxy-latncy'; known: ",
+        "chaos marker 'proxy-latency': latency_ms: input should be a valid integer, unable to "
+        "parse string as an integer, got 'slow'",
+        "chaos marker 'proxy-latency': colour: is not a known field",
+        "chaos marker 'proxy-latency': blast_radius.fraction: must be <= 1.0, got 2",
+        "chaos marker 'process-pause': ttl_s must be a number of seconds > 0, got -1",
+        "chaos marker 'cpu-burn': target: fault 'cpu-burn' acts on this machine and takes "
+        "no target, but the target is 'kubernetes'",
+        "chaos marker 'hook': rte is not a known field; known: hook, ttl_s, rate, latency_ms",
+        "method[0].fault.workers (line 3): must be >= 1, got 0",
+    ]
+    for line in expected:
+        # once in the failure, once in the short summary at most (it is truncated there)
+        assert line in out, line
+    assert out.count("method[0].fault.workers (line 3)") == 1
+    for noise in ("Traceback", "During handling", "pydantic", "validation error", "plugin.py"):
+        assert noise not in out, noise
+
+
+def test_failure_report_names_the_active_faults(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        """
+        import httpx, pytest
+
+        @pytest.mark.chaos("proxy-http-error", status=503, ttl_s=7)
+        def test_fails_under_fault(chaos_proxy):
+            assert httpx.get(chaos_proxy.url + "/").status_code == 200
+        """
+    )
+    res = inner.runpytest("-p", "no:cacheprovider")
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(
+        [
+            "*aichaos: faults active during the test*",
+            "  - proxy-http-error(status=503) on proxy upstream at http://127.0.0.1:*, ttl_s=7",
+        ]
+    )
+
+
+def test_marker_fault_is_renewed_during_a_long_test(inner: pytest.Pytester) -> None:
+    # the toxic expires on the proxy ttl_s after its last renewal: without renewal the
+    # second half of the body would see 200s
+    inner.makepyfile(
+        """
+        import time, httpx, pytest
+
+        @pytest.mark.chaos("proxy-http-error", status=503, ttl_s=0.6)
+        def test_long(chaos_proxy):
+            statuses = []
+            for _ in range(8):
+                statuses.append(httpx.get(chaos_proxy.url + "/").status_code)
+                time.sleep(0.25)
+            assert statuses == [503] * 8
+        """
+    )
+    res = inner.runpytest("-p", "no:cacheprovider")
+    res.assert_outcomes(passed=1)
+
+
+_TTL_S = 2.0
+_SLACK_S = 4.0
+
+
+@pytest.mark.parametrize("death", ["kill-9", "sigterm", "pytest-timeout-thread"])
+def test_watchdog_resumes_a_paused_victim_when_pytest_dies(
+    inner: pytest.Pytester, tmp_path: Path, death: str
+) -> None:
+    victim = start_sleeper("120")
+    ready = tmp_path / "ready"
+    timeout = '@pytest.mark.timeout(1.5, method="thread")' if death.endswith("thread") else ""
+    inner.makepyfile(
+        f"""
+        import pathlib, time, pytest
+
+        @pytest.mark.chaos("process-pause", target={{"type": "process", "pid": {victim.pid}}},
+                           ttl_s={_TTL_S})
+        {timeout}
+        def test_long():
+            pathlib.Path({str(ready)!r}).write_text("paused")
+            time.sleep(60)
+        """
+    )
+    proc = inner.popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert ready.exists(), proc.communicate(timeout=10)
+        assert process_state(victim.pid) == "T"
+        if death == "kill-9":
+            os.kill(proc.pid, signal.SIGKILL)
+        elif death == "sigterm":
+            os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        died = time.monotonic()
+        assert process_state(victim.pid) == "T"  # nothing reverted it on the way out
+        deadline = died + _TTL_S + _SLACK_S
+        while process_state(victim.pid) == "T" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process_state(victim.pid) != "T", f"still paused {_TTL_S + _SLACK_S}s after"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        _stop(victim)

@@ -81,12 +81,16 @@ class DeadMan:
         )
         return cls(d, ttl_s, proc)
 
-    def lease(self, label: str, actions: Sequence[UndoAction]) -> Lease:
-        """Write a lease for ``actions`` (atomically: write, then rename)."""
+    def lease(self, label: str, actions: Sequence[UndoAction], ttl_s: float | None = None) -> Lease:
+        """Write a lease for ``actions`` (atomically: write, then rename).
+
+        ``ttl_s`` overrides this switch's TTL for one lease (faults held outside a run
+        each carry their own).
+        """
         lease_id = uuid.uuid4().hex[:12]
         body = {
             "label": label,
-            "ttl_s": self.ttl_s,
+            "ttl_s": self.ttl_s if ttl_s is None else ttl_s,
             "created": time.time(),
             "actions": [UNDO_ADAPTER.dump_python(a, mode="json") for a in actions],
         }

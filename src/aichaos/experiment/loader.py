@@ -25,6 +25,7 @@ __all__ = [
     "REDACTED",
     "Loaded",
     "Redactor",
+    "explain",
     "format_path",
     "load_experiment",
     "parse_experiment",
@@ -270,6 +271,18 @@ def parse_experiment(text: str | bytes, source: str = "<experiment>") -> Loaded:
     if problems:
         raise _redacted(source, problems, redactor)
     return Loaded(experiment, source, redactor)
+
+
+def explain(exc: pydantic.ValidationError, prefix: str = "") -> list[str]:
+    """Each error of ``exc`` as ``path: message`` (no pydantic wording or URLs).
+
+    ``prefix`` is prepended to every path (``blast_radius`` -> ``blast_radius.fraction``).
+    """
+    out = []
+    for p in _problems(exc, {}, Redactor()):
+        path = ".".join(x for x in (prefix, p.path) if x)
+        out.append(f"{path}: {p.message}" if path else p.message)
+    return out
 
 
 def _redacted(source: str, problems: list[Problem], redactor: Redactor) -> ExperimentError:

@@ -15,7 +15,10 @@ Fixtures:
 Marker ``@pytest.mark.chaos(fault_type, target=..., blast_radius=..., ttl_s=..., **params)``
 runs the test's body under a registered fault (``proxy-latency``, ``process-pause``,
 ``file-truncate``...), applied after the fixtures are ready and reverted when the body
-ends, pass or fail. ``target`` names a fixture (whose value is a proxy handle or a target)
+ends, pass or fail. Like a step of ``aichaos run`` the fault is leased with a watchdog
+and renewed while the body runs: if pytest dies (``kill -9``, SIGTERM, ``pytest-timeout``)
+the watchdog undoes it ``ttl_s`` (default 15) later. A failed test's report names the
+faults that were active. ``target`` names a fixture (whose value is a proxy handle or a target)
 or is a target mapping (``{"type": "process", "pid": 42}``); a proxy fault defaults to the
 ``chaos_proxy`` fixture. ``@pytest.mark.chaos("hook", hook="predict", rate=0.5)`` arms an
 in-process hook instead. ``--chaos-seed`` fixes every random choice (default 0).
@@ -24,9 +27,8 @@ in-process hook instead. ``--chaos-seed`` fixes every random choice (default 0).
 from __future__ import annotations
 
 import asyncio
-import random
 import threading
-from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,8 +36,23 @@ import pytest
 
 from aichaos.errors import AichaosError, ValidationError
 from aichaos.integrations.proxyproc import ProxyHandle, ProxyProcess
+from aichaos.integrations.pytest_marker import (
+    InprocessChaos,
+    pytest_runtest_call,
+    pytest_runtest_makereport,
+    pytest_unconfigure,
+)
 
-__all__ = ["InprocessChaos", "run_in_thread", "slo_table"]
+__all__ = [
+    "InprocessChaos",
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_runtest_call",
+    "pytest_runtest_makereport",
+    "pytest_unconfigure",
+    "run_in_thread",
+    "slo_table",
+]
 
 T = TypeVar("T")
 
@@ -55,7 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the ``chaos`` marker."""
     config.addinivalue_line(
         "markers",
-        "chaos(fault_type, target=None, blast_radius=None, ttl_s=300, **params): run the "
+        "chaos(fault_type, target=None, blast_radius=None, ttl_s=15, **params): run the "
         "test body under an aichaos fault (reverted afterwards)",
     )
 
@@ -125,39 +142,6 @@ def chaos_proxy(
 ) -> ProxyHandle:
     """A chaos proxy in front of ``chaos_upstream``; point the client at ``.listen``."""
     return chaos_proxy_factory(chaos_upstream, seed=chaos_seed)
-
-
-class InprocessChaos:
-    """Arms :mod:`aichaos.inprocess` hooks for one test and disarms them afterwards."""
-
-    def __init__(self, board: Any = None) -> None:
-        from aichaos.inprocess.board import BOARD
-
-        self.board = BOARD if board is None else board
-        self.armed: set[str] = set()
-
-    def arm(
-        self,
-        name: str,
-        *,
-        ttl_s: float | None = 300.0,
-        rate: float | None = None,
-        latency_ms: float | None = None,
-    ) -> None:
-        """Arm hook ``name`` (``"*"``: every hook), with optional rate / latency overrides."""
-        self.board.arm(name, ttl_s=ttl_s, rate=rate, latency_ms=latency_ms)
-        self.armed.add(name)
-
-    def disarm(self, name: str) -> None:
-        """Disarm hook ``name``."""
-        self.board.disarm(name)
-        self.armed.discard(name)
-
-    def disarm_all(self) -> None:
-        """Disarm every hook this object armed."""
-        for name in sorted(self.armed):
-            self.board.disarm(name)
-        self.armed.clear()
 
 
 @pytest.fixture
@@ -239,7 +223,11 @@ def chaos_experiment(
         try:
             loaded = load_experiment(path)
         except AichaosError as exc:
-            pytest.fail(f"experiment {path} is invalid:\n{exc}", pytrace=False)
+            problems = str(exc)
+        else:
+            problems = ""
+        if problems:  # failed outside the except: pytest would print the problems twice
+            pytest.fail(f"experiment {path} is invalid:\n{problems}", pytrace=False)
         exp = loaded.experiment
         journal_path = Path(journal) if journal else tmp_path / f"{Path(path).stem}.jsonl"
         # a re-run of the test replaces its journal (one run per file)
@@ -257,98 +245,3 @@ def chaos_experiment(
         return result
 
     return run
-
-
-# -- the marker --------------------------------------------------------------------------
-
-
-def _resolve_target(item: pytest.Item, fault_cls: Any, spec: Any) -> Any:
-    from aichaos.targets import TARGETS, Target
-
-    funcargs: dict[str, Any] = getattr(item, "funcargs", {})
-    if spec is None:
-        kinds = fault_cls.target_kinds
-        if not kinds:
-            return None
-        if "proxy" in kinds and "chaos_proxy" in funcargs:
-            spec = "chaos_proxy"
-        else:
-            raise ValidationError(
-                f"chaos marker: fault {fault_cls.type!r} needs target= (a fixture name or a "
-                f"{' or '.join(kinds)} target mapping)"
-            )
-    if isinstance(spec, str):
-        if spec not in funcargs:
-            raise ValidationError(
-                f"chaos marker: target={spec!r} names no fixture this test requests; "
-                f"requested: {', '.join(sorted(funcargs)) or 'none'}"
-            )
-        spec = funcargs[spec]
-    if isinstance(spec, ProxyHandle):
-        return spec.target()
-    if isinstance(spec, Target):
-        return spec
-    if isinstance(spec, dict) and "type" in spec:
-        cls = TARGETS.get(spec["type"])
-        return cls.model_validate({k: v for k, v in spec.items() if k != "type"})
-    raise ValidationError(
-        f"chaos marker: target must be a fixture name, a proxy handle, a Target or a "
-        f"mapping with 'type', got {spec!r}"
-    )
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    """Apply each ``chaos`` marker's fault around the test body; revert afterwards."""
-    markers = list(item.iter_markers("chaos"))
-    if not markers:
-        return (yield)
-    seed = int(item.config.getoption("--chaos-seed"))
-    undo: list[Callable[[], None]] = []
-    try:
-        for i, marker in enumerate(reversed(markers)):  # closest to the function last
-            undo.append(_apply_marker(item, marker, random.Random(f"{seed}:{item.nodeid}:{i}")))
-        return (yield)
-    finally:
-        for revert in reversed(undo):
-            revert()
-
-
-def _apply_marker(item: pytest.Item, marker: pytest.Mark, rng: random.Random) -> Callable[[], None]:
-    if len(marker.args) != 1 or not isinstance(marker.args[0], str):
-        raise ValidationError(f"chaos marker takes one fault type name, got args {marker.args!r}")
-    kind = marker.args[0]
-    params = dict(marker.kwargs)
-    if kind == "hook":
-        hook = params.pop("hook", None)
-        if not isinstance(hook, str):
-            raise ValidationError("chaos marker 'hook' needs hook='<hook name>'")
-        chaos = InprocessChaos()
-        chaos.arm(hook, **params)
-        item.user_properties.append(("chaos", f"hook {hook} {params}"))
-        return chaos.disarm_all
-    from aichaos.faults.base import FAULTS, BlastRadius, InjectionContext
-
-    target_spec = params.pop("target", None)
-    radius = BlastRadius.model_validate(params.pop("blast_radius", None) or {})
-    ttl_s = float(params.pop("ttl_s", 300.0))
-    fault_cls = FAULTS.get(kind)
-    try:
-        fault = fault_cls.model_validate(params)
-    except ValueError as exc:
-        raise ValidationError(f"chaos marker {kind!r}: {exc}") from None
-    ctx = InjectionContext(
-        target=_resolve_target(item, fault_cls, target_spec),
-        blast_radius=radius,
-        rng=rng,
-        ttl_s=ttl_s,
-        label=item.nodeid,
-    )
-    injection = fault.injection(ctx)
-    run_in_thread(injection.apply())
-    item.user_properties.append(("chaos", injection.describe()))
-
-    def revert() -> None:
-        run_in_thread(injection.revert())
-
-    return revert

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aichaos.errors import ValidationError
-from aichaos.integrations.chaostoolkit._state import LiveFault, state
+from aichaos.integrations.chaostoolkit._state import state
 from aichaos.integrations.proxyproc import ProxyHandle, ProxyProcess
 
 __all__ = [
@@ -225,10 +225,7 @@ def apply_fault(
         label=label,
     )
     injection = fault_obj.injection(ctx)
-    state.run(injection.apply())
-    actions = injection.undo_actions()
-    lease = state.deadman(ttl_s).lease(label, actions) if actions else None
-    state.faults[label] = LiveFault(label, injection, lease, ttl_s)
+    state.hold(label, injection, ttl_s)
     return {
         "name": label,
         "fault": injection.describe(),
@@ -246,14 +243,11 @@ def _validated(registry: Any, data: dict[str, Any], what: str) -> Any:
 
 def revert_fault(name: str) -> str:
     """Revert the fault ``apply_fault`` applied as ``name``."""
-    live = state.faults.pop(name, None)
-    if live is None:
+    if name not in state.faults:
         raise ValidationError(
             f"no applied fault named {name!r}; applied: {', '.join(state.faults) or 'none'}"
         )
-    state.run(live.injection.revert())
-    if live.lease is not None:
-        live.lease.release()
+    state.release(name)
     return name
 
 
