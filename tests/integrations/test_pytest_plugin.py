@@ -395,7 +395,7 @@ def test_watchdog_resumes_a_paused_victim_when_pytest_dies(
 ) -> None:
     victim = start_sleeper("120")
     ready = tmp_path / "ready"
-    timeout = '@pytest.mark.timeout(1.5, method="thread")' if death.endswith("thread") else ""
+    timeout = '@pytest.mark.timeout(4, method="thread")' if death.endswith("thread") else ""
     inner.makepyfile(
         f"""
         import pathlib, time, pytest

@@ -26,6 +26,7 @@ FAULT_PARAMS: dict[str, dict[str, Any]] = {
     "batch-out-of-order": {"directory": "/tmp/x"},
     "cgroup-limit": {"memory_max_mb": 64},
     "cpu-burn": {},
+    "data-corrupt": {"path": "/tmp/x.csv", "corruptions": [{"name": "missing-values"}]},
     "disk-fill": {"directory": "/tmp/x", "size_mb": 1},
     "fd-exhaustion": {},
     "file-corrupt-bytes": {"path": "/tmp/x"},
