@@ -20,7 +20,8 @@ are translated at the boundary with ``raise ... from exc``::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "SafetyError",
     "TargetError",
     "ValidationError",
+    "did_you_mean",
     "http_status",
 ]
 
@@ -108,6 +110,16 @@ class Aborted(AichaosError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """``" (did you mean 'latency'?)"`` for the closest of ``choices``, or ``""``.
+
+    >>> did_you_mean("latncy", ["latency", "jitter"])
+    " (did you mean 'latency'?)"
+    """
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def http_status(exc: BaseException) -> int:

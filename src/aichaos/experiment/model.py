@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from aichaos.engine.slo import SLO, slo
+from aichaos.errors import did_you_mean
 from aichaos.faults.base import FAULTS, BlastRadius, Fault
 from aichaos.load.base import WORKLOADS, Workload
 from aichaos.probes.base import PROBES, Probe
@@ -56,11 +57,21 @@ def _dispatch(registry: Registry[Any]) -> BeforeValidator:
                 raise ValueError(f"needs a 'type' naming a {registry.family}; known: {known}")
             kind = value["type"]
             if not isinstance(kind, str) or kind not in registry:
+                hint = did_you_mean(kind, registry.names()) if isinstance(kind, str) else ""
                 raise ValueError(
-                    f"unknown {registry.family} type {kind!r}; known: {', '.join(registry.names())}"
+                    f"unknown {registry.family} type {kind!r}{hint}; "
+                    f"known: {', '.join(registry.names())}"
                 )
             cls = registry.get(kind)
-            return cls.model_validate({k: v for k, v in value.items() if k != "type"})
+            fields = {k: v for k, v in value.items() if k != "type"}
+            names = sorted({n for k, f in cls.model_fields.items() for n in (k, f.alias) if n})
+            for key in fields:
+                if key not in names:
+                    raise ValueError(
+                        f"unknown field {key!r} of {registry.family} {kind!r}"
+                        f"{did_you_mean(str(key), names)}; known: {', '.join(names)}"
+                    )
+            return cls.model_validate(fields)
         return value
 
     return BeforeValidator(validate)

@@ -16,7 +16,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from aichaos.errors import InjectionError, RegistryError, TargetError, ValidationError
+from aichaos.errors import (
+    InjectionError,
+    RegistryError,
+    TargetError,
+    ValidationError,
+    did_you_mean,
+)
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.undo import HttpRequest, UndoAction
 from aichaos.proxy.target import ProxyTarget
@@ -36,15 +42,42 @@ class ProxyToxic(Fault):
     attributes: dict[str, Any] = Field(default_factory=dict)
     name: str | None = Field(None, description="toxic name (default: unique per injection)")
 
+    #: shorthand fields and the toxic attribute each one sets (``latency_ms`` -> ``latency``)
+    shorthand: ClassVar[dict[str, str]] = {}
+
     @model_validator(mode="after")
     def _known_toxic(self) -> ProxyToxic:
         from aichaos.proxy.toxics.base import TOXICS
 
+        default = type(self).model_fields["toxic"].default
+        if self.shorthand and self.toxic != default:
+            raise ValueError(
+                f"fault {self.type!r} always adds a {default!r} toxic, got toxic "
+                f"{self.toxic!r}; for another toxic use {{type: proxy-toxic, toxic: "
+                f"{self.toxic}, attributes: {{...}}}}"
+            )
         try:
             cls = TOXICS.get(self.toxic)
         except RegistryError as exc:
             raise ValueError(str(exc)) from None
-        cls.model_validate(self.attributes)  # a bad attribute fails at load, not mid-run
+        # the wire API is as lenient as Toxiproxy's; an experiment file is not: a typo
+        # would run as the attribute's default (a latency of 0) and prove nothing
+        known = sorted({n for name, f in cls.model_fields.items() for n in (name, f.alias) if n})
+        for key in self.attributes:
+            if key not in known:
+                raise ValueError(
+                    f"unknown attribute {key!r} of toxic {self.toxic!r}"
+                    f"{did_you_mean(key, known)}; known: {', '.join(known)}"
+                )
+        twins = {a: f for f, a in self.shorthand.items()}
+        for key in self.attributes:
+            field_name = twins.get(key) or twins.get(_wire_name(cls, key))
+            if field_name is not None:
+                raise ValueError(
+                    f"attribute {key!r} is set by {field_name} in fault {self.type!r}; "
+                    f"give {field_name} only"
+                )
+        cls.model_validate(self.toxic_body()["attributes"])  # a bad value fails at load
         return self
 
     def toxic_body(self) -> dict[str, Any]:
@@ -67,6 +100,8 @@ class ProxyToxic(Fault):
 class ProxyLatency(ProxyToxic):
     """Add latency (± jitter) to a proxy's stream."""
 
+    shorthand: ClassVar[dict[str, str]] = {"latency_ms": "latency", "jitter_ms": "jitter"}
+
     toxic: str = "latency"
     latency_ms: int = Field(ge=0)
     jitter_ms: int = Field(0, ge=0)
@@ -74,13 +109,20 @@ class ProxyLatency(ProxyToxic):
     def toxic_body(self) -> dict[str, Any]:
         """A ``latency`` toxic."""
         body = super().toxic_body()
-        body["attributes"] = {"latency": self.latency_ms, "jitter": self.jitter_ms}
+        attrs = {"latency": self.latency_ms, "jitter": self.jitter_ms}
+        body["attributes"] = {**body["attributes"], **attrs}
         return body
 
 
 @FAULTS.register("proxy-http-error")
 class ProxyHttpError(ProxyToxic):
     """Answer requests with an HTTP error (or an OpenAI-compatible preset) at the proxy."""
+
+    shorthand: ClassVar[dict[str, str]] = {
+        "status": "status",
+        "preset": "preset",
+        "retry_after_s": "retry_after_s",
+    }
 
     toxic: str = "http_error"
     status: int = Field(503, ge=100, le=599)
@@ -95,6 +137,12 @@ class ProxyHttpError(ProxyToxic):
             attrs["preset"] = self.preset
         body["attributes"] = {**body["attributes"], **attrs}
         return body
+
+
+def _wire_name(cls: type[Any], key: str) -> str:
+    """The wire (alias) name of attribute ``key`` of toxic class ``cls``."""
+    f = cls.model_fields.get(key)
+    return (f.alias or key) if f is not None else key
 
 
 class ProxyToxicInjection(Injection):
