@@ -192,3 +192,47 @@ def test_bad_experiment_fields_are_named(change: dict[str, Any], where: str, why
     text = str(err.value)
     assert where in text and why in text, text
     assert "Traceback" not in text
+
+
+def test_faults_lists_corruptions_and_toxics_with_units_and_defaults() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from aichaos.cli import cli
+
+    data = json.loads(CliRunner().invoke(cli, ["faults", "--json"]).output)
+    flip = next(c for c in data["corruptions"] if c["type"] == "label-flip")
+    params = {p["name"]: p for p in flip["parameters"]}
+    assert params["fraction"]["unit"] == "0..1" and params["severity"]["unit"] == "1..5"
+    assert params["seed"]["default"] == 0 and "columns" in params
+    assert len(data["corruptions"]) == 17
+    latency = next(t for t in data["toxics"] if t["type"] == "latency")
+    first = latency["parameters"][0]
+    assert (first["name"], first["unit"]) == ("latency", "milliseconds")
+    text = CliRunner().invoke(cli, ["faults"]).output
+    assert "corruptions" in text and "toxics" in text and "categorical-shift" in text
+
+
+def test_the_schema_completes_corruption_names_and_refuses_typos() -> None:
+    import json
+
+    import jsonschema
+    import yaml
+    from click.testing import CliRunner
+
+    from aichaos.cli import cli
+
+    schema = json.loads(CliRunner().invoke(cli, ["schema"]).output)
+    names = [o["properties"]["name"]["const"] for o in schema["$defs"]["Corruption"]["oneOf"]]
+    assert "label-flip" in names and "typos" in names
+    example = Path(__file__).resolve().parents[2] / "examples" / "data-corrupt.yaml"
+    doc = yaml.safe_load(example.read_text())
+    jsonschema.validate(doc, schema)
+    doc["method"][0]["fault"]["corruptions"][0]["fractoin"] = 0.1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+    toxic = {"type": "proxy-toxic", "toxic": "latency", "attributes": {"latncy": 5}}
+    doc["method"] = [{"name": "t", "duration_s": 1, "fault": toxic}]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)

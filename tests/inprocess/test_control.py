@@ -42,7 +42,7 @@ def test_arm_renew_disarm_and_ttl(control: ControlServer, board: Switchboard) ->
     assert httpx.post(url + "/renew", json={"ttl_s": 1}, headers=AUTH).status_code == 409
     httpx.post(url, json={"ttl_s": 30}, headers=AUTH)
     r = httpx.delete(url, headers=AUTH)
-    assert r.json() == {"disarmed": "predict", "was_armed": True}
+    assert r.json() == {"disarmed": "predict", "was_armed": True, "effect": {}}
     assert not hook.shot().fired
 
 

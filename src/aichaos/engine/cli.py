@@ -61,22 +61,31 @@ def _unit(name: str) -> str:
     ):
         if name.endswith(suffix):
             return unit
+    if name == "severity":
+        return "1..5"
     return "0..1" if name in ("fraction", "probability", "toxicity") else ""
 
 
 def _describe_types() -> dict[str, list[dict[str, Any]]]:
+    from aichaos.data.base import CORRUPTIONS
     from aichaos.faults.base import FAULTS
     from aichaos.load.base import WORKLOADS
     from aichaos.probes.base import PROBES
+    from aichaos.proxy.toxics.base import TOXICS
     from aichaos.targets import TARGETS
 
     out: dict[str, list[dict[str, Any]]] = {}
-    for family, registry in (
+    registries: tuple[tuple[str, Any], ...] = (
         ("faults", FAULTS),
         ("probes", PROBES),
         ("targets", TARGETS),
         ("workloads", WORKLOADS),
-    ):
+        # data-corrupt's `corruptions` and inprocess's `corruption` take these by name
+        ("corruptions", CORRUPTIONS),
+        # proxy-toxic's `toxic` and `attributes` (Toxiproxy wire names)
+        ("toxics", TOXICS),
+    )
+    for family, registry in registries:
         rows = []
         for name, cls in registry.items():
             params = []
@@ -86,7 +95,8 @@ def _describe_types() -> dict[str, list[dict[str, Any]]]:
                 )
                 params.append(
                     {
-                        "name": field_name,
+                        # the name a file or the wire uses (a toxic's Toxiproxy alias)
+                        "name": info.alias or field_name,
                         "type": getattr(info.annotation, "__name__", str(info.annotation)),
                         "required": info.is_required(),
                         "default": default if _jsonable(default) else repr(default),
@@ -113,7 +123,8 @@ def _jsonable(v: Any) -> bool:
 @click.command("faults")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def faults_command(as_json: bool) -> None:
-    """List every registered fault, probe, target and workload type with its parameters."""
+    """List every registered fault, probe, target, workload, data corruption and proxy toxic
+    type with its parameters (unit, default)."""
     types = _describe_types()
     if as_json:
         click.echo(json.dumps(types, indent=2))

@@ -1,7 +1,9 @@
 """JSON Schema of experiment files, with every registered fault, probe, target, workload.
 
 Registry-typed fields become ``oneOf`` unions keyed by a ``type`` constant, so an editor
-with the schema autocompletes ``fault: {type: ...}`` and the fault's own fields.
+with the schema autocompletes ``fault: {type: ...}`` and the fault's own fields. Data
+corruptions (``data-corrupt``'s ``corruptions``, ``inprocess``'s ``corruption``) are a
+union keyed by ``name``, and a ``proxy-toxic``'s ``attributes`` follow its ``toxic``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,53 @@ def _refs(node: Any) -> Any:
     return node
 
 
+def _corruptions(defs: dict[str, Any]) -> None:
+    """``$defs.Corruption``: one option per registered corruption, keyed by ``name``."""
+    from aichaos.data.base import CORRUPTIONS
+
+    options = []
+    for name, cls in CORRUPTIONS.items():
+        sub = cls.model_json_schema(mode="validation")
+        for key, value in sub.pop("$defs", {}).items():
+            defs.setdefault(key, value)
+        sub["properties"] = {"name": {"const": name}, **sub.get("properties", {})}
+        sub["required"] = ["name", *sub.get("required", [])]
+        sub["title"] = name
+        sub["description"] = (cls.__doc__ or "").strip()
+        options.append(sub)
+    defs["Corruption"] = {"oneOf": options}
+    defs["CorruptionEntry"] = {"$ref": "#/$defs/Corruption"}  # data-corrupt's list items
+    for option in defs["Fault"].get("oneOf", []):
+        if option.get("title") == "inprocess" and "corruption" in option["properties"]:
+            field = option["properties"]["corruption"]
+            option["properties"]["corruption"] = {
+                "anyOf": [{"$ref": "#/$defs/Corruption"}, {"type": "null"}],
+                "description": field.get("description", ""),
+            }
+
+
+def _toxics(defs: dict[str, Any]) -> None:
+    """``$defs.Toxic_<type>`` attributes, chosen by ``proxy-toxic``'s ``toxic``."""
+    from aichaos.proxy.toxics.base import TOXICS
+
+    rules = []
+    for name, cls in TOXICS.items():
+        sub = cls.model_json_schema(mode="validation", by_alias=True)
+        sub["description"] = (cls.__doc__ or "").strip()
+        sub["additionalProperties"] = False
+        defs[f"Toxic_{name}"] = sub
+        rules.append(
+            {
+                "if": {"properties": {"toxic": {"const": name}}, "required": ["toxic"]},
+                "then": {"properties": {"attributes": {"$ref": f"#/$defs/Toxic_{name}"}}},
+            }
+        )
+    for option in defs["Fault"].get("oneOf", []):
+        if option.get("title") == "proxy-toxic":
+            option["properties"]["toxic"]["enum"] = TOXICS.names()
+            option["allOf"] = rules
+
+
 def experiment_schema() -> dict[str, Any]:
     """The full JSON Schema (draft 2020-12) of an experiment file."""
     schema = Experiment.model_json_schema(mode="validation")
@@ -82,6 +131,8 @@ def experiment_schema() -> dict[str, Any]:
             },
         ],
     }
+    _corruptions(defs)
+    _toxics(defs)
     schema = dict(_refs(schema))
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "aichaos experiment"

@@ -5,6 +5,7 @@
 * :class:`ChaosTransport` / :class:`AsyncChaosTransport` (httpx) and
   :func:`requests_adapter` -- faults in outgoing HTTP calls;
 * :class:`ChaosMiddleware` -- faults in a service's own ASGI endpoints;
+* :class:`DataHook` -- a loader hook whose data corruption comes from the experiment;
 * :class:`Switchboard` and :class:`ControlServer` -- hooks armed remotely with a TTL.
 
 Names load lazily so ``import aichaos.inprocess`` stays cheap.
@@ -22,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "ChaosMiddleware": "aichaos.inprocess.asgi",
     "ChaosTransport": "aichaos.inprocess.clients",
     "ControlServer": "aichaos.inprocess.control",
+    "DataHook": "aichaos.inprocess.data_hook",
     "Hook": "aichaos.inprocess.hooks",
     "HttpFault": "aichaos.inprocess.hooks",
     "Latency": "aichaos.inprocess.hooks",
@@ -37,6 +39,7 @@ __all__ = [
     "ChaosMiddleware",
     "ChaosTransport",
     "ControlServer",
+    "DataHook",
     "Hook",
     "HttpFault",
     "Latency",
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
     from aichaos.inprocess.board import BOARD, Switchboard
     from aichaos.inprocess.clients import AsyncChaosTransport, ChaosTransport, requests_adapter
     from aichaos.inprocess.control import ControlServer
+    from aichaos.inprocess.data_hook import DataHook
     from aichaos.inprocess.hooks import Hook, HttpFault, Latency, Raise
     from aichaos.inprocess.serve import UvicornThread
 

@@ -27,11 +27,18 @@ WILDCARD = "*"
 
 @dataclass(frozen=True)
 class Switch:
-    """One armed name: its deadline (``inf``: until disarmed) and parameter overrides."""
+    """One armed name: its deadline (``inf``: until disarmed) and parameter overrides.
+
+    ``corruption`` is a data corruption spec (``{name: label-flip, fraction: 0.2}``) for
+    data hooks (:class:`~aichaos.inprocess.data_hook.DataHook`); ``generation`` tells one
+    arming from the next (a renewal keeps it).
+    """
 
     until: float = math.inf
     rate: float | None = None
     latency_ms: float | None = None
+    corruption: dict[str, Any] | None = None
+    generation: int = 0
 
 
 def _check(name: str, value: float | None, lo: float, hi: float) -> None:
@@ -53,16 +60,24 @@ class Switchboard:
         self.clock = clock
         self._lock = threading.Lock()
         self._names: set[str] = set()
+        self._data: set[str] = set()
         self._armed: dict[str, Switch] = {}
+        self._tallies: dict[str, dict[str, float | str]] = {}
+        self._generation = 0
 
-    def register(self, name: str) -> None:
-        """Announce a hook name, so the control endpoint can list and arm it."""
+    def register(self, name: str, *, data: bool = False) -> None:
+        """Announce a hook name, so the control endpoint can list and arm it.
+
+        ``data``: a data hook, armed with a corruption (and only with one).
+        """
         if not name or name == WILDCARD:
             raise ValidationError(
                 f"hook name must be a non-empty name other than '*', got {name!r}"
             )
         with self._lock:
             self._names.add(name)
+            if data:
+                self._data.add(name)
 
     def names(self) -> list[str]:
         """Every registered hook name, sorted."""
@@ -80,6 +95,7 @@ class Switchboard:
         ttl_s: float | None = None,
         rate: float | None = None,
         latency_ms: float | None = None,
+        corruption: dict[str, Any] | None = None,
     ) -> None:
         """Arm ``name`` (or ``"*"``) for ``ttl_s`` seconds (``None``: until disarmed)."""
         if ttl_s is not None and not ttl_s > 0:
@@ -88,8 +104,15 @@ class Switchboard:
         _check("latency_ms", latency_ms, 0.0, 3_600_000.0)
         with self._lock:
             self._known(name)
+            if (corruption is not None) != (name in self._data):
+                raise ValidationError(
+                    f"corruption is for data hooks (aichaos.inprocess.DataHook); {name!r} is "
+                    + ("not one" if corruption is not None else "one: give corruption")
+                )
             until = math.inf if ttl_s is None else self.clock() + ttl_s
-            self._armed[name] = Switch(until=until, rate=rate, latency_ms=latency_ms)
+            self._generation += 1
+            self._armed[name] = Switch(until, rate, latency_ms, corruption, self._generation)
+            self._tallies.pop(name, None)
 
     def renew(self, name: str, ttl_s: float) -> bool:
         """Push an armed name's deadline to now + ``ttl_s``; False if it is not armed."""
@@ -112,6 +135,25 @@ class Switchboard:
                 self._armed.clear()
                 return had
             return self._armed.pop(name, None) is not None
+
+    def tally(self, name: str, counts: dict[str, float | str]) -> None:
+        """Add a hook's counts (calls, cells changed...) to what ``name`` did while armed.
+
+        Numbers add up; a string (the last error) replaces the one before.
+        """
+        with self._lock:
+            _add(self._tallies.setdefault(name, {}), counts)
+
+    def take_tally(self, name: str) -> dict[str, float | str]:
+        """What ``name`` (``"*"``: every hook) did since it was armed; resets it."""
+        with self._lock:
+            if name != WILDCARD:
+                return self._tallies.pop(name, {})
+            out: dict[str, float | str] = {}
+            for tally in self._tallies.values():
+                _add(out, tally)
+            self._tallies.clear()
+            return out
 
     def _live(self, name: str) -> Switch | None:
         sw = self._armed.get(name)
@@ -138,6 +180,15 @@ class Switchboard:
                     left = None if math.isinf(sw.until) else round(sw.until - now, 3)
                     armed[name] = {"ttl_left_s": left, "rate": sw.rate, "latency_ms": sw.latency_ms}
             return {"hooks": sorted(self._names), "armed": armed}
+
+
+def _add(into: dict[str, float | str], counts: dict[str, float | str]) -> None:
+    for key, value in counts.items():
+        old = into.get(key, 0)
+        if isinstance(value, str) or isinstance(old, str):
+            into[key] = value
+        else:
+            into[key] = old + value
 
 
 #: the process-wide default board, used by hooks that are not given one

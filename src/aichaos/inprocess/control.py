@@ -11,8 +11,10 @@ method      path                        effect
 ==========  ==========================  =================================================
 GET         /faults                     names, and the armed ones with seconds left
 POST        /faults/{name}              arm: ``{"ttl_s": 30, "rate": 0.5, "latency_ms": 800}``
+                                        (data hooks: ``"corruption": {"name": ...}``)
 POST        /faults/{name}/renew        push the deadline: ``{"ttl_s": 30}``
-DELETE      /faults/{name}              disarm (``*``: all); 404 for an unknown name
+DELETE      /faults/{name}              disarm (``*``: all), with what the hook did
+                                        (``effect``); 404 for an unknown name
 ==========  ==========================  =================================================
 
 >>> server = ControlServer(BOARD, token="s3cret").start()   # doctest: +SKIP
@@ -50,6 +52,9 @@ class ArmBody(BaseModel):
     ttl_s: float = Field(gt=0, le=86_400, description="the hook disarms itself after this")
     rate: float | None = Field(None, ge=0.0, le=1.0, description="overrides the hook's rate")
     latency_ms: float | None = Field(None, ge=0, description="overrides the hook's latency")
+    corruption: dict[str, Any] | None = Field(
+        None, description="for data hooks: {name: <corruption>, ...its parameters}"
+    )
 
 
 class RenewBody(BaseModel):
@@ -67,6 +72,21 @@ def _parse(model: type[BaseModel], raw: bytes) -> Any:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "body"
         raise ValidationError(f"{where}: {err['msg']}, got {err.get('input')!r}") from None
+
+
+def _check_corruption(spec: dict[str, Any]) -> None:
+    """Refuse a corruption the data hook could not build (400, naming the problem)."""
+    import pydantic
+
+    from aichaos.data.corrupt_fault import CorruptionEntry
+
+    try:
+        CorruptionEntry.model_validate(spec)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(["corruption", *(str(p) for p in err["loc"])])
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ValidationError(f"{where}: {msg}") from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -143,7 +163,9 @@ class ControlServer:
             return 200, self.board.status()
         if len(parts) == 2 and method == "POST":
             arm: ArmBody = _parse(ArmBody, body)
-            self.board.arm(parts[1], arm.ttl_s, arm.rate, arm.latency_ms)
+            if arm.corruption is not None:
+                _check_corruption(arm.corruption)
+            self.board.arm(parts[1], arm.ttl_s, arm.rate, arm.latency_ms, arm.corruption)
             return 200, {"armed": parts[1], "ttl_s": arm.ttl_s}
         if len(parts) == 3 and parts[2] == "renew" and method == "POST":
             renew: RenewBody = _parse(RenewBody, body)
@@ -151,7 +173,12 @@ class ControlServer:
                 return 409, {"error": f"hook {parts[1]!r} is not armed (expired or disarmed)"}
             return 200, {"renewed": parts[1], "ttl_s": renew.ttl_s}
         if len(parts) == 2 and method == "DELETE":
-            return 200, {"disarmed": parts[1], "was_armed": self.board.disarm(parts[1])}
+            was = self.board.disarm(parts[1])
+            return 200, {
+                "disarmed": parts[1],
+                "was_armed": was,
+                "effect": self.board.take_tally(parts[1]),
+            }
         return 405, {"error": f"{method} not allowed on {path}"}
 
 

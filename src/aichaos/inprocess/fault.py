@@ -12,7 +12,7 @@ import os
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
@@ -58,12 +58,32 @@ class InProcessFault(Fault):
     hooks: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     rate: float | None = Field(None, ge=0.0, le=1.0, description="overrides each hook's rate")
     latency_ms: float | None = Field(None, ge=0, description="overrides each hook's latency")
+    corruption: dict[str, Any] | None = Field(
+        None,
+        description="for data hooks (aichaos.inprocess.DataHook): "
+        "{name: label-flip, fraction: 0.2, columns: [label]}",
+    )
+
+    @field_validator("corruption")
+    @classmethod
+    def _corruption(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            # checked here so that `aichaos validate` names a typo, not the service later
+            from aichaos.data.corrupt_fault import CorruptionEntry
+
+            CorruptionEntry.model_validate(v)
+        return v
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection that talks to ``ctx.target``'s control endpoint."""
         if not isinstance(ctx.target, InProcessTarget):
             raise TargetError(f"{self.type} needs a target of type 'inprocess'")
-        return RemoteHookInjection(self, ctx, self.hooks, self.rate, self.latency_ms)
+        corruption = self.corruption
+        if corruption is not None and "seed" not in corruption:
+            corruption = {**corruption, "seed": ctx.rng.getrandbits(32)}  # the run's seed
+        return RemoteHookInjection(
+            self, ctx, self.hooks, self.rate, self.latency_ms, corruption=corruption
+        )
 
 
 class RemoteHookInjection(Injection):
@@ -76,8 +96,13 @@ class RemoteHookInjection(Injection):
         hooks: list[str],
         rate: float | None = None,
         latency_ms: float | None = None,
+        *,
+        corruption: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(fault, ctx)
+        self.corruption = corruption
+        #: per hook, what it did while armed (from the control endpoint at disarm)
+        self.effects: dict[str, dict[str, float]] = {}
         self.target: InProcessTarget = ctx.target
         self.hooks = hooks
         self.rate = rate
@@ -90,7 +115,9 @@ class RemoteHookInjection(Injection):
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.target.bearer()}"}
 
-    async def _call(self, method: str, url: str, body: dict[str, Any] | None = None) -> None:
+    async def _call(
+        self, method: str, url: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         try:
             async with httpx.AsyncClient(timeout=5.0) as client:
                 r = await client.request(method, url, json=body, headers=self._headers())
@@ -98,6 +125,11 @@ class RemoteHookInjection(Injection):
             raise InjectionError(f"{method} {url} failed: {exc}") from exc
         if r.status_code >= 400:
             raise InjectionError(f"{method} {url} -> {r.status_code}: {r.text}")
+        try:
+            answer = r.json()
+        except ValueError:
+            return {}
+        return answer if isinstance(answer, dict) else {}
 
     async def apply(self) -> None:
         body: dict[str, Any] = {"ttl_s": self.ctx.ttl_s}
@@ -105,6 +137,8 @@ class RemoteHookInjection(Injection):
             body["rate"] = self.rate
         if self.latency_ms is not None:
             body["latency_ms"] = self.latency_ms
+        if self.corruption is not None:
+            body["corruption"] = self.corruption
         try:
             for name in self.hooks:
                 self.armed.append(name)  # before the call: a timeout may still have armed it
@@ -122,11 +156,17 @@ class RemoteHookInjection(Injection):
         errors = []
         for name in armed:
             try:
-                await self._call("DELETE", self._url(name))
+                answer = await self._call("DELETE", self._url(name))
+                if isinstance(answer.get("effect"), dict):
+                    self.effects[name] = answer["effect"]
             except InjectionError as exc:
                 errors.append(str(exc))
         if errors:
             raise InjectionError("; ".join(errors))
+
+    def effect(self) -> dict[str, Any] | None:
+        """What each hook did while armed, as its service tallied it (counts only)."""
+        return {"hooks": self.effects} if self.effects else None
 
     def undo_actions(self) -> list[UndoAction]:
         # with token_env the watchdog reads the token from its environment: none on disk
