@@ -186,9 +186,10 @@ async def test_stream_cut_openai_midstream_error(api: Api, client: httpx.AsyncCl
     assert len(lines) == 4
     error = json.loads(lines[-1].removeprefix("data: "))["error"]
     assert error["type"] == "server_error" and set(error) == {"message", "type", "param", "code"}
-    # the response ended cleanly: the connection is reused for the next request
+    # the response ended cleanly and announced the close (the upstream's rest of the
+    # stream must not reach the next request): the next request takes a new connection
     assert (await client.get("/v1/models")).status_code == 200
-    assert api.app.store.get("p").connections_total == 1
+    assert api.app.store.get("p").connections_total == 2
 
 
 async def test_stream_without_done(api: Api, client: httpx.AsyncClient) -> None:

@@ -132,9 +132,12 @@ class ProxyHttpError(ProxyToxic):
     def toxic_body(self) -> dict[str, Any]:
         """An ``http_error`` toxic."""
         body = super().toxic_body()
-        attrs: dict[str, Any] = {"status": self.status, "retry_after_s": self.retry_after_s}
+        attrs: dict[str, Any] = {"retry_after_s": self.retry_after_s}
         if self.preset is not None:
             attrs["preset"] = self.preset
+        # a preset decides its status: sent only if given (the proxy refuses a conflict)
+        if self.preset is None or "status" in self.model_fields_set:
+            attrs["status"] = self.status
         body["attributes"] = {**body["attributes"], **attrs}
         return body
 

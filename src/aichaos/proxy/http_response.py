@@ -1,223 +1,266 @@
-"""The response side of the HTTP layer: parse responses in order, apply each one's plan.
+"""The response side of the HTTP layer: each response through its request's handlers.
 
 :class:`ResponseStage` leads the downstream chain of a connection in the HTTP layer (see
 :mod:`aichaos.proxy.http_layer`, which installs it beside the request stage). Each
-response is matched with the plan its request was given and gets that plan's faults:
-time-to-first-byte delay, stalls and cuts of server-sent-event streams, JSON
-corruption, truncation.
+response is matched with the exchange its request opened; the handlers of that exchange
+see its head (``on_response``), then, by what they asked for and what the response is,
+its events (``on_event``, streamed responses: never held back), its whole body
+(``on_body``) or its pieces (``on_data``). A response no handler touches goes on as it
+came, byte for byte.
 """
 
 from __future__ import annotations
 
-import json
-
-import httptools
-
-from aichaos.proxy.http_layer import MAX_CORRUPT_BYTES, LayerStage, LayerState
-from aichaos.proxy.toxic import Toxic
+from aichaos.proxy.http_framing import Body, End, Event, Head, MessageReader, Raw
+from aichaos.proxy.http_layer import LayerState, serialize_head
 from aichaos.proxy.toxics.base import Chunk, Out
-from aichaos.proxy.toxics.http_base import Plan
-from aichaos.proxy.toxics.json_corrupt import apply_ops
+from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, hooks_of, stream_kind
 
-__all__ = ["ResponseStage"]
+__all__ = ["MAX_BODY_BYTES", "ResponseStage"]
+
+#: whole bodies above this pass unchanged rather than being held in memory
+MAX_BODY_BYTES = 8 * 1024 * 1024
+#: response heads longer than this are not followed (the connection goes raw)
+MAX_RESPONSE_HEAD = 256 * 1024
+
+# how the current response's body goes out
+_RAW, _EVENTS, _BODY, _DATA, _DROP = range(5)
+_SSE_ENDS = (b"\r\n\r\n", b"\n\n", b"\r\r")
 
 
-class ResponseStage(LayerStage):
-    """Parses responses in order and applies each one's plan."""
+class ResponseStage:
+    """Parses responses in order and runs each one's handlers."""
 
     __slots__ = (
-        "_body",
         "_chunked",
-        "_cut",
-        "_events",
-        "_headers",
+        "_data_hooks",
+        "_ex",
+        "_held",
+        "_held_raw",
+        "_kind",
+        "_mode",
         "_partial",
-        "_plan",
-        "_sent_body",
-        "_status_line",
-        "parser",
+        "reader",
+        "state",
     )
 
     def __init__(self, state: LayerState) -> None:
-        super().__init__(state)
-        self.parser = httptools.HttpResponseParser(self)
-        self._reset()
-
-    def _reset(self) -> None:
-        self._plan = Plan()
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._status_line = b""
+        self.state = state
+        self.reader = MessageReader(True, MAX_RESPONSE_HEAD, self._answers_head)
+        self._ex: Exchange | None = None
+        self._mode = _RAW
         self._chunked = False
-        self._body: list[bytes] | None = None
+        self._kind: str | None = None
         self._partial = b""
-        self._events = 0
-        self._sent_body = 0
-        self._cut = False
+        self._held: list[bytes] = []
+        self._held_raw: list[bytes] = []
+        self._data_hooks: list[HttpHandler] = []
+
+    def _answers_head(self) -> bool:
+        pending = self.state.pending
+        return bool(pending) and pending[0].request.method == "HEAD"
+
+    @property
+    def busy(self) -> bool:
+        """Inside a response (or holding part of one)."""
+        return self.reader.busy or self._ex is not None
+
+    @property
+    def holding(self) -> bool:
+        """Whether bytes of a response are held here (a head, a body being buffered)."""
+        return self.reader.holding or bool(self._held_raw)
+
+    def interrupt(self) -> None:
+        """The HTTP layer stays for the connection's life (handlers are woken one by one)."""
 
     async def pipe(self, chunk: Chunk, out: Out) -> None:
-        if chunk.eof or chunk.synthetic or self.state.passthrough:
+        """Split the chunk into responses and act on each."""
+        if chunk.synthetic:
             await out(chunk)
-            if not chunk.eof:
-                self.state.after_chunk()
+        elif chunk.eof:
+            for event in self.reader.eof():
+                await self._event(event, chunk.t, out)
+            if self._held_raw:  # a buffered body the upstream never finished
+                await out(Chunk(b"".join(self._held_raw), chunk.t))
+                self._held_raw = []
+            await out(chunk)
             return
-        try:
-            self.parser.feed_data(chunk.data)
-        except httptools.HttpParserUpgrade:
-            self.ops.append(("data", chunk.data))
-            self.state.passthrough = True
-        except httptools.HttpParserError:
-            self.ops = [("data", chunk.data)]
-            self.state.passthrough = True
-        await self.run_ops(chunk.t, out)
+        elif self.state.passthrough and self._ex is None:
+            held = self.reader.release()
+            await out(Chunk(held + chunk.data, chunk.t) if held else chunk)
+        else:
+            for event in self.reader.feed(chunk.data):
+                await self._event(event, chunk.t, out)
         self.state.after_chunk()
 
-    def _toxics(self) -> list[Toxic]:
-        return list(self._plan.toxics)
-
-    # httptools callbacks ---------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self.busy = True
-        self._reset()
-        pending = self.state.pending
-        self._plan = pending[0] if pending else Plan()
-
-    def on_status(self, status: bytes) -> None:
-        self._status_line += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
-
-    def _head(self, drop_length: bool = False, length: int | None = None) -> bytes:
-        code = self.parser.get_status_code()
-        version = self.parser.get_http_version().encode()
-        lines = [b"HTTP/" + version + b" %d " % code + self._status_line + b"\r\n"]
-        for n, v in self._headers:
-            if drop_length and n.lower() in (b"content-length", b"transfer-encoding"):
-                continue
-            lines.append(n + b": " + v + b"\r\n")
-        if length is not None:
-            lines.append(b"content-length: %d\r\n" % length)
-        return b"".join(lines) + b"\r\n"
-
-    def on_headers_complete(self) -> None:
-        plan = self._plan
-        headers = {n.lower(): v for n, v in self._headers}
-        self._chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
-        if plan.first_byte_delay_s > 0:
-            self.ops.append(("sleep", (plan.first_byte_delay_s, self._toxics())))
-        if plan.corrupt and not plan.needs_events:
-            self._body = []  # buffered; the head goes out with the rewritten body
-            return
-        self.ops.append(("data", self._head()))
-
-    def on_body(self, body: bytes) -> None:
-        if self._cut:
-            return
-        plan = self._plan
-        if self._body is not None:
-            self._body.append(body)
-            if sum(map(len, self._body)) > MAX_CORRUPT_BYTES:
-                # too big to rewrite: give up on this one and stream what we hold
-                held, self._body = self._body, None
-                self.ops.append(("data", self._head()))
-                for piece in held:
-                    self._send(piece)
-            return
-        if plan.needs_events:
-            self._partial += body
-            self._split_events()
-            return
-        self._send(body)
-
-    def _send(self, body: bytes) -> None:
-        plan = self._plan
-        if plan.truncate_bytes is not None:
-            left = plan.truncate_bytes - self._sent_body
-            if len(body) >= left:
-                if left > 0:
-                    self._frame(body[:left])
-                self._cut = True
-                self.ops.append(("close", None))
-                return
-        self._sent_body += len(body)
-        self._frame(body)
-
-    def _frame(self, body: bytes) -> None:
-        if body:
-            self.ops.append(
-                ("data", b"%x\r\n%b\r\n" % (len(body), body) if self._chunked else body)
-            )
-
-    def _split_events(self) -> None:
-        plan = self._plan
-        while not self._cut:
-            end = _event_end(self._partial)
-            if end < 0:
-                return
-            event, self._partial = self._partial[:end], self._partial[end:]
-            if plan.drop_done and event.strip() == b"data: [DONE]":
-                continue
-            self._send(event)
-            self._events += 1
-            if plan.cut_after_events is not None and self._events >= plan.cut_after_events:
-                self._end_stream()
-                return
-            stall_at = plan.stall_after_events
-            if stall_at is not None and (
-                self._events == stall_at
-                or (plan.stall_every and stall_at and self._events % stall_at == 0)
-            ):
-                self.ops.append(("sleep", (plan.stall_s, self._toxics())))
-
-    def _end_stream(self) -> None:
-        plan = self._plan
-        self._cut = True
-        if plan.cut_error_event is not None:
-            self._frame(plan.cut_error_event)
-        if plan.cut_mode == "end" and self._chunked:
-            self.ops.append(("data", b"0\r\n\r\n"))
-            self._finish()
+    async def _event(self, event: Event, t: float, out: Out) -> None:
+        if isinstance(event, Head):
+            await self._head(event, t, out)
+        elif isinstance(event, Body):
+            await self._body(event, t, out)
+        elif isinstance(event, End):
+            await self._end(event, t, out)
         else:
-            self.ops.append(("close", None))
+            assert isinstance(event, Raw)
+            self.state.passthrough = True
+            self._ex = None
+            await out(Chunk(b"".join(self._held_raw) + event.raw, t))
+            self._held_raw = []
 
-    def on_message_complete(self) -> None:
-        self.busy = False
-        plan = self._plan
-        if self._body is not None:
-            raw = b"".join(self._body)
-            body = _corrupt(raw, plan)
-            self.ops.append(("data", self._head(drop_length=True, length=len(body)) + body))
-        elif not self._cut:
-            if self._partial:
-                self._send(self._partial)
-                self._partial = b""
-            if self._chunked and not self._cut:
-                self.ops.append(("data", b"0\r\n\r\n"))
-        code = self.parser.get_status_code()
-        if 100 <= code < 200 and code != 101:
-            return  # an interim response: the final one is still owed
-        if not (self._cut and plan.cut_mode == "end"):
-            self._finish()
+    # -- head --------------------------------------------------------------------------
 
-    def _finish(self) -> None:
+    async def _head(self, head: Head, t: float, out: Out) -> None:
         pending = self.state.pending
-        if pending and pending[0] is self._plan:
+        ex = pending[0] if pending else None
+        self._mode = _RAW
+        if head.framing == "upgrade":
+            self.state.passthrough = True
+        if ex is None or not ex.handlers or head.status < 200 or head.framing == "upgrade":
+            self._ex = ex if head.status >= 200 else None
+            await out(Chunk(head.raw, t))
+            return
+        self._ex = ex
+        ex.response = head
+        for handler in ex.handlers:
+            if "on_response" in hooks_of(handler) and not handler.gone:
+                await handler.on_response(ex)
+        live = [h for h in ex.handlers if not h.gone]
+        self._data_hooks = [h for h in live if "on_data" in hooks_of(h)]
+        self._chunked = head.framing == "chunked"
+        self._kind = stream_kind(head)
+        if self._kind is not None and any("on_event" in hooks_of(h) for h in live):
+            if head.framing == "length" and head.version == "1.1":
+                # events may change the body's length: send it chunked instead
+                ex.set_response_header("content-length", None)
+                ex.set_response_header("transfer-encoding", "chunked")
+                self._chunked = True
+            if head.framing != "length" or self._chunked:
+                self._mode = _EVENTS
+                self._partial = b""
+        elif ex.body_wanted and self._kind is None and head.framing != "none":
+            self._mode = _BODY
+            self._held, self._held_raw = [], [head.raw]
+            return  # the head goes out with the body
+        if self._mode == _RAW and self._data_hooks and head.framing != "none":
+            self._mode = _DATA
+        await out(Chunk(serialize_head(head) if ex.response_edited else head.raw, t))
+
+    # -- body --------------------------------------------------------------------------
+
+    async def _body(self, body: Body, t: float, out: Out) -> None:
+        mode = self._mode
+        if mode == _RAW:
+            await out(Chunk(body.raw, t))
+        elif mode == _EVENTS:
+            self._partial += body.data
+            while self._mode == _EVENTS:
+                end = _event_end(self._partial, self._kind)
+                if end < 0:
+                    break
+                event, self._partial = self._partial[:end], self._partial[end:]
+                await self._run_event(event, t, out)
+        elif mode == _BODY:
+            self._held.append(body.data)
+            self._held_raw.append(body.raw)
+            if sum(map(len, self._held)) > MAX_BODY_BYTES:
+                # too big to rewrite: this one goes on as it came
+                self._mode = _RAW
+                await out(Chunk(b"".join(self._held_raw), t))
+                self._held, self._held_raw = [], []
+        elif mode == _DATA:
+            await self._send(body.data, t, out)
+        # _DROP: the stream was ended here; the upstream's rest is dropped
+
+    async def _run_event(self, event: bytes, t: float, out: Out) -> None:
+        ex = self._ex
+        assert ex is not None
+        events = [event]
+        for handler in ex.handlers:
+            if "on_event" not in hooks_of(handler) or handler.gone:
+                continue
+            passed: list[bytes] = []
+            for item in events:
+                passed += await handler.on_event(ex, item)
+            events = passed
+            if ex.ending is not None:
+                break
+        for item in events:
+            if self._mode == _DROP:
+                return
+            await self._send(item, t, out)
+            ex.events += 1
+        if ex.ending is not None:
+            await self._finish_early(t, out)
+
+    async def _send(self, data: bytes, t: float, out: Out) -> None:
+        ex = self._ex
+        for handler in self._data_hooks:
+            if not handler.gone and data:
+                data = await handler.on_data(ex, data)  # type: ignore[arg-type]
+        if data:
+            await out(Chunk(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data, t))
+        if ex is not None and ex.ending is not None and self._mode != _DROP:
+            await self._finish_early(t, out)
+
+    async def _finish_early(self, t: float, out: Out) -> None:
+        """A handler ended the stream: end it (or cut it) and let nothing more through."""
+        ex = self._ex
+        if ex is None or self._mode == _DROP:
+            return
+        if ex.ending == "end" and self._chunked:
+            await out(Chunk(b"0\r\n\r\n", t))
+        # the upstream is still sending the rest of this response on this connection:
+        # closing it is what keeps that rest out of the client's next request
+        self._complete(ex)
+        self._mode = _DROP
+        self.state.conn.close()
+
+    # -- end ---------------------------------------------------------------------------
+
+    async def _end(self, end: End, t: float, out: Out) -> None:
+        ex, mode = self._ex, self._mode
+        if mode == _EVENTS and self._partial:
+            event, self._partial = self._partial, b""
+            await self._run_event(event, t, out)
+            mode = self._mode
+        if mode == _BODY:
+            assert ex is not None and ex.response is not None
+            body = b"".join(self._held)
+            self._held, self._held_raw = [], []
+            for handler in ex.handlers:
+                if "on_body" in hooks_of(handler) and not handler.gone:
+                    body = await handler.on_body(ex, body)
+            head = ex.response
+            head.headers = [
+                (n, v)
+                for n, v in head.headers
+                if n.lower() not in (b"content-length", b"transfer-encoding")
+            ]
+            head.headers.append((b"content-length", b"%d" % len(body)))
+            await out(Chunk(serialize_head(head), t))
+            self._chunked = False
+            await self._send(body, t, out)
+        elif mode in (_EVENTS, _DATA) and self._chunked:
+            await out(Chunk(b"0\r\n\r\n", t))
+        elif mode == _RAW and end.raw:
+            await out(Chunk(end.raw, t))
+        if ex is not None and mode != _DROP and self._mode != _DROP:
+            self._complete(ex)
+
+    def _complete(self, ex: Exchange) -> None:
+        self._ex = None
+        self._mode = _RAW
+        pending = self.state.pending
+        if pending and pending[0] is ex:
             pending.popleft()
         self.state.flush_ready()
 
 
-def _event_end(buf: bytes) -> int:
-    """Index just past the first blank line (``\\n\\n`` or ``\\r\\n\\r\\n``), or -1."""
-    ends = [i + len(sep) for sep in (b"\n\n", b"\r\n\r\n") if (i := buf.find(sep)) >= 0]
+def _event_end(buf: bytes, kind: str | None) -> int:
+    """Index just past the first complete event in ``buf`` (SSE: a blank line; lines:
+    a newline), or -1."""
+    if kind == "lines":
+        i = buf.find(b"\n")
+        return i + 1 if i >= 0 else -1
+    ends = [i + len(sep) for sep in _SSE_ENDS if (i := buf.find(sep)) >= 0]
     return min(ends) if ends else -1
-
-
-def _corrupt(raw: bytes, plan: Plan) -> bytes:
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return raw  # not JSON: nothing to corrupt
-    assert plan.corrupt_rng is not None
-    doc = apply_ops(doc, plan.corrupt, plan.corrupt_rng)
-    return json.dumps(doc, allow_nan=True).encode()

@@ -169,6 +169,8 @@ class HttpSwitch:
         """The proxy's HTTP toxics (or its ``http`` setting) changed."""
         proxy = self.conn.proxy
         self.want = proxy.wants_layer
+        if self.layer is not None:
+            self.layer.prune()
         if self.want:
             if self.mode == UNDECIDED:
                 self._enter()  # nothing has passed yet: every parser starts at the start
@@ -218,6 +220,8 @@ class HttpSwitch:
         layer = self.layer
         if layer is None or self.want or not (layer.passthrough or layer.idle()):
             return
+        if layer.holding():
+            return  # held bytes go out through the layer first
         up, down = self._links()
         up.head_stages = down.head_stages = ()
         self.layer = None

@@ -6,6 +6,7 @@ Error bodies have OpenAI's shape ``{"error": {"message", "type", "param", "code"
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 __all__ = ["ERROR_PRESETS", "STREAM_ERROR_EVENT", "error_preset"]
@@ -81,8 +82,9 @@ def error_preset(name: str, retry_after_s: float) -> tuple[int, dict[str, str], 
     """A preset's (status, headers, body) with the retry delay filled in."""
     status, headers, body = ERROR_PRESETS[name]
     fill: dict[str, Any] = {
-        "retry_s": f"{retry_after_s:g}",
-        "retry_ms": str(int(retry_after_s * 1000)),
+        # whole seconds, rounded up (RFC 9110); the exact delay goes in retry-after-ms
+        "retry_s": str(math.ceil(retry_after_s)),
+        "retry_ms": str(round(retry_after_s * 1000)),
     }
     return (
         status,

@@ -153,7 +153,7 @@ def parse_toxic(body: Any, existing: Toxic | None = None) -> Toxic:
         given = body.get("attributes")
         if given is not None and not isinstance(given, dict):
             raise ApiError(400, f"bad request body: attributes must be an object, got {given!r}")
-        raw_attrs = {**existing.attributes.wire(), **(given or {})}
+        raw_attrs = type(existing.attributes).merge(existing.attributes.wire(), given or {})
         toxicity = _number(body, "toxicity", existing.toxicity)
     if stream not in STREAMS:
         raise ApiError(400, "stream was invalid, can be either upstream or downstream")

@@ -11,7 +11,8 @@ as in Toxiproxy's ``Toxic`` / ``StatefulToxic`` / ``CleanupToxic``: a stage with
 ``start``/``stop`` is told when it joins and leaves a live connection.
 
 HTTP toxics (``kind = "http"``) build no stage: the HTTP layer of a connection asks them,
-per request, whether and how to act (see :mod:`aichaos.proxy.http_layer`).
+per request, whether to act, and runs the handler a winner builds for that request (see
+:mod:`aichaos.proxy.toxics.http_base`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -216,6 +217,11 @@ class ToxicAttributes(BaseModel):
     def stage(self, env: StageEnv) -> Stage:
         """Build this toxic's stage for one connection (TCP toxics override this)."""
         return StageBase(env)
+
+    @classmethod
+    def merge(cls, current: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+        """The raw attributes of an update: ``given`` over the toxic's ``current`` ones."""
+        return {**current, **given}
 
     def wire(self) -> dict[str, object]:
         """The attributes as the API shows them (Toxiproxy names)."""

@@ -1,25 +1,56 @@
-"""Base of the HTTP-aware toxics: request matching, and the per-request :class:`Plan`.
+"""The HTTP toxic contract: request matching, and per-request handlers with hooks.
 
 An HTTP toxic does not sit in a byte chain. For each request on an HTTP-aware connection
-the HTTP layer asks every HTTP toxic, in order: does the request match (method, path as
-a glob or regex, headers)? If so the toxic's toxicity is rolled *for this request*, and a
-winning toxic writes what it wants into the request's :class:`Plan` (answer it here,
-delay it, stall or cut its stream, corrupt its JSON, truncate its body).
+the HTTP layer (:mod:`aichaos.proxy.http_layer`) asks every HTTP toxic, in chain order,
+whether the request matches (method, path glob or regex, headers); if so it rolls the
+toxic's toxicity *for this request*, and a winner builds an :class:`HttpHandler` for it.
+The handler owns the toxic's behaviour through optional hooks, each run for the
+handlers of the request in chain order:
+
+``on_request(ex)``
+    the request head, before it is forwarded: sleep, edit headers, or answer it here.
+``on_response(ex)``
+    the response head, before it is forwarded: sleep (time to first byte), edit headers,
+    ask for the whole body (:meth:`Exchange.want_body`).
+``on_event(ex, event)``
+    each event of a streamed response (server-sent events, or NDJSON lines): return the
+    events to pass on (none, the same, changed, more); sleep; end or cut the stream.
+``on_body(ex, body)``
+    the whole body (when asked for in ``on_response``): return the body to send.
+``on_data(ex, data)``
+    each piece of the body as it goes out (after the hooks above): return what to send.
+
+Several toxics compose by order: each hook of each handler runs, so two stalls are two
+stalls and the second toxic sees what the first one made. A handler calls
+:meth:`HttpHandler.hit` when it really changed something, which is what the toxic's
+``affected`` counter counts. Sleeps use :meth:`StageBase.sleep` (the toxics' precise
+timer) and end at once when the toxic is removed.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import random
-import re
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from aichaos.proxy.toxics.base import ToxicAttributes
+from aichaos.proxy.toxics.base import StageBase, StageEnv, ToxicAttributes
 
-__all__ = ["CorruptOp", "HttpToxic", "Plan", "RequestInfo"]
+if TYPE_CHECKING:
+    from aichaos.proxy.http_framing import Head
+
+__all__ = [
+    "Exchange",
+    "HttpHandler",
+    "HttpToxic",
+    "RequestInfo",
+    "StreamMode",
+    "hooks_of",
+    "stream_kind",
+]
+
+StreamMode = Literal["close", "end"]
 
 
 @dataclass(frozen=True)
@@ -31,51 +62,169 @@ class RequestInfo:
     headers: dict[str, str]
 
 
-@dataclass(frozen=True)
-class CorruptOp:
-    """One JSON rewrite: at ``path`` (dot-separated, ``*`` for every item), do ``action``."""
+class Exchange:
+    """One request and its response, as the handlers of the toxics that won it see them.
 
-    path: str
-    action: str
-    factor: float = 1.0
-    value: Any = None
+    ``request`` is the request head; ``response`` the response head once it arrived
+    (``None`` before). Hooks change them through the methods below.
+    """
 
+    __slots__ = (
+        "_ending",
+        "answer",
+        "body_wanted",
+        "events",
+        "handlers",
+        "info",
+        "request",
+        "request_edited",
+        "response",
+        "response_edited",
+    )
 
-@dataclass
-class Plan:
-    """What happens to one request and its response; filled in by the toxics that won."""
+    def __init__(self, request: Head, info: RequestInfo, handlers: list[HttpHandler]) -> None:
+        self.request = request
+        self.info = info
+        self.handlers = handlers
+        self.response: Head | None = None
+        #: a complete response made here (the request is then not forwarded)
+        self.answer: bytes | None = None
+        self.request_edited = False
+        self.response_edited = False
+        self.body_wanted = False
+        #: events passed on to the client so far (streamed responses)
+        self.events = 0
+        #: how the stream ends early, if a handler said so: "close" or "end"
+        self._ending: str | None = None
 
-    #: a full response to send instead of contacting the upstream
-    synthetic: bytes | None = None
-    request_delay_s: float = 0.0
-    first_byte_delay_s: float = 0.0
-    stall_after_events: int | None = None
-    stall_s: float = 0.0
-    stall_every: bool = False
-    cut_after_events: int | None = None
-    cut_mode: str = "close"
-    cut_error_event: bytes | None = None
-    drop_done: bool = False
-    corrupt: list[CorruptOp] = field(default_factory=list)
-    corrupt_rng: random.Random | None = None
-    truncate_bytes: int | None = None
-    #: the toxics that won this request (their removal ends the plan's sleeps early)
-    toxics: list[Any] = field(default_factory=list)
+    def respond(self, raw: bytes) -> None:
+        """Answer the request with ``raw`` (a complete HTTP response): it is not forwarded,
+        and the handlers after this one are not asked about it."""
+        self.answer = raw
+
+    def set_request_header(self, name: str, value: str | None) -> None:
+        """Set (or with ``None`` remove) a request header before the request is forwarded."""
+        assert self.response is None, "the request has already been forwarded"
+        _set_header(self.request.headers, name, value)
+        self.request_edited = True
+
+    def set_response_header(self, name: str, value: str | None) -> None:
+        """Set (or remove) a response header; only from ``on_response``."""
+        assert self.response is not None
+        _set_header(self.response.headers, name, value)
+        self.response_edited = True
+
+    def want_body(self) -> None:
+        """Buffer the whole response body and pass it to ``on_body`` (from ``on_response``).
+
+        Bodies over the layer's limit pass unchanged; a streamed response (events) is
+        never held back.
+        """
+        self.body_wanted = True
+
+    def close(self) -> None:
+        """Drop the connection after what was passed on so far (the client sees a cut)."""
+        self._ending = "close"
+
+    def end(self) -> None:
+        """End the response cleanly after what was passed on so far (a response that just
+        stops). The upstream's rest of it is dropped and the connection closed after it,
+        so it cannot spill into the next request (announce that with a ``connection:
+        close`` header from ``on_response``)."""
+        if self._ending is None:
+            self._ending = "end"
 
     @property
-    def needs_events(self) -> bool:
-        """Whether the response body must be split into server-sent events."""
-        return (
-            self.stall_after_events is not None
-            or self.cut_after_events is not None
-            or self.drop_done
+    def ending(self) -> str | None:
+        """``"close"``, ``"end"`` or None: whether a handler ended the stream early."""
+        return self._ending
+
+    @property
+    def is_stream(self) -> bool:
+        """Whether the response is a stream of events (SSE or NDJSON)."""
+        return self.response is not None and stream_kind(self.response) is not None
+
+
+def stream_kind(head: Head) -> str | None:
+    """``"sse"`` or ``"lines"`` for a streamed response's content type, else None."""
+    ctype = (head.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if ctype == "text/event-stream":
+        return "sse"
+    if ctype in ("application/x-ndjson", "application/jsonl", "application/json-seq"):
+        return "lines"
+    return None
+
+
+def _set_header(headers: list[tuple[bytes, bytes]], name: str, value: str | None) -> None:
+    if "\r" in name or "\n" in name or (value is not None and ("\r" in value or "\n" in value)):
+        raise ValueError(f"header {name!r} must not contain CR or LF")
+    key = name.lower().encode("latin-1")
+    headers[:] = [(n, v) for n, v in headers if n.lower() != key]
+    if value is not None:
+        headers.append((name.encode("latin-1"), value.encode("latin-1")))
+
+
+class HttpHandler(StageBase):
+    """One HTTP toxic acting on one request. Override the hooks the toxic needs.
+
+    ``self.env.toxic`` is the live toxic (its ``attributes`` are the toxic's settings),
+    ``self.env.rng`` the connection's seeded RNG, ``self.sleep`` the precise timer.
+    """
+
+    __slots__ = ("_hit",)
+
+    def __init__(self, env: StageEnv) -> None:
+        super().__init__(env)
+        self._hit = False
+
+    def hit(self) -> None:
+        """This request was really changed: count it once in the toxic's ``affected``."""
+        if not self._hit:
+            self._hit = True
+            self.env.toxic.affected += 1
+
+    async def on_request(self, ex: Exchange) -> None:
+        """The request head, before it is forwarded (or answered)."""
+
+    async def on_response(self, ex: Exchange) -> None:
+        """The response head, before it is forwarded."""
+
+    async def on_event(self, ex: Exchange, event: bytes) -> list[bytes]:
+        """One event of a streamed response; returns the events to pass on."""
+        return [event]
+
+    async def on_body(self, ex: Exchange, body: bytes) -> bytes:
+        """The whole response body (if :meth:`Exchange.want_body` was called)."""
+        return body
+
+    async def on_data(self, ex: Exchange, data: bytes) -> bytes:
+        """A piece of the body on its way out; returns what to send."""
+        return data
+
+
+_HOOKS = ("on_request", "on_response", "on_event", "on_body", "on_data")
+_HOOKS_OF: dict[type, frozenset[str]] = {}
+
+
+def hooks_of(handler: HttpHandler) -> frozenset[str]:
+    """The hooks a handler's class overrides (known per class: the layer skips the rest)."""
+    cls = type(handler)
+    known = _HOOKS_OF.get(cls)
+    if known is None:
+        known = _HOOKS_OF[cls] = frozenset(
+            h for h in _HOOKS if getattr(cls, h) is not getattr(HttpHandler, h)
         )
+    return known
 
 
 class HttpToxic(ToxicAttributes):
-    """Matching fields shared by every HTTP toxic (all optional: no filter hits every request)."""
+    """Matching fields shared by every HTTP toxic (all optional: no filter hits every request).
+
+    Subclasses set ``handler_class`` (or override :meth:`handler`).
+    """
 
     kind: ClassVar[str] = "http"
+    handler_class: ClassVar[type[HttpHandler]] = HttpHandler
 
     method: str | None = Field(None, description="HTTP method, e.g. POST (case-insensitive)")
     path: str | None = Field(None, description="glob on the path, e.g. /v1/*")
@@ -88,10 +237,9 @@ class HttpToxic(ToxicAttributes):
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"path_regex is not a valid regex: {exc}") from None
+            from aichaos.proxy.pathregex import compile_path_regex
+
+            compile_path_regex(value)
         return value
 
     def matches(self, req: RequestInfo) -> bool:
@@ -100,16 +248,17 @@ class HttpToxic(ToxicAttributes):
             return False
         if self.path is not None and not fnmatch.fnmatchcase(req.path, self.path):
             return False
-        if self.path_regex is not None and re.search(self.path_regex, req.path) is None:
-            return False
+        if self.path_regex is not None:
+            from aichaos.proxy.pathregex import compile_path_regex
+
+            if compile_path_regex(self.path_regex).search(req.path) is None:
+                return False
         for name, pattern in self.headers.items():
             value = req.headers.get(name.lower())
             if value is None or not fnmatch.fnmatchcase(value, pattern):
                 return False
         return True
 
-    def plan(self, plan: Plan, rng: random.Random) -> None:
-        """Write this toxic's effect into the request's plan (subclasses override)."""
-
-
-StreamMode = Literal["close", "end"]
+    def handler(self, env: StageEnv) -> HttpHandler:
+        """Build this toxic's handler for one request."""
+        return self.handler_class(env)

@@ -3,31 +3,50 @@ byte of their response (time to first byte), each with uniform jitter."""
 
 from __future__ import annotations
 
-import random
+from typing import ClassVar
 
 from pydantic import Field
 
 from aichaos.proxy.toxics.base import TOXICS
-from aichaos.proxy.toxics.http_base import HttpToxic, Plan
+from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, HttpToxic
 
 __all__ = ["HttpDelay"]
+
+
+class _Delay(HttpHandler):
+    __slots__ = ()
+
+    def _jittered(self, ms: int) -> float:
+        attrs = self.env.toxic.attributes
+        assert isinstance(attrs, HttpDelay)
+        if ms <= 0:
+            return 0.0
+        jitter = attrs.jitter_ms
+        if not jitter:
+            return ms / 1000.0
+        return max(0.0, ms + self.env.rng.uniform(-jitter, jitter)) / 1000.0
+
+    async def on_request(self, ex: Exchange) -> None:
+        attrs = self.env.toxic.attributes
+        assert isinstance(attrs, HttpDelay)
+        if attrs.request_ms > 0:
+            self.hit()
+            await self.sleep(self._jittered(attrs.request_ms))
+
+    async def on_response(self, ex: Exchange) -> None:
+        attrs = self.env.toxic.attributes
+        assert isinstance(attrs, HttpDelay)
+        if attrs.first_byte_ms > 0:
+            self.hit()
+            await self.sleep(self._jittered(attrs.first_byte_ms))
 
 
 @TOXICS.register("http_delay")
 class HttpDelay(HttpToxic):
     """Hold the request ``request_ms`` and the response's first byte ``first_byte_ms``."""
 
-    request_ms: int = Field(0, ge=0, strict=True)
-    first_byte_ms: int = Field(0, ge=0, strict=True)
-    jitter_ms: int = Field(0, ge=0, strict=True)
+    handler_class: ClassVar[type[HttpHandler]] = _Delay
 
-    def plan(self, plan: Plan, rng: random.Random) -> None:
-        """Add the delays (with jitter drawn from the connection's seeded RNG)."""
-
-        def jittered(ms: int) -> float:
-            if ms <= 0:
-                return 0.0
-            return max(0.0, ms + rng.uniform(-self.jitter_ms, self.jitter_ms)) / 1000.0
-
-        plan.request_delay_s += jittered(self.request_ms)
-        plan.first_byte_delay_s += jittered(self.first_byte_ms)
+    request_ms: int = Field(0, ge=0, le=86_400_000, strict=True)
+    first_byte_ms: int = Field(0, ge=0, le=86_400_000, strict=True)
+    jitter_ms: int = Field(0, ge=0, le=86_400_000, strict=True)

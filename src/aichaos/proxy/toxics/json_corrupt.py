@@ -3,26 +3,34 @@
 Each op rewrites JSON at a dot path (``predictions.*.score``; ``*`` is every item or
 value; integers index lists): ``nan``, ``null``, ``wrong_type`` (number -> string, string
 -> number, list <-> object), ``drop`` (remove the key), ``shuffle`` (a list, seeded),
-``scale`` (multiply a number by ``factor``), ``set`` (to ``value``). The response is
-buffered (up to 8 MiB; larger or non-JSON bodies pass unchanged) and its Content-Length
-fixed.
+``scale`` (multiply a number by ``factor``), ``set`` (to ``value``).
+
+A JSON answer is buffered (up to 8 MiB; larger ones pass unchanged), decoded if it is
+gzip / deflate / br / zstd, rewritten, encoded again, and its Content-Length fixed. A
+streamed answer is never held back: each server-sent event's ``data:`` JSON (or each
+NDJSON line) is rewritten as it passes (``choices.*.delta.content``). ``affected``
+counts the responses really changed.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aichaos.proxy import codings
 from aichaos.proxy.toxics.base import TOXICS
-from aichaos.proxy.toxics.http_base import CorruptOp, HttpToxic, Plan
+from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, HttpToxic, stream_kind
 
-__all__ = ["JsonCorrupt", "apply_ops"]
+__all__ = ["CorruptOp", "JsonCorrupt", "apply_ops", "corrupt_json"]
 
 
-class _Op(BaseModel):
+class CorruptOp(BaseModel):
+    """One JSON rewrite: at ``path`` (dot-separated, ``*`` for every item), do ``action``."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     path: str = Field(min_length=1)
@@ -31,16 +39,80 @@ class _Op(BaseModel):
     value: Any = None
 
 
+def corrupt_json(text: bytes, ops: list[CorruptOp], rng: random.Random) -> bytes | None:
+    """``text`` (JSON) with the ops applied, or None if it is not JSON or nothing changed."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    before = json.dumps(doc, allow_nan=True)
+    after = json.dumps(apply_ops(doc, ops, rng), allow_nan=True)
+    return after.encode() if after != before else None
+
+
+class _Corrupt(HttpHandler):
+    __slots__ = ()
+
+    def _ops(self) -> list[CorruptOp]:
+        attrs = self.env.toxic.attributes
+        assert isinstance(attrs, JsonCorrupt)
+        return attrs.ops
+
+    async def on_response(self, ex: Exchange) -> None:
+        head = ex.response
+        assert head is not None
+        if stream_kind(head) is None:
+            ctype = (head.get("content-type") or "").lower()
+            if not ctype or "json" in ctype:
+                ex.want_body()
+
+    async def on_body(self, ex: Exchange, body: bytes) -> bytes:
+        assert ex.response is not None
+        coding = ex.response.get("content-encoding")
+        plain = codings.decode(body, coding)
+        if plain is None:
+            return body  # an encoding we cannot undo: unchanged, not counted
+        new = corrupt_json(plain, self._ops(), self.env.rng)
+        if new is None:
+            return body
+        self.hit()
+        return codings.encode(new, coding)
+
+    async def on_event(self, ex: Exchange, event: bytes) -> list[bytes]:
+        assert ex.response is not None
+        if ex.response.get("content-encoding") not in (None, "identity"):
+            return [event]  # a compressed stream is not split into events here
+        ops, rng = self._ops(), self.env.rng
+        if stream_kind(ex.response) == "lines":
+            body = event.rstrip(b"\r\n")
+            new = corrupt_json(body, ops, rng)
+            if new is None:
+                return [event]
+            self.hit()
+            return [new + event[len(body) :]]
+        lines = event.splitlines(keepends=True)
+        changed = False
+        for i, line in enumerate(lines):
+            if not line.startswith(b"data:"):
+                continue
+            payload = line[5:].rstrip(b"\r\n")
+            new = corrupt_json(payload.removeprefix(b" "), ops, rng)
+            if new is not None:
+                lines[i] = b"data: " + new + line[5 + len(payload) :]
+                changed = True
+        if not changed:
+            return [event]
+        self.hit()
+        return [b"".join(lines)]
+
+
 @TOXICS.register("json_corrupt")
 class JsonCorrupt(HttpToxic):
     """Rewrite fields of JSON responses (NaN, null, wrong type, dropped key, shuffle, scale)."""
 
-    ops: list[_Op] = Field(min_length=1)
+    handler_class: ClassVar[type[HttpHandler]] = _Corrupt
 
-    def plan(self, plan: Plan, rng: random.Random) -> None:
-        """Queue the rewrites for the response."""
-        plan.corrupt.extend(CorruptOp(o.path, o.action, o.factor, o.value) for o in self.ops)
-        plan.corrupt_rng = rng
+    ops: list[CorruptOp] = Field(min_length=1)
 
 
 def _wrong_type(value: Any) -> Any:

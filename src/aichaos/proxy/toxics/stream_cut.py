@@ -1,47 +1,85 @@
-"""``stream_cut``: cut a server-sent-event stream after ``after_events`` events.
+"""``stream_cut``: cut a streamed response after ``after_events`` events (``0``: before
+the first one).
 
 ``mode: close`` drops the connection mid-stream; ``mode: end`` ends the HTTP response
-cleanly there (a 200 that simply stops). ``error_event`` (or ``preset:
-openai_midstream_error``) is sent as the last event: the in-band error chunk of an
-OpenAI-compatible stream. ``drop_done`` lets the whole stream through except the final
-``data: [DONE]`` (``preset: openai_no_done``).
+cleanly there (a 200 that simply stops: the openai SDK raises nothing, so callers must
+check ``finish_reason``). ``error_event`` (or ``preset: openai_midstream_error``) is sent
+as the last event: the in-band error chunk of an OpenAI-compatible stream. ``drop_done``
+lets the whole stream through except the final ``data: [DONE]`` (``preset:
+openai_no_done``). A stream ended early also closes its connection (announced with
+``connection: close``), so the upstream's rest of it never reaches the next request.
 """
 
 from __future__ import annotations
 
-import random
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from aichaos.proxy.presets import STREAM_ERROR_EVENT
-from aichaos.proxy.toxics.base import TOXICS
-from aichaos.proxy.toxics.http_base import HttpToxic, Plan
+from aichaos.proxy.toxics.base import TOXICS, StageEnv
+from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, HttpToxic
 
 __all__ = ["StreamCut"]
+
+
+class _Cut(HttpHandler):
+    __slots__ = ("seen",)
+
+    def __init__(self, env: StageEnv) -> None:
+        super().__init__(env)
+        self.seen = 0
+
+    def _attrs(self) -> StreamCut:
+        attrs = self.env.toxic.attributes
+        assert isinstance(attrs, StreamCut)
+        return attrs
+
+    async def on_response(self, ex: Exchange) -> None:
+        attrs = self._attrs()
+        if ex.is_stream and not attrs.drops_done and attrs.ends_cleanly:
+            # the connection is closed after the cut: a client must not reuse it
+            ex.set_response_header("connection", "close")
+
+    async def on_event(self, ex: Exchange, event: bytes) -> list[bytes]:
+        attrs = self._attrs()
+        if attrs.drops_done:
+            if event.strip() == b"data: [DONE]":
+                self.hit()
+                return []
+            return [event]
+        if self.seen < attrs.after_events:
+            self.seen += 1
+            return [event]
+        self.hit()
+        if attrs.ends_cleanly:
+            ex.end()
+        else:
+            ex.close()
+        last = STREAM_ERROR_EVENT if attrs.preset == "openai_midstream_error" else attrs.error_event
+        if last is None:
+            return []
+        return [last.encode() if last.endswith("\n\n") else (last + "\n\n").encode()]
 
 
 @TOXICS.register("stream_cut")
 class StreamCut(HttpToxic):
     """Cut a token stream after N events (close, or end cleanly), optionally with an error event."""
 
-    after_events: int = Field(1, ge=0, strict=True)
+    handler_class: ClassVar[type[HttpHandler]] = _Cut
+
+    after_events: int = Field(1, ge=0, le=10**9, strict=True)
     mode: Literal["close", "end"] = "close"
     error_event: str | None = None
     drop_done: bool = False
     preset: Literal["openai_midstream_error", "openai_no_done"] | None = None
 
-    def plan(self, plan: Plan, rng: random.Random) -> None:
-        """Set the cut point (or the [DONE] drop)."""
-        if self.preset == "openai_no_done" or self.drop_done:
-            plan.drop_done = True
-            return
-        plan.cut_after_events = self.after_events
-        plan.cut_mode = self.mode
-        event = STREAM_ERROR_EVENT if self.preset == "openai_midstream_error" else self.error_event
-        if self.preset == "openai_midstream_error":
-            plan.cut_mode = "end"
-        if event is not None:
-            plan.cut_error_event = (
-                event.encode() if event.endswith("\n\n") else (event + "\n\n").encode()
-            )
+    @property
+    def drops_done(self) -> bool:
+        """Whether this toxic only drops the final ``data: [DONE]``."""
+        return self.drop_done or self.preset == "openai_no_done"
+
+    @property
+    def ends_cleanly(self) -> bool:
+        """Whether the cut ends the response (rather than dropping the connection)."""
+        return self.mode == "end" or self.preset == "openai_midstream_error"
