@@ -22,7 +22,7 @@ __all__ = ["TARGETS", "HttpTarget", "ProcessTarget", "Target", "pid_alive"]
 class Target(BaseModel):
     """Base of every target kind."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: ClassVar[str] = ""
 

@@ -19,6 +19,7 @@ import pydantic
 import yaml
 
 from aichaos.errors import ExperimentError, Problem
+from aichaos.experiment.limits import number_problems
 from aichaos.experiment.model import Experiment
 
 __all__ = [
@@ -262,12 +263,24 @@ def parse_experiment(text: str | bytes, source: str = "<experiment>") -> Loaded:
     redactor = Redactor()
     subst_problems: list[tuple[Path_, str]] = []
     data = _substitute(raw, (), redactor, subst_problems)
+    numbers = number_problems(data)
+    said = {format_path(p) for p, _ in numbers}
+    subst_problems += numbers
     problems = [Problem(format_path(p), m, _line_for(lines, p)) for p, m in subst_problems]
     try:
         experiment = Experiment.model_validate(data)
     except pydantic.ValidationError as exc:
-        problems += _problems(exc, lines, redactor)
+        # one message per bad number: the model's own complaint about it (at its path, or
+        # at an enclosing step that checks its ramp levels) repeats what was said
+        problems += [
+            p for p in _problems(exc, lines, redactor) if not any(_within(n, p.path) for n in said)
+        ]
         raise _redacted(source, problems, redactor) from None
+    # again on the model: pydantic turns numeric strings ("1.0e300" is one in YAML 1.1)
+    # into numbers the first pass never saw
+    for p, m in number_problems(experiment.model_dump()):
+        if format_path(p) not in said:
+            problems.append(Problem(format_path(p), m, _line_for(lines, p)))
     if problems:
         raise _redacted(source, problems, redactor)
     return Loaded(experiment, source, redactor)
@@ -283,6 +296,11 @@ def explain(exc: pydantic.ValidationError, prefix: str = "") -> list[str]:
         path = ".".join(x for x in (prefix, p.path) if x)
         out.append(f"{path}: {p.message}" if path else p.message)
     return out
+
+
+def _within(path: str, ancestor: str) -> bool:
+    """Whether field ``path`` is ``ancestor`` or lies inside it."""
+    return path == ancestor or path.startswith((f"{ancestor}.", f"{ancestor}["))
 
 
 def _redacted(source: str, problems: list[Problem], redactor: Redactor) -> ExperimentError:

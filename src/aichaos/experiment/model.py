@@ -8,10 +8,12 @@ that validates can be planned without surprises.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from typing import Annotated, Any, Literal
 
+import pydantic
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -26,6 +28,7 @@ from pydantic import (
 
 from aichaos.engine.slo import SLO, slo
 from aichaos.errors import did_you_mean
+from aichaos.experiment.limits import number_problems
 from aichaos.faults.base import FAULTS, BlastRadius, Fault
 from aichaos.load.base import WORKLOADS, Workload
 from aichaos.probes.base import PROBES, Probe
@@ -96,7 +99,9 @@ SLOField = Annotated[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False
+    )
 
 
 class Ramp(_Model):
@@ -141,7 +146,36 @@ class Step(_Model):
                     f"ramp field {self.ramp.field!r} is not a field of fault "
                     f"{self.fault.type!r}; known: {known}"
                 )
+            else:
+                self._check_levels(self.ramp)
         return self
+
+    def _check_levels(self, ramp: Ramp) -> None:
+        """Each level must be a value the fault accepts, as the engine will build it."""
+        fault_cls = type(self.fault)
+        base = self.fault.model_dump()
+        current = base.get(ramp.field)
+        for i, level in enumerate(ramp.values):
+            if not math.isfinite(level):
+                continue  # refused by the ramp's own field check
+            value: Any = level
+            if isinstance(current, int) and not isinstance(current, bool):
+                value = int(level)
+            try:
+                fault_cls.model_validate({**base, ramp.field: value})
+                for _, why in number_problems({ramp.field: value}):
+                    raise ValueError(why)
+            except (pydantic.ValidationError, ValueError) as exc:
+                errors = (
+                    exc.errors(include_url=False)
+                    if isinstance(exc, pydantic.ValidationError)
+                    else []
+                )
+                why = errors[0]["msg"] if errors else str(exc)
+                raise ValueError(
+                    f"ramp.values[{i}] = {level!r} is not a valid {ramp.field!r} for fault "
+                    f"{self.fault.type!r}: {why[0].lower()}{why[1:]}"
+                ) from None
 
     @property
     def label(self) -> str:

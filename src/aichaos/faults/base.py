@@ -42,7 +42,7 @@ __all__ = [
 class BlastRadius(BaseModel):
     """Who is hit: a fraction of requests / connections / rows, optionally narrowed."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     fraction: float = Field(1.0, ge=0.0, le=1.0, description="share of units hit, 0..1")
     match: dict[str, str] = Field(
@@ -78,7 +78,7 @@ class Fault(BaseModel):
             def injection(self, ctx): return _PauseInjection(self, ctx)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: ClassVar[str] = ""
     #: the target kinds this fault can act on (empty: needs no target)

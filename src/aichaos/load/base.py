@@ -37,7 +37,7 @@ class WorkloadContext:
 class Workload(BaseModel):
     """Base of every workload type."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: ClassVar[str] = ""
 

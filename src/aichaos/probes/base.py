@@ -67,7 +67,7 @@ class ProbeContext:
 class Probe(BaseModel):
     """Base of every probe type: settings as plain data, ``measure`` does the work."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: ClassVar[str] = ""
 
