@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -40,6 +41,7 @@ safety: {{ttl_s: 10, guardrail_interval_s: 0.1}}
 class Run:
     journal: Path
     during: str
+    after: str
     returncode: int
     stderr: str
 
@@ -76,6 +78,8 @@ def run(tinyservice: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 str(journal),
                 "--metrics-port",
                 "0",
+                "--metrics-linger-s",
+                "20",
                 "-q",
             ],
             stderr=subprocess.PIPE,
@@ -95,8 +99,18 @@ def run(tinyservice: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 during = text
                 break
             time.sleep(0.1)
+        # the verdict stays on /metrics after the run ended (the process lingers)
+        after = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            text = httpx.get(m.group(1), timeout=2).text
+            if "aichaos_run_status{" in text:
+                after = text
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)  # ends the linger early
         _, err = proc.communicate(timeout=60)
-        yield Run(journal, during, proc.returncode, line + err)
+        yield Run(journal, during, after, proc.returncode, line + err)
     finally:
         proxy.stop()
 
@@ -110,6 +124,70 @@ def test_metrics_while_fault_is_on(run: Run) -> None:
     assert _value(run.during, "aichaos_run_phase", phase="injecting") == 1.0
     assert _value(run.during, "aichaos_run_phase", phase="baseline") == 0.0
     assert (_value(run.during, "aichaos_load_requests_total", result="ok") or 0) > 0
+
+
+@pytest.mark.slow
+def test_metrics_scraped_after_the_run_ended(run: Run) -> None:
+    assert run.after, "the metrics endpoint closed with the run: no scrape saw the verdict"
+    assert run.returncode == 1, run.stderr  # deviated, also after a SIGINT in the linger
+    text = run.after
+    assert _value(text, "aichaos_run_status", status="deviated") == 1.0
+    samples = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    assert samples
+    run_ids = set()
+    for line in samples:  # every series says which experiment and which run
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        assert labels.get("experiment") == "metrics while a proxy answers 503", line
+        run_ids.add(labels.get("run_id"))
+    (run_id,) = run_ids
+    assert run_id is not None and re.fullmatch(r"[0-9a-f]{12}", run_id)
+    slo = "load.error_rate < 0.5"
+    assert _value(text, "aichaos_slo_threshold", slo=slo, op="<") == 0.5
+    broke = _value(text, "aichaos_slo_value", section="steady_state", phase="injecting", slo=slo)
+    assert broke is not None and broke >= 0.5
+    assert _value(text, "aichaos_slo_ok", section="steady_state", phase="injecting", slo=slo) == 0
+    assert _value(text, "aichaos_slo_ok", section="steady_state", phase="baseline", slo=slo) == 1
+    p99 = _value(text, "aichaos_load_latency_ms", quantile="0.99")
+    p50 = _value(text, "aichaos_load_latency_ms", quantile="0.5")
+    assert p99 is not None and p50 is not None and 0 < p50 <= p99
+    step = "proxy-http-error"
+    assert _value(text, "aichaos_step_level", step=step, field="fraction") == 1.0
+    assert _value(text, "aichaos_step_active", step=step) == 0.0
+    assert _value(run.during, "aichaos_step_active", step=step) == 1.0
+
+
+def test_metrics_token_rules(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, Gauge
+
+    from aichaos.errors import ValidationError
+    from aichaos.integrations.prometheus import MetricsServer
+
+    registry = CollectorRegistry()
+    Gauge("x", "x", registry=registry).set(1)
+    with pytest.raises(ValidationError, match=r"'0\.0\.0\.0' is not a loopback address"):
+        MetricsServer(registry, 0, host="0.0.0.0")
+    with pytest.raises(ValidationError, match="token must be at least 8 characters"):
+        MetricsServer(registry, 0, token="short")
+    server = MetricsServer(registry, 0, token="s3cret-token")
+    try:
+        assert httpx.get(server.url, timeout=5).status_code == 401
+        bad = {"Authorization": "Bearer wrong-token"}
+        assert httpx.get(server.url, headers=bad, timeout=5).status_code == 401
+        good = {"Authorization": "Bearer s3cret-token"}
+        r = httpx.get(server.url, headers=good, timeout=5)
+        assert r.status_code == 200 and "x 1.0" in r.text
+    finally:
+        server.stop()
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(EXPERIMENT.format(api="http://127.0.0.1:1", url="http://127.0.0.1:1"))
+    res = subprocess.run(
+        [sys.executable, "-m", "aichaos.cli", "run", str(exp), "--journal",
+         str(tmp_path / "j.jsonl"), "--metrics-port", "0", "--metrics-host", "0.0.0.0"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 2, res.stderr
+    assert "--metrics-host: host '0.0.0.0' is not a loopback address" in res.stderr
+    assert "Traceback" not in res.stderr
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -199,6 +200,30 @@ def _default_journal(title: str) -> Path:
     default=None,
     help="serve Prometheus metrics of the run on 127.0.0.1:PORT (0: a free port)",
 )
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="address of the metrics endpoint; other than loopback it needs --metrics-token",
+)
+@click.option(
+    "--metrics-token",
+    envvar="AICHAOS_METRICS_TOKEN",
+    default=None,
+    help="require 'Authorization: Bearer TOKEN' on every scrape (env AICHAOS_METRICS_TOKEN)",
+)
+@click.option(
+    "--metrics-insecure",
+    is_flag=True,
+    help="serve metrics on a non-loopback --metrics-host without a token",
+)
+@click.option(
+    "--metrics-linger-s",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="keep serving metrics this long after the verdict so a scraper sees it "
+    "(default 30: two scrape intervals of a 15 s Prometheus)",
+)
 def run_command(
     file: str,
     journal_path: str | None,
@@ -208,6 +233,10 @@ def run_command(
     environment: str | None,
     quiet: bool,
     metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+    metrics_token: str | None = None,
+    metrics_insecure: bool = False,
+    metrics_linger_s: float | None = None,
 ) -> None:
     """Run the experiment in FILE. Exit: 0 passed, 1 deviated, 2 bad input, 3 aborted,
     4 failed baseline, 5 error."""
@@ -252,11 +281,24 @@ def run_command(
         sys.exit(EXIT_CODES["aborted"])
     if not quiet:
         journal.listeners.append(Progress(Console(stderr=True)))
+    metrics = None
     if metrics_port is not None:
         from aichaos.integrations.prometheus import serve_engine_metrics
 
-        metrics = serve_engine_metrics(journal, metrics_port)
+        try:
+            metrics = serve_engine_metrics(
+                journal, metrics_port, metrics_host, metrics_token, metrics_insecure
+            )
+        except ValidationError as exc:
+            _err(f"--metrics-host: {exc}")
+            sys.exit(2)
+        except OSError as exc:
+            _err(f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}: {exc}")
+            sys.exit(2)
         click.echo(f"metrics: {metrics.url}", err=True)
+    elif metrics_linger_s is not None or metrics_token or metrics_host != "127.0.0.1":
+        _err("--metrics-host, --metrics-token and --metrics-linger-s need --metrics-port")
+        sys.exit(2)
     try:
         journal.open()
     except ValidationError as exc:
@@ -272,7 +314,22 @@ def run_command(
         sys.exit(5)
     click.echo(loaded.redactor.text(f"{result.status}: {result.reason}"))
     click.echo(f"journal: {result.journal}")
+    if metrics is not None:
+        _linger(metrics, metrics_linger_s)
     sys.exit(result.exit_code)
+
+
+def _linger(metrics: Any, seconds: float | None) -> None:
+    """Keep the verdict on /metrics for a scraper (Ctrl-C ends it early)."""
+    from aichaos.integrations.prometheus import DEFAULT_LINGER_S
+
+    seconds = DEFAULT_LINGER_S if seconds is None else seconds
+    if seconds > 0:
+        click.echo(f"metrics: serving the verdict {seconds:g}s more at {metrics.url}", err=True)
+        sys.stdout.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            time.sleep(seconds)
+    metrics.stop()
 
 
 def _add_pids(exp: Any, the_plan: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ import contextlib
 import os
 import random
 import signal
+import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -74,6 +75,8 @@ class Engine:
         self.watchdog = watchdog
         self.handle_signals = handle_signals
         self.store = MetricStore()
+        #: names this run in metrics and traces (the journal path may be reused)
+        self.run_id = uuid.uuid4().hex[:12]
         self.phase = Phase.PLANNED
         self.phase_started = 0.0
         self.started = 0.0
@@ -242,6 +245,7 @@ class Engine:
         exp = self.experiment
         journal.write(
             "run-started",
+            run_id=self.run_id,
             seed=self.seed,
             title=exp.title,
             experiment=exp.model_dump(mode="json"),

@@ -1,29 +1,44 @@
 """Prometheus metrics of a run, so an existing Grafana shows when chaos was on.
 
 :class:`EngineMetrics` listens to the journal (every figure comes from the same events
-the report reads) and keeps, in a prometheus-client registry:
+the report reads) and keeps, in a prometheus-client registry, series that all carry the
+labels ``experiment`` (the title) and ``run_id`` (fresh per run):
 
 * ``aichaos_faults_active{type, target}`` -- faults applied and not yet reverted;
 * ``aichaos_faults_applied_total`` / ``aichaos_fault_reverts_total{result}``;
-* ``aichaos_guardrail_breaches_total`` and ``aichaos_aborts_total{reason}`` -- the
-  guardrail's decisions (the engine journals a guardrail check only when it breaks, so
-  held checks are counted by ``aichaos_steady_state_checks_total{phase, result}``);
-* ``aichaos_run_phase{phase}`` (1 for the current phase) and ``aichaos_run_status``;
-* ``aichaos_load_requests_total{result}`` -- the workload's requests, ok or error,
-  which is what the faults affected.
+* ``aichaos_step_active{step}`` and ``aichaos_step_level{step, field}`` -- which step is
+  on and the level its ramp holds (the blast-radius fraction when it has no ramp);
+* ``aichaos_guardrail_breaches_total`` and ``aichaos_aborts_total{reason}``;
+* ``aichaos_steady_state_checks_total{phase, result}``;
+* ``aichaos_slo_value{section, phase, slo}``, ``aichaos_slo_ok{...}`` (1 held, 0 broke)
+  and ``aichaos_slo_threshold{slo, op}`` -- each SLO line's last value and its bound;
+* ``aichaos_load_latency_ms{quantile}`` -- the workload's latency percentiles of its last
+  window; ``aichaos_load_requests_total{result}``;
+* ``aichaos_run_phase{phase}`` (1 for the current phase) and ``aichaos_run_status``.
 
-``aichaos run --metrics-port 9464`` serves it on 127.0.0.1. The proxy has its own
-``GET /metrics`` (bytes per stream, requests forwarded upstream, per-toxic ``seen`` /
-``affected`` counters labelled with the toxic type).
+``aichaos run --metrics-port 9464`` serves it on 127.0.0.1 and keeps serving for
+``--metrics-linger-s`` (default 30 s, two scrape intervals of a 15 s Prometheus) after
+the verdict, so a scraper sees ``aichaos_run_status``. Another ``--metrics-host`` needs
+a bearer token, as every control API does. The proxy has its own ``GET /metrics``.
 """
 
 from __future__ import annotations
 
+import hmac
+import math
+import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["EngineMetrics", "MetricsServer", "serve_engine_metrics"]
+__all__ = ["DEFAULT_LINGER_S", "EngineMetrics", "MetricsServer", "serve_engine_metrics"]
 
 _PHASES = ("planned", "baseline", "injecting", "recovering", "done")
+_QUANTILE = re.compile(r"^p(\d+(?:\.\d+)?)_ms$")
+#: two scrape intervals of Prometheus's default 15 s
+DEFAULT_LINGER_S = 30.0
+_BASE = ("experiment", "run_id")
 
 
 class EngineMetrics:
@@ -34,95 +49,197 @@ class EngineMetrics:
 
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.active = Gauge(
-            "aichaos_faults_active",
-            "Faults applied and not reverted.",
-            ["type", "target"],
-            registry=r,
+
+        def gauge(name: str, doc: str, *labels: str) -> Any:
+            return Gauge(name, doc, [*_BASE, *labels], registry=r)
+
+        def counter(name: str, doc: str, *labels: str) -> Any:
+            return Counter(name, doc, [*_BASE, *labels], registry=r)
+
+        self.active = gauge(
+            "aichaos_faults_active", "Faults applied, not reverted.", "type", "target"
         )
-        self.applied = Counter(
-            "aichaos_faults_applied", "Fault applications.", ["type", "target"], registry=r
+        self.applied = counter("aichaos_faults_applied", "Fault applications.", "type", "target")
+        self.reverts = counter(
+            "aichaos_fault_reverts", "Fault reverts by result.", "type", "target", "result"
         )
-        self.reverts = Counter(
-            "aichaos_fault_reverts",
-            "Fault reverts by result.",
-            ["type", "target", "result"],
-            registry=r,
+        self.step_active = gauge("aichaos_step_active", "1 while the step's fault is on.", "step")
+        self.step_level = gauge(
+            "aichaos_step_level", "The level the step's ramp holds.", "step", "field"
         )
-        self.breaches = Counter(
-            "aichaos_guardrail_breaches", "Guardrail checks that broke.", registry=r
+        self.breaches = counter("aichaos_guardrail_breaches", "Guardrail checks that broke.")
+        self.aborts = counter("aichaos_aborts", "Runs aborted, by reason.", "reason")
+        self.steady = counter(
+            "aichaos_steady_state_checks", "Steady-state checks.", "phase", "result"
         )
-        self.aborts = Counter("aichaos_aborts", "Runs aborted, by reason.", ["reason"], registry=r)
-        self.steady = Counter(
-            "aichaos_steady_state_checks", "Steady-state checks.", ["phase", "result"], registry=r
+        self.slo_value = gauge(
+            "aichaos_slo_value", "Last value of an SLO line.", "section", "phase", "slo"
         )
-        self.phase = Gauge(
-            "aichaos_run_phase", "1 for the run's current phase.", ["phase"], registry=r
+        self.slo_ok = gauge("aichaos_slo_ok", "1 if the SLO line held.", "section", "phase", "slo")
+        self.slo_threshold = gauge("aichaos_slo_threshold", "An SLO line's bound.", "slo", "op")
+        self.latency = gauge(
+            "aichaos_load_latency_ms", "Workload latency percentile, last window.", "quantile"
         )
-        self.status = Gauge(
-            "aichaos_run_status", "1 for the run's verdict once it ended.", ["status"], registry=r
+        self.phase = gauge("aichaos_run_phase", "1 for the run's current phase.", "phase")
+        self.status = gauge(
+            "aichaos_run_status", "1 for the run's verdict once it ended.", "status"
         )
-        self.requests = Counter(
-            "aichaos_load_requests", "Workload requests by result.", ["result"], registry=r
-        )
+        self.requests = counter("aichaos_load_requests", "Workload requests by result.", "result")
+        self._base: tuple[str, str] = ("", "")
         self._live: dict[str, tuple[str, str]] = {}
         self._workload: set[str] = set()
+
+    def _l(self, metric: Any, *labels: str) -> Any:
+        return metric.labels(*self._base, *labels)
 
     def __call__(self, event: dict[str, Any]) -> None:
         """Update the metrics from one journal event."""
         kind = event.get("event")
         if kind == "run-started":
-            workload = (event.get("experiment") or {}).get("workload") or {}
-            if workload:
-                self._workload.add(str(workload.get("name", "load")))
+            self._started(event)
         elif kind == "phase":
             for p in _PHASES:
-                self.phase.labels(p).set(1 if p == event.get("phase") else 0)
+                self._l(self.phase, p).set(1 if p == event.get("phase") else 0)
         elif kind == "fault-applied":
+            step = str(event.get("step"))
             labels = (
                 str((event.get("fault") or {}).get("type", "")),
                 str(event.get("target") or ""),
             )
-            self._live[str(event.get("step"))] = labels
-            self.active.labels(*labels).inc()
-            self.applied.labels(*labels).inc()
+            self._live[step] = labels
+            self._l(self.active, *labels).inc()
+            self._l(self.applied, *labels).inc()
+            self._l(self.step_active, step).set(1)
+            if "fraction" in event:
+                self._l(self.step_level, step, "fraction").set(float(event["fraction"]))
+        elif kind == "ramp-level":
+            field = str(event.get("field", "fraction"))
+            self._l(self.step_level, str(event.get("step")), field).set(float(event["level"]))
         elif kind in ("fault-reverted", "fault-revert-failed"):
-            live = self._live.pop(str(event.get("step")), None)
+            step = str(event.get("step"))
+            live = self._live.pop(step, None)
             if live is not None:
-                self.active.labels(*live).dec()
+                self._l(self.active, *live).dec()
                 result = "ok" if kind == "fault-reverted" else "failed"
-                self.reverts.labels(*live, result).inc()
-        elif kind == "guardrail" and not event.get("ok", True):
-            self.breaches.inc()
+                self._l(self.reverts, *live, result).inc()
+            self._l(self.step_active, step).set(0)
+        elif kind == "guardrail":
+            if not event.get("ok", True):
+                self._l(self.breaches).inc()
+            self._checks("guardrail", str(event.get("phase") or "injecting"), event)
         elif kind == "abort":
             reason = str(event.get("reason", ""))
-            self.aborts.labels(reason.split(":", 1)[0][:60]).inc()
+            self._l(self.aborts, reason.split(":", 1)[0][:60]).inc()
         elif kind == "steady-state":
-            result = "held" if event.get("ok") else "broke"
-            self.steady.labels(str(event.get("phase")), result).inc()
+            phase = str(event.get("phase"))
+            self._l(self.steady, phase, "held" if event.get("ok") else "broke").inc()
+            self._checks("steady_state", phase, event)
         elif kind == "sample" and event.get("source") in self._workload:
-            values = event.get("values") or {}
-            errors = float(values.get("errors", 0) or 0)
-            completed = float(values.get("completed", 0) or 0)
-            self.requests.labels("error").inc(errors)
-            self.requests.labels("ok").inc(max(0.0, completed - errors))
+            self._sample(event.get("values") or {})
         elif kind == "run-ended":
-            self.status.labels(str(event.get("status"))).set(1)
+            self._l(self.status, str(event.get("status"))).set(1)
+
+    def _started(self, event: dict[str, Any]) -> None:
+        from aichaos.engine.slo import slo
+
+        exp = event.get("experiment") or {}
+        self._base = (str(event.get("title") or exp.get("title", "")), str(event.get("run_id", "")))
+        workload = exp.get("workload") or {}
+        if workload:
+            self._workload.add(str(workload.get("name", "load")))
+        for spec in [*(exp.get("steady_state") or []), *(exp.get("guardrails") or [])]:
+            try:
+                conditions = slo(spec).conditions()
+            except Exception:  # a journal from another version: the values still count
+                continue
+            for c in conditions:
+                self._l(self.slo_threshold, c.to_data(), c.op).set(c.threshold)
+
+    def _checks(self, section: str, phase: str, event: dict[str, Any]) -> None:
+        for row in event.get("checks") or []:
+            expr = str(row.get("slo"))
+            value = row.get("value")
+            shown = float(value) if isinstance(value, int | float) else math.nan
+            self._l(self.slo_value, section, phase, expr).set(shown)
+            self._l(self.slo_ok, section, phase, expr).set(1 if row.get("ok") else 0)
+
+    def _sample(self, values: dict[str, Any]) -> None:
+        errors = float(values.get("errors", 0) or 0)
+        completed = float(values.get("completed", 0) or 0)
+        self._l(self.requests, "error").inc(errors)
+        self._l(self.requests, "ok").inc(max(0.0, completed - errors))
+        for key, value in values.items():
+            m = _QUANTILE.match(key)
+            if m and isinstance(value, int | float):
+                self._l(self.latency, f"{float(m.group(1)) / 100:g}").set(value)
+
+
+def _handler(registry: Any, token: str | None) -> type[BaseHTTPRequestHandler]:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    expected = f"Bearer {token}".encode() if token else None
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # a scrape is not news
+            pass
+
+        def do_GET(self) -> None:
+            if expected is not None:
+                got = self.headers.get("Authorization", "").encode()
+                if not hmac.compare_digest(got, expected):
+                    self._send(401, b"missing or wrong bearer token\n", "text/plain")
+                    return
+            if self.path.split("?", 1)[0] not in ("/", "/metrics"):
+                self._send(404, b"not found: GET /metrics\n", "text/plain")
+                return
+            self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+
+        def _send(self, status: int, body: bytes, ctype: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
 
 
 class MetricsServer:
-    """The HTTP server of a registry on 127.0.0.1 (port 0 picks a free port)."""
+    """The HTTP server of a registry on ``host`` (port 0 picks a free port).
 
-    def __init__(self, registry: Any, port: int) -> None:
-        from prometheus_client import start_http_server
+    A host other than loopback needs ``token`` (or ``insecure``): the same rule as the
+    proxy's control API. With a token, every scrape needs ``Authorization: Bearer``.
+    """
 
-        self.server, self.thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    def __init__(
+        self,
+        registry: Any,
+        port: int,
+        host: str = "127.0.0.1",
+        token: str | None = None,
+        insecure: bool = False,
+    ) -> None:
+        from aichaos.proxy.server import check_exposure
+
+        check_exposure(host, token, insecure)
+
+        class Server(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            daemon_threads = True
+
+        self.server = Server((host.strip("[]"), port), _handler(registry, token))
+        self.host = host
         self.port: int = self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, name="aichaos-metrics", daemon=True
+        )
+        self.thread.start()
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>/metrics``."""
-        return f"http://127.0.0.1:{self.port}/metrics"
+        """``http://<host>:<port>/metrics``."""
+        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
 
     def stop(self) -> None:
         """Stop serving."""
@@ -130,8 +247,15 @@ class MetricsServer:
         self.server.server_close()
 
 
-def serve_engine_metrics(journal: Any, port: int) -> MetricsServer:
-    """Attach :class:`EngineMetrics` to ``journal`` and serve them on 127.0.0.1:``port``."""
+def serve_engine_metrics(
+    journal: Any,
+    port: int,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    insecure: bool = False,
+) -> MetricsServer:
+    """Attach :class:`EngineMetrics` to ``journal`` and serve them on ``host:port``."""
     metrics = EngineMetrics()
+    server = MetricsServer(metrics.registry, port, host, token, insecure)
     journal.listeners.append(metrics)
-    return MetricsServer(metrics.registry, port)
+    return server
