@@ -21,6 +21,7 @@ from aichaos.engine.journal import Journal
 from aichaos.errors import InjectionError
 from aichaos.experiment.model import Experiment, Step
 from aichaos.faults.base import BlastRadius, Fault, Injection, InjectionContext, Updatable
+from aichaos.faults.clients import ControlClients
 
 __all__ = ["Live", "MethodRunner"]
 
@@ -53,6 +54,7 @@ class MethodRunner:
         deadman: DeadMan | None,
         seed: int,
         clock: Callable[[], float],
+        clients: ControlClients | None = None,
     ) -> None:
         self.experiment = experiment
         self.targets = targets
@@ -60,6 +62,7 @@ class MethodRunner:
         self.deadman = deadman
         self.seed = seed
         self.clock = clock
+        self.clients = clients
         self.timeouts = experiment.safety.timeouts
         self.ttl_s = experiment.safety.ttl_s
         self.live: list[Live] = []
@@ -126,6 +129,7 @@ class MethodRunner:
                         ttl_s=self.ttl_s,
                         clock=self.clock,
                         label=label,
+                        clients=self.clients,
                     )
                     current = await self._apply(stack, label, fault, ctx, level)
                 if ramp is not None:

@@ -34,6 +34,7 @@ from aichaos.engine.state import ExperimentState, Phase
 from aichaos.engine.tasks import cancel, settle, task_error
 from aichaos.errors import SafetyError
 from aichaos.experiment.model import Experiment
+from aichaos.faults.clients import ControlClients
 from aichaos.load.base import WorkloadContext
 from aichaos.probes.base import ProbeContext
 
@@ -308,6 +309,9 @@ class Engine:
 
             client = httpx.AsyncClient()
             stack.push_async_callback(client.aclose)
+            # one client per control API for the run: reverts pay no client set-up
+            control = ControlClients()
+            stack.push_async_callback(control.aclose)
             targets = dict(exp.targets)
             sampler = Sampler(
                 exp.probes,
@@ -348,6 +352,7 @@ class Engine:
                 deadman=deadman,
                 seed=self.seed,
                 clock=self.clock,
+                clients=control,
             )
             self._enter(Phase.INJECTING)
             injected_at = self.phase_started

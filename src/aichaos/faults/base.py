@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aichaos.faults.clients import ControlClients
 from aichaos.faults.undo import UndoAction
 from aichaos.registry import Registry
 
@@ -57,6 +58,7 @@ class InjectionContext:
 
     ``target`` is the resolved target object (see :mod:`aichaos.targets`), or ``None`` for
     faults that need none. ``rng`` is seeded from the run's seed, never the global one.
+    ``clients`` holds the run's one HTTP client per control API.
     """
 
     target: Any = None
@@ -65,6 +67,8 @@ class InjectionContext:
     ttl_s: float = 30.0
     clock: Callable[[], float] = time.monotonic
     label: str = ""
+    #: the run's HTTP clients, one per control API (None outside the engine)
+    clients: ControlClients | None = None
 
 
 class Fault(BaseModel):

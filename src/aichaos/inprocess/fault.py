@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+from aichaos.faults.clients import control_client
 from aichaos.faults.undo import HttpRequest, UndoAction
 from aichaos.targets import TARGETS, Target
 
@@ -119,7 +120,7 @@ class RemoteHookInjection(Injection):
         self, method: str, url: str, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         try:
-            async with httpx.AsyncClient(timeout=5.0) as client:
+            async with control_client(self.ctx.clients, self.target.url) as client:
                 r = await client.request(method, url, json=body, headers=self._headers())
         except httpx.HTTPError as exc:
             raise InjectionError(f"{method} {url} failed: {exc}") from exc

@@ -24,6 +24,7 @@ from aichaos.errors import (
     did_you_mean,
 )
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+from aichaos.faults.clients import control_client
 from aichaos.faults.undo import HttpRequest, UndoAction
 from aichaos.proxy.target import ProxyTarget
 
@@ -190,7 +191,7 @@ class ProxyToxicInjection(Injection):
 
         headers = self.target.headers()
         try:
-            async with httpx.AsyncClient(timeout=5.0) as client:
+            async with control_client(self.ctx.clients, self.target.api_url) as client:
                 return await client.request(method, url, json=json, headers=headers)
         except httpx.HTTPError as exc:
             raise TargetError(f"proxy API {self.target.api_url} unreachable: {exc}") from exc

@@ -1,9 +1,9 @@
 """Stressor child processes that cannot outlive their lease.
 
 CPU burners and memory ballast run in child processes so the runner stays responsive
-and a revert is a clean exit. Each child is leashed to its parent by a pipe on its
-stdin: the parent writes ``renew <ttl_s>`` to push the deadline, ``stop`` to end it. The
-child exits by itself when
+and a revert is immediate: the parent SIGKILLs the child and reaps it. Each child is
+leashed to its parent by a pipe on its stdin: the parent writes ``renew <ttl_s>`` to
+push the deadline. The child exits by itself when
 
 * the deadline passes without a renewal (the runner is alive but stuck),
 * its stdin reaches EOF (the runner died: the kernel closed the write end), or
@@ -70,8 +70,6 @@ class _Leash:
             words = line.decode(errors="replace").split()
             if words[:1] == ["renew"] and len(words) == 2:
                 self.deadline = time.monotonic() + float(words[1])
-            elif words[:1] == ["stop"]:
-                self.done = True
 
 
 def _ready(info: dict[str, object]) -> None:
@@ -180,18 +178,19 @@ class StressChild:
         return self.proc.poll() is None
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Ask the child to exit; kill it if it does not within ``timeout_s``."""
-        self._send("stop\n")
-        if self.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
+        """End the child now and wait until it is gone (its memory freed, its CPU idle).
+
+        A stressor holds nothing that needs a clean exit, so it gets SIGKILL: asking it
+        to stop would wait for its next look at the leash and for interpreter teardown,
+        time during which the fault is still there although the guardrail called it off.
+        """
+        with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
-            self.proc.wait(timeout=timeout_s)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        self.proc.wait(timeout=timeout_s)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
     def _send(self, msg: str) -> None:
         if self.proc.stdin is None or self.proc.stdin.closed:
