@@ -204,3 +204,54 @@ def test_random_bytes_never_break_the_proxy(
     assert proxy.proc.poll() is None
     with httpx.Client(timeout=3) as c:
         assert c.get(listen + "/fine").status_code == 200
+
+
+def test_catastrophic_path_regex_cannot_freeze_the_proxy(
+    http_proxy: tuple[ProxyProc, str],
+) -> None:
+    """``(a+)+$`` backtracks exponentially in Python's ``re``; RE2 matches in linear time."""
+    proxy, listen = http_proxy
+    toxic = {
+        "name": "redos",
+        "type": "http_error",
+        "attributes": {"status": 418, "path_regex": "(a+)+$"},
+    }
+    assert httpx.post(proxy.url + "/proxies/web/toxics", json=toxic).status_code == 200
+    try:
+        with httpx.Client(timeout=5) as c:
+            start = time.monotonic()
+            assert c.get(listen + "/" + "a" * 40 + "!").json() == {"ok": True}
+            assert c.get(listen + "/" + "a" * 40).status_code == 418
+            assert time.monotonic() - start < 2.0
+        _healthy(proxy, listen)
+        r = httpx.post(
+            proxy.url + "/proxies/web/toxics",
+            json={"type": "http_error", "attributes": {"path_regex": r"(a)\1"}},
+        )
+        assert r.status_code == 400 and "RE2 syntax" in r.json()["error"]
+    finally:
+        httpx.delete(proxy.url + "/proxies/web/toxics/redos")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-ok": "a\r\nset-cookie: injected=1"},
+        {"x-ok": "a\nx-more: 1"},
+        {"x-bad\r\nset-cookie: injected=1": "v"},
+        {"x-nul": "a\x00b"},
+        {"": "v"},
+    ],
+)
+def test_crlf_in_response_headers_is_refused(
+    http_proxy: tuple[ProxyProc, str], headers: dict[str, str]
+) -> None:
+    proxy, listen = http_proxy
+    r = httpx.post(
+        proxy.url + "/proxies/web/toxics",
+        json={"name": "crlf", "type": "http_error", "attributes": {"response_headers": headers}},
+    )
+    assert r.status_code == 400, r.text
+    assert "response_headers" in r.json()["error"]
+    assert httpx.get(proxy.url + "/proxies/web/toxics/crlf").status_code == 404
+    _healthy(proxy, listen)
