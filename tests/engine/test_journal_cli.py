@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -86,7 +87,8 @@ def test_a_journal_holding_a_run_is_refused_unless_overwrite(
 def test_a_journal_being_written_is_refused_even_with_overwrite(
     tmp_path: Path, http_server: Server
 ) -> None:
-    exp = _experiment(tmp_path, http_server, duration_s=1.5)
+    # the first run outlasts the second's start-up however loaded the machine is
+    exp = _experiment(tmp_path, http_server, duration_s=60)
     journal = tmp_path / "run.jsonl"
     first = subprocess.Popen(
         [sys.executable, "-m", "aichaos.cli", "run", "-q", str(exp), "--journal", str(journal)],
@@ -99,11 +101,13 @@ def test_a_journal_being_written_is_refused_even_with_overwrite(
         while time.monotonic() < deadline and not (journal.exists() and journal.stat().st_size):
             time.sleep(0.05)
         second = _run(exp, journal, "--overwrite")
+        assert first.poll() is None, "the first run ended before the second tried"
         assert second.returncode == 2
         assert "being written by another run" in second.stderr
     finally:
+        first.send_signal(signal.SIGINT)
         _out, err = first.communicate(timeout=30)
-    assert first.returncode == 0, err
+    assert first.returncode == 3, err  # aborted by the SIGINT, its journal its own
     events = list(read_journal(journal))
     assert [e["event"] for e in events].count("run-started") == 1
     assert events[-1]["event"] == "run-ended"
