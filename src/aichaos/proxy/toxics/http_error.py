@@ -24,7 +24,12 @@ from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, HttpToxic
 __all__ = ["HttpError", "render_response", "retry_headers"]
 
 Preset = Literal[
-    "openai_rate_limit", "openai_overloaded", "openai_server_error", "openai_context_length"
+    "openai_rate_limit",
+    "openai_overloaded",
+    "openai_server_error",
+    "openai_context_length",
+    "anthropic_overloaded",
+    "anthropic_rate_limit",
 ]
 
 
