@@ -88,7 +88,8 @@ def _openai_tool_call(args: str | None) -> dict[str, Any]:
     return call
 
 
-def _openai_events(tools: bool) -> list[bytes]:
+def openai_events(tools: bool) -> list[bytes]:
+    """The events of a streamed chat completion (a text answer, or one tool call)."""
     events = [_sse(_chunk({"role": "assistant", "content": ""}))]
     if tools:
         events.append(_sse(_chunk({"tool_calls": [_openai_tool_call(None)]})))
@@ -125,7 +126,8 @@ def _openai_json(tools: bool) -> dict[str, Any]:
 # -- Anthropic -------------------------------------------------------------------------
 
 
-def _anthropic_events(tools: bool) -> list[bytes]:
+def anthropic_events(tools: bool) -> list[bytes]:
+    """The events of a streamed Messages answer (a text answer, or one tool_use block)."""
     start = {
         "type": "message_start",
         "message": {
@@ -222,14 +224,14 @@ def make_llm_app(state: LlmUpstream) -> Starlette:
         body = await record(request)
         tools = bool(body.get("tools"))
         if body.get("stream"):
-            return stream(_openai_events(tools))
+            return stream(openai_events(tools))
         return JSONResponse(_openai_json(tools))
 
     async def messages(request: Request) -> Response:
         body = await record(request)
         tools = bool(body.get("tools"))
         if body.get("stream"):
-            return stream(_anthropic_events(tools))
+            return stream(anthropic_events(tools))
         return JSONResponse(_anthropic_json(tools), headers={"request-id": "req_local1"})
 
     async def models(request: Request) -> Response:

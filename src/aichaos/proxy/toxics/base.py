@@ -246,5 +246,8 @@ TOXICS: Registry[ToxicAttributes] = Registry(
         "aichaos.proxy.toxics.stream_cut",
         "aichaos.proxy.toxics.json_corrupt",
         "aichaos.proxy.toxics.truncate",
+        "aichaos.proxy.toxics.token_rate",
+        "aichaos.proxy.toxics.early_stop",
+        "aichaos.proxy.toxics.tool_args_corrupt",
     ),
 )

@@ -25,7 +25,7 @@ from aichaos.proxy import codings
 from aichaos.proxy.toxics.base import TOXICS
 from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, HttpToxic, stream_kind
 
-__all__ = ["CorruptOp", "JsonCorrupt", "apply_ops", "corrupt_json"]
+__all__ = ["CorruptOp", "JsonCorrupt", "apply_ops", "corrupt_json", "wrong_type"]
 
 
 class CorruptOp(BaseModel):
@@ -115,7 +115,8 @@ class JsonCorrupt(HttpToxic):
     ops: list[CorruptOp] = Field(min_length=1)
 
 
-def _wrong_type(value: Any) -> Any:
+def wrong_type(value: Any) -> Any:
+    """The value as another JSON type (number <-> string, list <-> object, bool -> string)."""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int | float):
@@ -161,7 +162,7 @@ def _act(value: Any, op: CorruptOp, rng: random.Random) -> Any:
     if op.action == "null":
         return None
     if op.action == "wrong_type":
-        return _wrong_type(value)
+        return wrong_type(value)
     if op.action == "shuffle" and isinstance(value, list):
         rng.shuffle(value)
         return value

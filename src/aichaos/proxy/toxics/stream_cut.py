@@ -3,11 +3,13 @@ the first one).
 
 ``mode: close`` drops the connection mid-stream; ``mode: end`` ends the HTTP response
 cleanly there (a 200 that simply stops: the openai SDK raises nothing, so callers must
-check ``finish_reason``). ``error_event`` (or ``preset: openai_midstream_error``) is sent
-as the last event: the in-band error chunk of an OpenAI-compatible stream. ``drop_done``
-lets the whole stream through except the final ``data: [DONE]`` (``preset:
-openai_no_done``). A stream ended early also closes its connection (announced with
-``connection: close``), so the upstream's rest of it never reaches the next request.
+check ``finish_reason``). ``error_event`` is sent as the last event; the presets send the
+providers' own: ``openai_midstream_error`` the in-band error chunk of an OpenAI-compatible
+stream, ``anthropic_midstream_error`` Anthropic's ``event: error`` with an
+``overloaded_error`` (the anthropic SDK raises on it). ``drop_done`` lets the whole stream
+through except the final ``data: [DONE]`` (``preset: openai_no_done``). A stream ended
+early also closes its connection (announced with ``connection: close``), so the
+upstream's rest of it never reaches the next request.
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from aichaos.proxy.presets import STREAM_ERROR_EVENT
+from aichaos.proxy.presets import ANTHROPIC_STREAM_ERROR_EVENT, STREAM_ERROR_EVENT
 from aichaos.proxy.toxics.base import TOXICS, StageEnv
 from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, HttpToxic
 
 __all__ = ["StreamCut"]
+
+#: the in-band error event each ``*_midstream_error`` preset ends its stream with
+_ERROR_EVENTS = {
+    "openai_midstream_error": STREAM_ERROR_EVENT,
+    "anthropic_midstream_error": ANTHROPIC_STREAM_ERROR_EVENT,
+}
 
 
 class _Cut(HttpHandler):
@@ -56,7 +64,7 @@ class _Cut(HttpHandler):
             ex.end()
         else:
             ex.close()
-        last = STREAM_ERROR_EVENT if attrs.preset == "openai_midstream_error" else attrs.error_event
+        last = _ERROR_EVENTS.get(attrs.preset or "", attrs.error_event)
         if last is None:
             return []
         return [last.encode() if last.endswith("\n\n") else (last + "\n\n").encode()]
@@ -72,7 +80,9 @@ class StreamCut(HttpToxic):
     mode: Literal["close", "end"] = "close"
     error_event: str | None = None
     drop_done: bool = False
-    preset: Literal["openai_midstream_error", "openai_no_done"] | None = None
+    preset: (
+        Literal["openai_midstream_error", "openai_no_done", "anthropic_midstream_error"] | None
+    ) = None
 
     @property
     def drops_done(self) -> bool:
@@ -82,4 +92,4 @@ class StreamCut(HttpToxic):
     @property
     def ends_cleanly(self) -> bool:
         """Whether the cut ends the response (rather than dropping the connection)."""
-        return self.mode == "end" or self.preset == "openai_midstream_error"
+        return self.mode == "end" or self.preset in _ERROR_EVENTS

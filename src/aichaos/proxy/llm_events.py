@@ -1,0 +1,175 @@
+"""What the LLM-aware toxics read in an answer: OpenAI chat completions and Anthropic
+Messages, streamed (server-sent events) or whole (one JSON document).
+
+A *token event* is a streamed event that carries output: an OpenAI chunk whose delta has
+``content`` or tool-call ``arguments``, an Anthropic ``content_block_delta``. In a format
+not recognised here every ``data:`` event but ``[DONE]`` counts as one, so a generic
+token stream is paced and cut the same way. Whole answers are cut into tokens by
+:func:`split_tokens` (words with their trailing space: no tokenizer is assumed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Budget",
+    "FinishReason",
+    "SseEvent",
+    "anthropic_stop",
+    "finish_events",
+    "parse_event",
+    "render_event",
+    "split_tokens",
+]
+
+FinishReason = str
+
+#: OpenAI's finish_reason -> the stop_reason Anthropic sends for the same stop
+_ANTHROPIC_STOP = {"length": "max_tokens", "content_filter": "refusal"}
+
+_TOKEN = re.compile(r"\s*\S+\s*|\s+")
+
+
+@dataclass
+class SseEvent:
+    """One server-sent event: its ``event:`` name, its ``data:`` text and that text as JSON
+    (None when it is not JSON, as ``[DONE]``)."""
+
+    name: str | None
+    data: str
+    doc: Any
+
+    @property
+    def is_anthropic(self) -> bool:
+        """An event of the Anthropic Messages stream (its data names its own type)."""
+        return isinstance(self.doc, dict) and self.doc.get("type", "").startswith(
+            ("message_", "content_block_", "ping", "error")
+        )
+
+    @property
+    def is_openai(self) -> bool:
+        """A chunk of an OpenAI chat completion stream."""
+        return isinstance(self.doc, dict) and self.doc.get("object") == "chat.completion.chunk"
+
+    def carries_tokens(self) -> bool:
+        """Whether the event carries output (see the module docstring)."""
+        doc = self.doc
+        if self.is_anthropic:
+            return bool(doc.get("type") == "content_block_delta")
+        if self.is_openai:
+            for choice in doc.get("choices") or ():
+                delta = choice.get("delta") or {} if isinstance(choice, dict) else {}
+                if delta.get("content"):
+                    return True
+                for call in delta.get("tool_calls") or ():
+                    if isinstance(call, dict) and (call.get("function") or {}).get("arguments"):
+                        return True
+            return False
+        return bool(self.data) and self.data.strip() != "[DONE]"
+
+
+def parse_event(raw: bytes) -> SseEvent:
+    """Read one event (its lines up to the blank line); comments and ids are ignored."""
+    name: str | None = None
+    data: list[str] = []
+    for line in raw.decode("utf-8", "replace").splitlines():
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            name = value
+        elif field == "data":
+            data.append(value)
+    text = "\n".join(data)
+    try:
+        doc = json.loads(text) if text else None
+    except ValueError:
+        doc = None
+    return SseEvent(name, text, doc)
+
+
+def render_event(doc: Any, name: str | None = None) -> bytes:
+    """One event, ``event:`` line first when named (Anthropic names every event)."""
+    head = f"event: {name}\n" if name is not None else ""
+    return f"{head}data: {json.dumps(doc)}\n\n".encode()
+
+
+def anthropic_stop(finish_reason: FinishReason) -> str:
+    """The Anthropic ``stop_reason`` for an OpenAI ``finish_reason``."""
+    return _ANTHROPIC_STOP.get(finish_reason, finish_reason)
+
+
+def finish_events(
+    last: SseEvent | None, finish_reason: FinishReason, open_blocks: list[int], tokens: int
+) -> list[bytes]:
+    """The events a provider sends to end a stream early, well-formed, in ``last``'s format.
+
+    OpenAI: a chunk with an empty delta and ``finish_reason`` for each choice seen, then
+    ``data: [DONE]``. Anthropic: ``content_block_stop`` for each open block, then
+    ``message_delta`` (stop_reason, output tokens) and ``message_stop``. Another format:
+    nothing (the stream just ends).
+    """
+    if last is not None and last.is_openai:
+        doc = last.doc
+        choices = [
+            {"index": c.get("index", 0), "delta": {}, "finish_reason": finish_reason}
+            for c in doc.get("choices") or [{"index": 0}]
+            if isinstance(c, dict)
+        ]
+        keep = {k: doc[k] for k in ("id", "object", "created", "model") if k in doc}
+        return [render_event({**keep, "choices": choices}), b"data: [DONE]\n\n"]
+    if last is not None and last.is_anthropic:
+        events = [
+            render_event({"type": "content_block_stop", "index": i}, "content_block_stop")
+            for i in open_blocks
+        ]
+        delta = {"stop_reason": anthropic_stop(finish_reason), "stop_sequence": None}
+        events.append(
+            render_event(
+                {"type": "message_delta", "delta": delta, "usage": {"output_tokens": tokens}},
+                "message_delta",
+            )
+        )
+        events.append(render_event({"type": "message_stop"}, "message_stop"))
+        return events
+    return []
+
+
+def split_tokens(text: str) -> list[str]:
+    """Cut text into word tokens that join back to it exactly."""
+    return _TOKEN.findall(text)
+
+
+class Budget:
+    """Word tokens a whole answer may keep, spent in document order (see :func:`split_tokens`)."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        #: tokens kept so far
+        self.used = 0
+        #: whether some text was cut (or a block dropped)
+        self.cut = False
+
+    @property
+    def spent(self) -> bool:
+        """No token left to keep."""
+        return self.left <= 0
+
+    def cut_text(self, holder: dict[str, Any], key: str) -> bool:
+        """Keep what fits of the string ``holder[key]``; whether it was cut."""
+        text = holder.get(key)
+        if not isinstance(text, str) or not text:
+            return False
+        tokens = split_tokens(text)
+        if len(tokens) <= self.left:
+            self.left -= len(tokens)
+            self.used += len(tokens)
+            return False
+        holder[key] = "".join(tokens[: self.left])
+        self.used += self.left
+        self.left = 0
+        self.cut = True
+        return True

@@ -1,0 +1,98 @@
+"""The LLM event vocabulary (pure logic) and the new toxics' bad-input table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aichaos.proxy.llm_events import Budget, finish_events, parse_event, render_event, split_tokens
+from tests.proxy.conftest import Api
+from tests.proxy.llm_upstream import anthropic_events, openai_events
+
+
+@given(st.text())
+def test_split_tokens_joins_back_exactly(text: str) -> None:
+    tokens = split_tokens(text)
+    assert "".join(tokens) == text
+    assert all(t.strip() or t == text for t in tokens)  # whitespace alone only if all it is
+
+
+@given(
+    st.dictionaries(st.text(), st.integers() | st.text()),
+    st.none() | st.sampled_from(["ping", "x"]),
+)
+def test_render_then_parse_round_trips(doc: dict[str, object], name: str | None) -> None:
+    event = parse_event(render_event(doc, name))
+    assert event.doc == doc and event.name == name
+
+
+@pytest.mark.parametrize("tools", [False, True])
+def test_token_events_of_both_formats(tools: bool) -> None:
+    openai = [parse_event(e) for e in openai_events(tools)]
+    anthropic = [parse_event(e) for e in anthropic_events(tools)]
+    # OpenAI: role chunk, (tool head), tokens/fragments, finish, [DONE]
+    assert [e.carries_tokens() for e in openai].count(True) == (4 if tools else 8)
+    assert not openai[0].carries_tokens() and not openai[-1].carries_tokens()
+    assert all(e.is_anthropic for e in anthropic)
+    assert [e.name for e in anthropic if e.carries_tokens()] == ["content_block_delta"] * (
+        4 if tools else 8
+    )
+    # a format not known here: every data event but [DONE]
+    assert parse_event(b'data: {"token": "a"}\n\n').carries_tokens()
+    assert not parse_event(b"data: [DONE]\n\n").carries_tokens()
+
+
+def test_finish_events_are_well_formed() -> None:
+    last = parse_event(openai_events(False)[3])
+    chunk, done = finish_events(last, "length", [], 3)
+    doc = parse_event(chunk).doc
+    assert doc["choices"] == [{"index": 0, "delta": {}, "finish_reason": "length"}]
+    assert doc["id"] == "chatcmpl-local1" and done == b"data: [DONE]\n\n"
+    last = parse_event(anthropic_events(False)[4])
+    names = [parse_event(e).name for e in finish_events(last, "content_filter", [0], 2)]
+    assert names == ["content_block_stop", "message_delta", "message_stop"]
+    delta = parse_event(finish_events(last, "content_filter", [0], 2)[1]).doc
+    assert delta["delta"]["stop_reason"] == "refusal" and delta["usage"] == {"output_tokens": 2}
+    assert finish_events(parse_event(b'data: {"t": 1}\n\n'), "length", [], 1) == []
+
+
+def test_budget_spends_in_order() -> None:
+    budget = Budget(3)
+    first, second = {"t": "a b"}, {"t": "c d e"}
+    assert not budget.cut_text(first, "t") and budget.cut_text(second, "t")
+    assert (first["t"], second["t"], budget.used, budget.spent) == ("a b", "c ", 3, True)
+
+
+@pytest.mark.parametrize(
+    ("type_", "attrs", "message"),
+    [
+        ("token_rate", {}, "tokens_per_s field required"),
+        ("token_rate", {"tokens_per_s": 0}, "tokens_per_s input should be greater than 0"),
+        ("token_rate", {"tokens_per_s": 5, "jitter_ms": -1}, "jitter_ms must be >= 0"),
+        ("early_stop", {"after_tokens": -1}, "after_tokens must be >= 0"),
+        ("early_stop", {"after_tokens": "3"}, "after_tokens must be of type int"),
+        (
+            "early_stop",
+            {"after_tokens": 1, "finish_reason": "stop"},
+            "finish_reason input should be",
+        ),
+        ("tool_args_corrupt", {"action": "explode"}, "action input should be"),
+        (
+            "tool_args_corrupt",
+            {"action": "drop_key", "key": ""},
+            "key string should have at least 1",
+        ),
+        ("stream_cut", {"preset": "anthropic_oops"}, "preset input should be"),
+        ("http_error", {"preset": "anthropic_overloaded", "status": 500}, "conflicts with preset"),
+    ],
+)
+async def test_bad_llm_toxic_attributes_are_one_clear_400(
+    api: Api, type_: str, attrs: dict[str, object], message: str
+) -> None:
+    await api.proxy("127.0.0.1:9")
+    r = await api.client.post("/proxies/p/toxics", json={"type": type_, "attributes": attrs})
+    assert r.status_code == 400, r.text
+    assert message in json.loads(r.text)["error"], r.text
