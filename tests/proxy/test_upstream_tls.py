@@ -67,6 +67,21 @@ async def test_openai_sdk_reaches_an_https_upstream_through_http_toxics(
     assert body["last_upstream_error"] is None
 
 
+async def test_the_sdk_can_send_the_providers_host_through_the_proxy(
+    api: Api, llm_tls: LlmUpstream, tls_files: TlsFiles
+) -> None:
+    # what docs/proxy.md tells users of a CDN-fronted provider to do
+    host, port = await api.proxy(llm_tls.addr, upstream_tls={"ca_file": tls_files.ca_file})
+    async with openai.AsyncOpenAI(
+        base_url=f"http://{host}:{port}/v1",
+        api_key="k",
+        max_retries=0,
+        default_headers={"Host": TLS_NAME},
+    ) as client:
+        await client.models.list()
+    assert llm_tls.arrivals[0].headers["host"] == TLS_NAME
+
+
 async def test_httpx_with_an_inline_ca_and_the_ip_as_name(
     api: Api, llm_tls: LlmUpstream, tls_files: TlsFiles
 ) -> None:
