@@ -1,20 +1,23 @@
 """Create exported manifests on a cluster with the official ``kubernetes`` client.
 
 ``apply`` creates the Workflow, waits until its schedule has run (or the Workflow is
-aborted by its StatusCheck), then deletes it -- Chaos Mesh deletes the chaos it created
-with it. Deleting happens on every exit path (normal end, error, Ctrl-C): that is the
-rollback. Without a configured cluster it says so and creates nothing.
+aborted by its StatusCheck, which the result says: the CLI exits 3 like an aborted run),
+then deletes it -- Chaos Mesh deletes the chaos it created with it. Deleting happens on
+every exit path (normal end, error, Ctrl-C, SIGTERM: the CLI turns it into an exception
+that unwinds through here): that is the rollback. Without a configured cluster it says so
+and creates nothing.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aichaos.errors import InjectionError, TargetError
 
-__all__ = ["NoCluster", "apply", "load_cluster_config"]
+__all__ = ["Applied", "NoCluster", "apply", "load_cluster_config"]
 
 GROUP, VERSION = "chaos-mesh.org", "v1alpha1"
 _PLURALS = {
@@ -28,6 +31,15 @@ _PLURALS = {
 
 class NoCluster(TargetError):
     """No Kubernetes cluster is configured here."""
+
+
+@dataclass
+class Applied:
+    """What :func:`apply` created (and deleted), and whether a StatusCheck aborted it."""
+
+    names: list[str] = field(default_factory=list)
+    aborted: bool = False
+    accomplished: bool = False
 
 
 def load_cluster_config() -> Any:
@@ -56,14 +68,15 @@ def apply(
     echo: Callable[[str], None] = print,
     poll_s: float = 2.0,
     api: Any = None,
-) -> list[str]:
-    """Create ``manifests``, wait ``wait_s`` (or until aborted), delete them; returns the
-    names of the resources that were created."""
+) -> Applied:
+    """Create ``manifests``, wait ``wait_s`` (or until the Workflow is aborted or
+    accomplished), delete them; says what was created and how it ended."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
     custom = client.CustomObjectsApi(api or load_cluster_config())
     created: list[tuple[str, str, str]] = []
+    result = Applied()
     try:
         for m in manifests:
             plural = _PLURALS[m["kind"]]
@@ -82,8 +95,14 @@ def apply(
             echo(f"created {m['kind']}/{name} in {ns}")
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            if _aborted(custom, created):
+            state = _state(custom, created)
+            if state == "Aborted":
                 echo("the Workflow was aborted (its StatusCheck failed)")
+                result.aborted = True
+                break
+            if state == "Accomplished":
+                echo("the Workflow has accomplished its schedule")
+                result.accomplished = True
                 break
             time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
     finally:
@@ -93,15 +112,18 @@ def apply(
                 echo(f"deleted {plural}/{name}")
             except Exception as exc:  # keep deleting the others
                 echo(f"could not delete {plural}/{name}: {exc} (delete it by hand)")
-    return [name for _, _, name in created]
+    result.names = [name for _, _, name in created]
+    return result
 
 
-def _aborted(custom: Any, created: list[tuple[str, str, str]]) -> bool:
+def _state(custom: Any, created: list[tuple[str, str, str]]) -> str | None:
+    """``Aborted`` or ``Accomplished`` once a created Workflow's condition says so."""
     for ns, plural, name in created:
         if plural != "workflows":
             continue
         obj = custom.get_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
-        for cond in (obj.get("status") or {}).get("conditions") or []:
-            if cond.get("type") == "Aborted" and cond.get("status") == "True":
-                return True
-    return False
+        conditions = (obj.get("status") or {}).get("conditions") or []
+        for kind in ("Aborted", "Accomplished"):
+            if any(c.get("type") == kind and c.get("status") == "True" for c in conditions):
+                return kind
+    return None

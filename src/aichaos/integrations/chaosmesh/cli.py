@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -60,13 +61,31 @@ def chaos_mesh_command(
     if not do_apply:
         click.echo(f"apply with: kubectl apply -f {out / 'workflow.yaml'}")
         return
-    from aichaos.integrations.chaosmesh.apply import apply
+    from aichaos.engine.result import EXIT_CODES
+    from aichaos.integrations.chaosmesh.apply import NoCluster, apply
 
     assert result.workflow is not None
+
+    def terminated(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    # SIGTERM unwinds through apply's finally like Ctrl-C does: the Workflow is deleted
+    previous = signal.signal(signal.SIGTERM, terminated)
     try:
-        apply([result.workflow], wait_s=exp.method_duration_s + 30, echo=click.echo)
+        applied = apply([result.workflow], wait_s=exp.method_duration_s + 30, echo=click.echo)
     except AichaosError as exc:
         click.echo(f"aichaos: {exc}", err=True)
-        from aichaos.integrations.chaosmesh.apply import NoCluster
-
         sys.exit(2 if isinstance(exc, NoCluster) else 5)
+    except (_Terminated, KeyboardInterrupt):
+        click.echo("aborted: stopped by a signal (what was created is deleted)", err=True)
+        sys.exit(EXIT_CODES["aborted"])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if applied.aborted:
+        # a guardrail breach must fail a CI job, as an aborted `aichaos run` does
+        click.echo("aborted: a guardrail's StatusCheck failed", err=True)
+        sys.exit(EXIT_CODES["aborted"])
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived while the Workflow ran (no ``except Exception`` may swallow it)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,10 +130,17 @@ def _levels(step: Step) -> list[tuple[Any, Any, float]]:
     return out
 
 
-def export(exp: Experiment, namespace: str | None = None) -> ChaosMeshExport:
+def export(
+    exp: Experiment, namespace: str | None = None, run_id: str | None = None
+) -> ChaosMeshExport:
     """Translate ``exp``; validate every manifest; :class:`ValidationError` if Chaos Mesh
-    would reject one, or if no step can be exported."""
-    base = _slug(exp.title, 30)
+    would reject one, or if no step can be exported.
+
+    Names end in ``run_id`` (default: fresh random hex), so a re-run never collides with
+    a Workflow of an earlier run still in the namespace.
+    """
+    suffix = _slug(run_id, 12) if run_id else uuid.uuid4().hex[:6]
+    base = f"{_slug(exp.title, 30)}-{suffix}"
     result = ChaosMeshExport(workflow=None)
     k8s = [t for t in exp.targets.values() if isinstance(t, KubernetesTarget)]
     ns = namespace or (k8s[0].namespace if k8s else "default")
@@ -200,8 +208,7 @@ def export(exp: Experiment, namespace: str | None = None) -> ChaosMeshExport:
             "no step of this experiment has a Chaos Mesh counterpart:\n  - "
             + "\n  - ".join(result.unsupported)
         )
-    guard = _status_check(exp, result.notes)
-    if guard is not None:
+    for guard in _status_check(exp, result.notes):
         templates.append(guard)
         sequences.append(guard["name"])
     if exp.steady_state:
@@ -229,12 +236,33 @@ def export(exp: Experiment, namespace: str | None = None) -> ChaosMeshExport:
     return result
 
 
-def _status_check(exp: Experiment, notes: list[str]) -> dict[str, Any] | None:
-    """The guardrails that are HTTP checks, as one StatusCheck that aborts the Workflow."""
+def _criteria(codes: list[int], label: str, notes: list[str]) -> str:
+    """The StatusCheck ``statusCode``: one code or one inclusive range (all it can say).
+
+    A set that is not one range becomes the range around the first code, and the note
+    says which accepted codes would abort the Workflow (stricter, never weaker).
+    """
+    wanted = sorted(set(codes))
+    lo = hi = codes[0]
+    while lo - 1 in wanted:
+        lo -= 1
+    while hi + 1 in wanted:
+        hi += 1
+    rest = [c for c in wanted if not lo <= c <= hi]
+    if rest:
+        notes.append(
+            f"{label}: expect_status {wanted} is not one range; the StatusCheck accepts "
+            f"{lo}-{hi} only, so {rest} also abort the Workflow"
+        )
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def _status_check(exp: Experiment, notes: list[str]) -> list[dict[str, Any]]:
+    """Each guardrail that is an HTTP check, as a StatusCheck that aborts the Workflow."""
     from aichaos.probes.http import HttpProbe
     from aichaos.targets import HttpTarget
 
-    checks = []
+    checks: dict[str, tuple[HttpProbe, HttpTarget]] = {}
     for i, slo in enumerate(exp.guardrails):
         for metric in sorted(slo.metrics()):
             source, _, key = metric.partition(".")
@@ -245,7 +273,7 @@ def _status_check(exp: Experiment, notes: list[str]) -> dict[str, Any] | None:
                 and isinstance(target, HttpTarget)
                 and key in ("ok", "status")
             ):
-                checks.append((probe, target))
+                checks.setdefault(source, (probe, target))
             else:
                 notes.append(
                     f"guardrails[{i}] {metric!r}: not exported (a StatusCheck checks "
@@ -254,26 +282,39 @@ def _status_check(exp: Experiment, notes: list[str]) -> dict[str, Any] | None:
     if not checks:
         if exp.guardrails:
             notes.append("no guardrail could become a StatusCheck: nothing aborts the Workflow")
-        return None
-    probe, target = checks[0]
-    if len({(p.path, t.url) for p, t in checks}) > 1:
-        notes.append("several HTTP guardrails: the StatusCheck watches the first one only")
-    return {
-        "name": "guardrail",
-        "templateType": "StatusCheck",
-        "deadline": duration(math.ceil(exp.method_duration_s)),
-        "abortWithStatusCheck": True,
-        "statusCheck": {
-            "mode": "Continuous",
-            "type": "HTTP",
-            "intervalSeconds": max(1, math.ceil(probe.every_s or exp.safety.probe_interval_s)),
-            "timeoutSeconds": max(1, math.ceil(probe.timeout_s or exp.safety.timeouts.probe_s)),
-            "failureThreshold": 3,
-            "successThreshold": 1,
-            "http": {
-                "url": target.url.rstrip("/") + probe.path,
-                "method": probe.method,
-                "criteria": {"statusCode": str(probe.expect_status[0])},
-            },
-        },
-    }
+        return []
+    out = []
+    for name, (probe, target) in checks.items():
+        if probe.json_field or probe.json_body is not None:
+            notes.append(
+                f"probes.{name}: the StatusCheck checks the HTTP status only, not "
+                "json_field / json_body"
+            )
+        out.append(
+            {
+                "name": f"guardrail-{_slug(name, 40)}",
+                "templateType": "StatusCheck",
+                "deadline": duration(math.ceil(exp.method_duration_s)),
+                "abortWithStatusCheck": True,
+                "statusCheck": {
+                    "mode": "Continuous",
+                    "type": "HTTP",
+                    "intervalSeconds": max(
+                        1, math.ceil(probe.every_s or exp.safety.probe_interval_s)
+                    ),
+                    "timeoutSeconds": max(
+                        1, math.ceil(probe.timeout_s or exp.safety.timeouts.probe_s)
+                    ),
+                    "failureThreshold": 3,
+                    "successThreshold": 1,
+                    "http": {
+                        "url": target.url.rstrip("/") + probe.path,
+                        "method": probe.method,
+                        "criteria": {
+                            "statusCode": _criteria(probe.expect_status, f"probes.{name}", notes)
+                        },
+                    },
+                },
+            }
+        )
+    return out

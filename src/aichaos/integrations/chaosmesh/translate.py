@@ -64,13 +64,18 @@ def duration(seconds: float) -> str:
 def _mode(radius: BlastRadius, notes: list[str], per: str) -> dict[str, Any]:
     if radius.fraction >= 1.0:
         return {"mode": "all"}
+    # the webhook takes whole percentages in (0, 100]: the note states what is exported
+    percent = max(1, round(radius.fraction * 100))
     if per != "pods":
         notes.append(
             f"blast_radius.fraction {radius.fraction:g} of {per} becomes "
-            f"{radius.fraction * 100:g}% of the pods (Chaos Mesh has no per-{per[:-1]} "
-            "probability)"
+            f"{percent}% of the pods (Chaos Mesh has no per-{per[:-1]} probability)"
         )
-    percent = max(1, round(radius.fraction * 100))
+    elif percent != radius.fraction * 100:
+        notes.append(
+            f"blast_radius.fraction {radius.fraction:g} becomes {percent}% of the pods "
+            "(Chaos Mesh takes whole percentages)"
+        )
     return {"mode": "fixed-percent", "value": str(percent)}
 
 
@@ -102,7 +107,8 @@ def _http(
     }
     for key, value in match.items():
         if key == "method":
-            spec["method"] = value
+            # Chaos Mesh compares methods exactly, and HTTP methods are upper-case
+            spec["method"] = value.upper()
         elif key == "path":
             spec["path"] = value
         elif key.startswith("header:"):
@@ -149,6 +155,11 @@ def _network(
         "direction": "to",
         **detail,
     }
+    notes.append(
+        f"NetworkChaos {action} has no target: it acts on every packet the pods send, "
+        "including their answers to the kubelet's liveness and readiness probes (a long "
+        "delay or loss can get the pods restarted or taken out of the Service)"
+    )
     return Translated("NetworkChaos", spec, notes)
 
 

@@ -1,13 +1,16 @@
 """Check manifests as Chaos Mesh would: CRD schemas plus the admission webhook's rules.
 
-The CRD schemas (``../shared/schemas/chaos-mesh/<kind>.yaml`` beside the project, or
-``$AICHAOS_CHAOS_MESH_SCHEMAS``) check structure only. Kubernetes prunes unknown fields
-instead of rejecting them and Chaos Mesh's webhook enforces value rules, so this module
-adds: no field the schema does not know, Go duration strings, ``mode``/``value`` pairs
-(``fixed``: an integer > 0; percent modes: a number in (0, 100]), HTTPChaos ``port`` > 0,
-and a DNS-1123 ``metadata.name``. There is no Workflow CRD among the schemas: a
-Workflow's own fields are checked here, and each chaos spec it embeds is checked
-against the schema of its kind.
+The CRD schemas ship with aichaos (``crds/``: Chaos Mesh's own files, their version and
+licence in ``crds/README.md``); ``$AICHAOS_CHAOS_MESH_SCHEMAS`` may point at a directory of
+upstream CRD files (``chaos-mesh.org_<plural>.yaml`` or ``<plural>.yaml``) to validate
+against another Chaos Mesh version. The schemas check structure only. Kubernetes prunes
+unknown fields instead of rejecting them and Chaos Mesh's webhook enforces value rules,
+so this module adds: no field the schema does not know, Go duration strings,
+``mode``/``value`` pairs (``fixed``: an integer > 0; percent modes: a number in
+(0, 100]), HTTPChaos ``port`` > 0, and a DNS-1123 ``metadata.name``. A Workflow is
+checked against the Workflow CRD when the directory has one (the bundled files do not),
+and always by its own rules here; each chaos spec it embeds is checked against the
+schema of its kind.
 """
 
 from __future__ import annotations
@@ -22,44 +25,72 @@ from aichaos.errors import ValidationError
 
 __all__ = ["CHAOS_KINDS", "check", "schema_dir", "validate"]
 
-#: chaos kind -> (CRD file, Workflow template field)
+#: chaos kind -> (CRD plural, Workflow template field)
 CHAOS_KINDS = {
-    "HTTPChaos": ("httpchaos.yaml", "httpChaos"),
-    "NetworkChaos": ("networkchaos.yaml", "networkChaos"),
-    "PodChaos": ("podchaos.yaml", "podChaos"),
-    "StressChaos": ("stresschaos.yaml", "stressChaos"),
+    "HTTPChaos": ("httpchaos", "httpChaos"),
+    "NetworkChaos": ("networkchaos", "networkChaos"),
+    "PodChaos": ("podchaos", "podChaos"),
+    "StressChaos": ("stresschaos", "stressChaos"),
 }
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _TEMPLATE_TYPES = {"Serial", "Parallel", "Suspend", "StatusCheck", "Task", "Schedule", *CHAOS_KINDS}
+_ENV = "AICHAOS_CHAOS_MESH_SCHEMAS"
 
 
-def schema_dir() -> Path | None:
-    """Where the CRD schemas are: ``$AICHAOS_CHAOS_MESH_SCHEMAS``, else ``shared/`` beside
-    the project root (found from this file, so it works from a source checkout)."""
-    env = os.environ.get("AICHAOS_CHAOS_MESH_SCHEMAS")
+def schema_dir() -> Path:
+    """Where the CRD schemas are: ``$AICHAOS_CHAOS_MESH_SCHEMAS``, else the bundled ones."""
+    env = os.environ.get(_ENV)
     if env:
-        return Path(env) if Path(env).is_dir() else None
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "pyproject.toml").is_file():
-            candidate = parent.parent / "shared" / "schemas" / "chaos-mesh"
-            return candidate if candidate.is_dir() else None
+        if not Path(env).is_dir():
+            raise ValidationError(f"{_ENV}={env!r} is not a directory of Chaos Mesh CRD files")
+        return Path(env)
+    return Path(__file__).resolve().parent / "crds"
+
+
+def _crd_file(where: Path, plural: str) -> Path | None:
+    for name in (f"chaos-mesh.org_{plural}.yaml", f"{plural}.yaml"):
+        if (where / name).is_file():
+            return where / name
     return None
 
 
+def _load(where: Path, plural: str, required: bool) -> dict[str, Any] | None:
+    path = _crd_file(where, plural)
+    if path is None:
+        if not required:
+            return None
+        raise ValidationError(
+            f"no CRD for {plural} in {where}: expected chaos-mesh.org_{plural}.yaml "
+            f"(the upstream name) or {plural}.yaml"
+        )
+    return _parse(path, path.stat().st_mtime_ns)
+
+
 @functools.cache
-def _schema(kind: str) -> dict[str, Any]:
+def _parse(path: Path, mtime_ns: int) -> dict[str, Any]:
+    """The CRD's OpenAPI schema (cached per file version: the modification time)."""
     import yaml
 
-    where = schema_dir()
-    if where is None:
+    try:
+        crd = yaml.safe_load(path.read_text())
+        schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError) as exc:
         raise ValidationError(
-            "the Chaos Mesh CRD schemas are not found (expected ../shared/schemas/chaos-mesh "
-            "beside the project, or set AICHAOS_CHAOS_MESH_SCHEMAS)"
-        )
-    crd = yaml.safe_load((where / CHAOS_KINDS[kind][0]).read_text())
-    schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+            f"{path}: not a CustomResourceDefinition with "
+            f"spec.versions[0].schema.openAPIV3Schema ({type(exc).__name__}: {exc})"
+        ) from None
     return schema
+
+
+def _schema(kind: str) -> dict[str, Any]:
+    schema = _load(schema_dir(), CHAOS_KINDS[kind][0], True)
+    assert schema is not None
+    return schema
+
+
+def _workflow_schema() -> dict[str, Any] | None:
+    return _load(schema_dir(), "workflows", False)
 
 
 def _unknown_fields(value: Any, schema: dict[str, Any], path: str, out: list[str]) -> None:
@@ -80,7 +111,12 @@ def _unknown_fields(value: Any, schema: dict[str, Any], path: str, out: list[str
 
 
 def _schema_problems(value: Any, schema: dict[str, Any], path: str) -> list[str]:
-    import jsonschema
+    try:
+        import jsonschema
+    except ImportError:
+        raise ValidationError(
+            "validating Chaos Mesh manifests needs jsonschema: pip install 'aichaos[k8s]'"
+        ) from None
 
     out = []
     for err in jsonschema.Draft7Validator(schema).iter_errors(value):
@@ -150,6 +186,9 @@ def check(manifest: dict[str, Any]) -> list[str]:
 
 def _check_workflow(wf: dict[str, Any]) -> list[str]:
     out = _name_rule(wf)
+    crd = _workflow_schema()
+    if crd is not None:
+        out += [p.removeprefix(".") for p in _schema_problems(wf, crd, "")]
     if wf.get("apiVersion") != "chaos-mesh.org/v1alpha1":
         out.append(f"apiVersion: must be chaos-mesh.org/v1alpha1, got {wf.get('apiVersion')!r}")
     spec = wf.get("spec", {})
