@@ -94,6 +94,15 @@ async def test_stream_cut_end_raises_nothing_and_leaves_no_stop_reason(
     assert texts == TOKENS[:2] and stop is None  # callers must check stop_reason
 
 
+async def test_json_corrupt_rewrites_each_text_delta(
+    api: Api, claude: anthropic.AsyncAnthropic
+) -> None:
+    ops = [{"path": "delta.text", "action": "set", "value": "#"}]
+    await api.toxic(type="json_corrupt", attributes={"ops": ops})
+    texts, _, stop = await _stream(claude)
+    assert texts == ["#"] * len(TOKENS) and stop == "end_turn"  # message_delta has no text
+
+
 # -- presets: what Anthropic sends when it fails ---------------------------------------
 
 

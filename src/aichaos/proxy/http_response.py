@@ -184,22 +184,25 @@ class ResponseStage:
             events = passed
             if ex.ending is not None:
                 break
+        # a hook that ended the stream still has every event it returned sent (a
+        # provider's closing events come several at once); an end from on_data stops at once
+        ended_here = ex.ending is not None
         for item in events:
             if self._mode == _DROP:
                 return
-            await self._send(item, t, out)
+            await self._send(item, t, out, finish=not ended_here)
             ex.events += 1
         if ex.ending is not None:
             await self._finish_early(t, out)
 
-    async def _send(self, data: bytes, t: float, out: Out) -> None:
+    async def _send(self, data: bytes, t: float, out: Out, finish: bool = True) -> None:
         ex = self._ex
         for handler in self._data_hooks:
             if not handler.gone and data:
                 data = await handler.on_data(ex, data)  # type: ignore[arg-type]
         if data:
             await out(Chunk(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data, t))
-        if ex is not None and ex.ending is not None and self._mode != _DROP:
+        if finish and ex is not None and ex.ending is not None and self._mode != _DROP:
             await self._finish_early(t, out)
 
     async def _finish_early(self, t: float, out: Out) -> None:

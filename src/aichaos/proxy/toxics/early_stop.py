@@ -68,10 +68,7 @@ class _Stop(HttpHandler):
             return [event]
         self.hit()
         ex.end()
-        # one item: the layer sends what the hook returns once the stream is ended, and
-        # these are the provider's closing events, together
-        ending = finish_events(self.last or parsed, attrs.finish_reason, self.blocks, self.tokens)
-        return [b"".join(ending)] if ending else []
+        return finish_events(self.last or parsed, attrs.finish_reason, self.blocks, self.tokens)
 
     def _track(self, event: SseEvent) -> None:
         if event.doc is None:
