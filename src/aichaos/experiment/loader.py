@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import yaml
 from aichaos.errors import ExperimentError, Problem
 from aichaos.experiment.limits import number_problems
 from aichaos.experiment.model import Experiment
+from aichaos.experiment.yamlsafe import parse_yaml
 
 __all__ = [
     "REDACTED",
@@ -34,6 +36,7 @@ __all__ = [
 
 _REF = re.compile(r"\$\{(env|file):([^}]+)\}")
 _MAX_BYTES = 1 << 20
+_MAX_SECRET = 64 * 1024
 
 Path_ = tuple[str | int, ...]
 
@@ -166,6 +169,30 @@ def _line_for(lines: dict[Path_, int], loc: Path_) -> int | None:
     return None
 
 
+def _read_secret(name: str) -> str:
+    """A secrets file's text: a regular file of at most 64 KiB, UTF-8 (ValueError if not).
+
+    Opened non-blocking and checked before reading, so ``/dev/zero`` or a FIFO is refused
+    instead of read forever or waited on.
+    """
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("is not a regular file")
+        if st.st_size > _MAX_SECRET:
+            raise ValueError(f"is larger than {_MAX_SECRET} bytes")
+        data = os.read(fd, _MAX_SECRET + 1)
+    finally:
+        os.close(fd)
+    if len(data) > _MAX_SECRET:
+        raise ValueError(f"is larger than {_MAX_SECRET} bytes")
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError("is not UTF-8 text") from None
+
+
 def _substitute(
     data: Any, path: Path_, redactor: Redactor, problems: list[tuple[Path_, str]]
 ) -> Any:
@@ -185,9 +212,12 @@ def _substitute(
                 return m.group(0)
         else:
             try:
-                value = Path(name).read_text().strip()
+                value = _read_secret(name)
             except OSError as exc:
                 problems.append((path, f"cannot read secrets file {name!r}: {exc.strerror}"))
+                return m.group(0)
+            except ValueError as exc:
+                problems.append((path, f"secrets file {name!r} {exc}"))
                 return m.group(0)
         redactor.add(value, m.group(0))
         return value
@@ -247,8 +277,7 @@ def parse_experiment(text: str | bytes, source: str = "<experiment>") -> Loaded:
             [Problem("", "file is empty; an experiment needs at least 'title' and 'method'")],
         )
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        node, raw = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
