@@ -6,7 +6,8 @@ One line of text is one SLO::
     p99(load.latency_ms) < 250 over 10s  99th percentile of the last 10 s of samples
     mean(quality.accuracy) >= 0.9 over 30s
 
-Aggregations: last, mean, min, max, sum, count, p50, p90, p95, p99 (any pNN). Operators:
+Aggregates: last, mean, min, max, sum, count, p50, p90, p95, p99 (any pNN, p99.9 too;
+``avg`` is spelled ``mean`` and ``median`` ``p50``). Operators:
 ``< <= > >= == !=``. In files, ``{all: [...]}`` and ``{any: [...]}`` combine; in Python,
 ``slo("a.x < 1") & slo("b.y > 2")`` gives a flattened :class:`AllOf`. A plain callable
 ``f(state) -> bool`` is accepted wherever an SLO is.
@@ -31,12 +32,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aichaos.engine.metrics import MetricStore, aggregate
-from aichaos.errors import ValidationError
+from aichaos.errors import ValidationError, did_you_mean
 
 if TYPE_CHECKING:
     from aichaos.engine.state import ExperimentState
 
-__all__ = ["SLO", "AllOf", "AnyOf", "Check", "Condition", "FromCallable", "parse_slo", "slo"]
+__all__ = [
+    "AGGREGATES",
+    "SLO",
+    "AllOf",
+    "AnyOf",
+    "Check",
+    "Condition",
+    "FromCallable",
+    "parse_slo",
+    "slo",
+]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -46,7 +57,11 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+#: the aggregates the grammar accepts, as ``aichaos schema``, the docs and errors list them
+AGGREGATES = ("last", "mean", "min", "max", "sum", "count", "pNN (p50, p90, p99, p99.9)")
 _AGG = r"last|mean|min|max|sum|count|p\d{1,2}(?:\.\d+)?"
+#: names users reach for that the grammar spells otherwise
+_SYNONYMS = {"avg": "mean", "average": "mean", "median": "p50", "total": "sum", "n": "count"}
 _NAME = r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+"
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan"
 _RE = re.compile(
@@ -258,9 +273,22 @@ def parse_slo(text: str) -> Condition:
         raise ValidationError(f"an SLO must be a string like 'api.p99_ms < 250', got {text!r}")
     m = _RE.match(text)
     if m is None:
+        agg = re.match(r"^\s*([A-Za-z_]\w*)\s*\(", text)
+        if agg is not None and not re.fullmatch(_AGG, agg[1]):
+            name = agg[1]
+            hint = (
+                f" (did you mean {_SYNONYMS[name.lower()]!r}?)"
+                if name.lower() in _SYNONYMS
+                else did_you_mean(name, AGGREGATES[:-1])
+            )
+            raise ValidationError(
+                f"unknown aggregate {name!r} in SLO {text!r}{hint}; "
+                f"accepted: {', '.join(AGGREGATES)}"
+            )
         raise ValidationError(
             f"cannot parse SLO {text!r}: expected '[agg(]source.metric[)] OP NUMBER"
-            " [over N(ms|s|m)]', e.g. 'p99(load.latency_ms) < 250 over 10s'"
+            " [over N(ms|s|m)]', e.g. 'p99(load.latency_ms) < 250 over 10s'; aggregates: "
+            + ", ".join(AGGREGATES)
         )
     window = None
     if m["win"] is not None:

@@ -309,16 +309,7 @@ class Experiment(_Model):
         for i, rb in enumerate(self.rollbacks):
             if isinstance(rb, HttpRollback) and rb.target not in self.targets:
                 problems.append(f"rollbacks[{i}].target: unknown target {rb.target!r}")
-        sources = set(self.probes) | ({self.workload.name} if self.workload else set())
-        for section in ("steady_state", "guardrails"):
-            for i, s in enumerate(getattr(self, section)):
-                for metric in sorted(s.metrics()):
-                    source = metric.split(".", 1)[0]
-                    if source not in sources:
-                        problems.append(
-                            f"{section}[{i}]: {metric!r} names source {source!r}, which is "
-                            f"no probe or workload; known: {', '.join(sorted(sources)) or 'none'}"
-                        )
+        problems += self._metric_problems()
         for name, probe in self.probes.items():
             ref = getattr(probe, "target", None)
             if isinstance(ref, str) and ref not in self.targets:
@@ -341,6 +332,35 @@ class Experiment(_Model):
         """Why ``step``'s fault cannot act on ``target`` here (a hook for export models)."""
         return type(step.fault).target_problem(step.target, target)
 
+    def _metric_problems(self) -> list[str]:
+        """Every SLO metric checked against what the probes and the workload produce."""
+        produced: dict[str, tuple[str, frozenset[str] | None]] = {
+            name: (f"probe {name!r} ({p.type})", _with_error(p.metric_names()))
+            for name, p in self.probes.items()
+        }
+        if self.workload is not None:
+            w = self.workload
+            produced[w.name] = (f"workload {w.name!r} ({w.type})", w.metric_names())
+        problems: list[str] = []
+        for section in ("steady_state", "guardrails"):
+            for i, s in enumerate(getattr(self, section)):
+                for metric in sorted(s.metrics()):
+                    source, _, key = metric.partition(".")
+                    if source not in produced:
+                        problems.append(
+                            f"{section}[{i}]: {metric!r} names source {source!r}"
+                            f"{did_you_mean(source, produced)}, which is no probe or workload; "
+                            f"known: {', '.join(sorted(produced)) or 'none'}"
+                        )
+                        continue
+                    who, names = produced[source]
+                    if names is not None and key not in names:
+                        problems.append(
+                            f"{section}[{i}]: {metric!r}: {who} reports no metric {key!r}"
+                            f"{did_you_mean(key, names)}; it reports {', '.join(sorted(names))}"
+                        )
+        return problems
+
     @property
     def method_duration_s(self) -> float:
         """Seconds from the start of the method phase to the end of its last step."""
@@ -358,6 +378,11 @@ class Experiment(_Model):
     def guardrail_slo(self) -> SLO | None:
         """All guardrails combined, or ``None``."""
         return _combine(self.guardrails)
+
+
+def _with_error(names: frozenset[str] | None) -> frozenset[str] | None:
+    # the engine adds ``error`` (0 or 1) to every probe sample
+    return None if names is None else names | {"error"}
 
 
 def _combine(parts: list[SLO]) -> SLO | None:

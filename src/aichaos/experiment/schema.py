@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from aichaos.engine.slo import AGGREGATES
 from aichaos.experiment.model import Experiment
 from aichaos.faults.base import FAULTS
 from aichaos.load.base import WORKLOADS
@@ -114,7 +115,8 @@ def experiment_schema() -> dict[str, Any]:
     ):
         defs[base] = _union(registry, defs)
     defs["SLO"] = {
-        "description": "'[agg(]source.metric[)] OP NUMBER [over N(ms|s|m)]', or all/any of SLOs",
+        "description": "'[agg(]source.metric[)] OP NUMBER [over N(ms|s|m)]', or all/any of "
+        "SLOs; aggregates: " + ", ".join(AGGREGATES),
         "anyOf": [
             {"type": "string", "examples": ["p99(load.latency_ms) < 250 over 10s"]},
             {

@@ -48,6 +48,10 @@ class Workload(BaseModel):
     async def run(self, ctx: WorkloadContext, emit: Emit, stop: asyncio.Event) -> None:
         """Send traffic until ``stop`` is set, emitting one metrics dict per window."""
 
+    def metric_names(self) -> frozenset[str] | None:
+        """The metrics its windows may report, or ``None`` when only a run can tell."""
+        return None
+
     @classmethod
     def summary(cls) -> str:
         """First line of the docstring."""

@@ -26,11 +26,53 @@ from typing import Any
 from aichaos.load.histogram import LatencyHistogram
 from aichaos.load.quality import QualityBaseline, QualityWindow, quality_metrics
 
-__all__ = ["ERROR_KINDS", "HTTP_ERROR_KINDS", "TRANSPORT_ERROR_KINDS", "WindowStats"]
+__all__ = [
+    "ERROR_KINDS",
+    "HTTP_ERROR_KINDS",
+    "TRANSPORT_ERROR_KINDS",
+    "WindowStats",
+    "window_metric_names",
+]
 
 TRANSPORT_ERROR_KINDS = ("timeout", "refused", "connect", "reset", "invalid")
 HTTP_ERROR_KINDS = ("429", "4xx", "5xx")
 ERROR_KINDS = TRANSPORT_ERROR_KINDS + HTTP_ERROR_KINDS
+
+
+#: every key :meth:`WindowStats.metrics` may report (quality ones only with quality checks)
+_WINDOW_KEYS = [
+    "sent",
+    "completed",
+    "missed",
+    "rate_rps",
+    "sent_rps",
+    "errors",
+    "error_rate",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "max_ms",
+    "inflight_oldest_ms",
+    "inflight",
+    "send_lag_p99_ms",
+]
+_QUALITY_KEYS = [
+    "quality_responses",
+    "silent_failures",
+    "silent_failure_rate",
+    "labelled",
+    "mae",
+    "accuracy",
+    "agreement",
+    "drift_psi",
+    "drift_js",
+]
+
+
+def window_metric_names(quality: bool) -> frozenset[str]:
+    """The names a window's metrics may carry, for checking SLOs before a run."""
+    names = {*_WINDOW_KEYS, *(f"errors_{k}" for k in ERROR_KINDS)}
+    return frozenset(names | (set(_QUALITY_KEYS) if quality else set()))
 
 
 def status_kind(status: int) -> str | None:

@@ -44,6 +44,12 @@ class HttpWorkload(Workload, LoadOptions):
             raise ValueError("give exactly one of target, url")
         return self
 
+    def metric_names(self) -> frozenset[str]:
+        """Every figure a window may report; the quality ones only with ``quality``."""
+        from aichaos.load.stats import window_metric_names
+
+        return window_metric_names(self.quality is not None)
+
     def resolve(self, ctx: WorkloadContext) -> LoadSpec:
         """The concrete run: URL from the target, headers merged, seed from the run."""
         headers = dict(self.headers)

@@ -82,6 +82,14 @@ class Probe(BaseModel):
     async def measure(self, ctx: ProbeContext) -> dict[str, float]:
         """Take one sample. Failures to reach the system are measurements, not errors."""
 
+    def metric_names(self) -> frozenset[str] | None:
+        """The metrics a successful sample reports, or ``None`` when only a run can tell.
+
+        ``aichaos validate`` checks every SLO's metric against these (the engine adds
+        ``error`` to every sample), so a typo fails before the baseline, not after it.
+        """
+        return None
+
     @classmethod
     def summary(cls) -> str:
         """First line of the docstring, for ``aichaos faults``."""

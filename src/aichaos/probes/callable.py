@@ -20,6 +20,15 @@ class CallableProbe(Probe):
 
     call: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
     arguments: dict[str, Any] = Field(default_factory=dict)
+    metrics: list[str] | None = Field(
+        None,
+        description="the keys the function returns ('value' for a bare number); when given, "
+        "validate checks SLO metric names against them",
+    )
+
+    def metric_names(self) -> frozenset[str] | None:
+        """The declared ``metrics``, or ``None`` (only a run can tell)."""
+        return frozenset(self.metrics) if self.metrics is not None else None
 
     async def measure(self, ctx: ProbeContext) -> dict[str, float]:
         """Call the function (in a thread when sync) and coerce its answer."""

@@ -43,6 +43,11 @@ class HttpProbe(Probe):
             except ValidationError as exc:
                 raise ValueError(f"json_field {exc}, got {self.json_field!r}") from None
 
+    def metric_names(self) -> frozenset[str]:
+        """ok, status, latency_ms, timeout, error, and value when a JSON field is named."""
+        names = {"ok", "status", "latency_ms", "timeout", "error"}
+        return frozenset(names | ({"value"} if self.json_field is not None else set()))
+
     async def measure(self, ctx: ProbeContext) -> dict[str, float]:
         """One request under one deadline; latency measured around the whole exchange."""
         import httpx

@@ -25,6 +25,10 @@ class ProcessProbe(Probe):
 
     target: str = Field(description="name of a process target")
 
+    def metric_names(self) -> frozenset[str]:
+        """alive, count, rss_mb, stopped."""
+        return frozenset({"alive", "count", "rss_mb", "stopped"})
+
     async def measure(self, ctx: ProbeContext) -> dict[str, float]:
         """Read /proc for the target's processes."""
         target = ctx.target(self.target, "process")

@@ -28,6 +28,10 @@ class PrometheusProbe(Probe):
     metric: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", description="sample name")
     labels: dict[str, str] = Field(default_factory=dict)
 
+    def metric_names(self) -> frozenset[str]:
+        """up, series, and value (the sum of the matching samples, when any)."""
+        return frozenset({"up", "series", "value"})
+
     async def measure(self, ctx: ProbeContext) -> dict[str, float]:
         """Scrape once and sum the matching samples."""
         import httpx
