@@ -307,3 +307,23 @@ async def test_anthropic_midstream_error_raises_after_the_tokens_sent(
         "type": "error",
         "error": {"type": "overloaded_error", "message": "Overloaded"},
     }
+
+
+async def test_tool_args_corrupt_composes_and_never_loses_arguments(
+    api: Api, gpt: openai.AsyncOpenAI
+) -> None:
+    # a first toxic removes finish_reason: the held arguments go out before [DONE]
+    drop = [{"path": "choices.*.finish_reason", "action": "drop"}]
+    await api.toxic(name="nofinish", type="json_corrupt", attributes={"ops": drop})
+    await api.toxic(type="tool_args_corrupt", attributes={"action": "drop_key", "key": "days"})
+    seen = await _gpt_stream(gpt, tools=TOOLS)
+    assert seen["finish"] is None
+    assert json.loads("".join(seen["args"])) == {"city": "Paris", "unit": "celsius"}
+    # a key the arguments do not have: nothing to break, the arguments arrive as sent
+    await api.client.post(
+        "/proxies/p/toxics/tool_args_corrupt_downstream", json={"attributes": {"key": "nope"}}
+    )
+    seen = await _gpt_stream(gpt, tools=TOOLS)
+    assert json.loads("".join(seen["args"])) == TOOL_ARGS
+    stats = (await api.client.get("/proxies/p/toxics/tool_args_corrupt_downstream")).json()
+    assert stats["stats"] == {"seen": 2, "affected": 1}

@@ -30,7 +30,7 @@ __all__ = ["ToolArgsCorrupt"]
 
 
 class _Break(HttpHandler):
-    __slots__ = ("held", "names")
+    __slots__ = ("held", "last", "names")
 
     def __init__(self, env: StageEnv) -> None:
         super().__init__(env)
@@ -38,6 +38,8 @@ class _Break(HttpHandler):
         self.held: dict[tuple[int, ...], list[str]] = {}
         #: the function name of each call seen in the stream
         self.names: dict[tuple[int, ...], str] = {}
+        #: the last OpenAI chunk: the shape of the chunk that carries held arguments
+        self.last: dict[str, Any] = {}
 
     def _attrs(self) -> ToolArgsCorrupt:
         attrs = self.env.toxic.attributes
@@ -95,7 +97,9 @@ class _Break(HttpHandler):
         if parsed.is_anthropic:
             return self._anthropic(doc, parsed.name, event)
         if not parsed.is_openai:
-            return [*self._flush_openai(None), event] if parsed.data == "[DONE]" else [event]
+            # a stream whose choices never finished: held arguments go out before [DONE]
+            return [*self._flush_openai(), event] if parsed.data == "[DONE]" else [event]
+        self.last = doc
         out: list[bytes] = []
         edited = False
         for choice in doc.get("choices") or ():
@@ -115,20 +119,22 @@ class _Break(HttpHandler):
                 function["arguments"] = ""
                 edited = True
             if choice.get("finish_reason") is not None:
-                out += self._flush_openai(doc, index)
+                out += self._flush_openai(index)
         return [*out, render_event(doc) if edited else event]
 
-    def _flush_openai(
-        self, template: dict[str, Any] | None, choice: int | None = None
-    ) -> list[bytes]:
+    def _flush_openai(self, choice: int | None = None) -> list[bytes]:
         out = []
         for key in [k for k in self.held if choice is None or k[0] == choice]:
-            new = self._attrs().break_text("".join(self.held.pop(key)))
-            if new is None or template is None:
-                continue
-            self.hit()
+            text = "".join(self.held.pop(key))
+            new = self._attrs().break_text(text)
+            if new is None:
+                if not text:
+                    continue
+                new = text  # nothing to break (no such key): the arguments as they came
+            else:
+                self.hit()
             delta = {"tool_calls": [{"index": key[1], "function": {"arguments": new}}]}
-            keep = {k: template[k] for k in ("id", "object", "created", "model") if k in template}
+            keep = {k: self.last[k] for k in ("id", "object", "created", "model") if k in self.last}
             out.append(
                 render_event(
                     {**keep, "choices": [{"index": key[0], "delta": delta, "finish_reason": None}]}
