@@ -19,11 +19,18 @@ __all__ = ["import_ctk_command"]
     default=None,
     help="write the aichaos experiment here (default: stdout)",
 )
-def import_ctk_command(file: str, output: str | None) -> None:
+@click.option(
+    "--allow-weaker-hypothesis",
+    is_flag=True,
+    help="write the experiment even when some steady-state probes did not convert (its "
+    "description then says which): without them it can pass where Chaos Toolkit fails",
+)
+def import_ctk_command(file: str, output: str | None, allow_weaker_hypothesis: bool) -> None:
     """Convert a Chaos Toolkit experiment (JSON or YAML) into an aichaos experiment.
 
     Exit 0 when everything converted, 1 when some parts did not (each is named), 2 on
-    bad input or when the result would not be a valid experiment."""
+    bad input, when the result would not be a valid experiment, or when a steady-state
+    probe did not convert (unless --allow-weaker-hypothesis)."""
     import json
 
     import yaml
@@ -36,6 +43,18 @@ def import_ctk_command(file: str, output: str | None) -> None:
         text = Path(file).read_text()
         data = json.loads(text) if file.endswith(".json") else yaml.safe_load(text)
         result = convert(data)
+        if result.weaker:
+            lost = "; ".join(result.weaker)
+            if not allow_weaker_hypothesis:
+                raise ValidationError(
+                    "the converted steady state would be weaker than the Chaos Toolkit "
+                    f"hypothesis: {len(result.weaker)} probe(s) did not convert:\n  - "
+                    + "\n  - ".join(s for s in result.skipped if s.startswith("steady-state"))
+                    + "\nconvert them by hand, or pass --allow-weaker-hypothesis"
+                )
+            warning = f"WEAKER HYPOTHESIS than the Chaos Toolkit original: {lost} not converted"
+            desc = result.experiment.get("description")
+            result.experiment["description"] = f"{desc}\n{warning}" if desc else warning
         rendered = yaml.safe_dump(result.experiment, sort_keys=False)
         try:
             parse_experiment(rendered, source=f"{file} (converted)")
@@ -54,6 +73,8 @@ def import_ctk_command(file: str, output: str | None) -> None:
         click.echo(f"aichaos: {exc}", err=True)
         sys.exit(2)
     header = f"# converted from Chaos Toolkit experiment {Path(file).name} by aichaos import-ctk\n"
+    for line in result.weaker:
+        header += f"# WEAKER HYPOTHESIS: {line} did not convert\n"
     for line in result.skipped:
         header += f"# not converted: {line}\n"
     if output:

@@ -2,8 +2,10 @@
 
 What maps cleanly:
 
-* ``configuration`` -- ``{"type": "env", "key": K}`` becomes ``${env:K}``, literals are
-  inlined (``${name}`` references are substituted);
+* ``configuration`` and ``secrets`` -- ``{"type": "env", "key": K}`` becomes
+  ``${env:K}``, literals are inlined; every ``${name}`` reference is substituted, in URLs
+  too (``"${gateway_url}/health"`` -> an http target ``${env:GATEWAY_URL}``, path
+  ``/health``);
 * steady-state probes -- ``http`` providers become ``http`` probes with
   ``<probe>.ok == 1`` (expected statuses from an int / list tolerance); ``python``
   providers become ``python`` probes, with a bool tolerance as ``<probe>.value == 1`` and
@@ -18,6 +20,9 @@ What maps cleanly:
 
 Everything else (``process`` providers, ``http`` actions, regex / jsonpath tolerances,
 controls, ``start_proxy``) is named in :attr:`Conversion.skipped`, never dropped quietly.
+A steady-state probe that does not convert makes the hypothesis weaker: it is also in
+:attr:`Conversion.weaker`, and ``import-ctk`` refuses such a conversion unless told to
+write it anyway (then the experiment's description says so). Identical targets merge.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aichaos.errors import ValidationError
+from aichaos.integrations.chaostoolkit.references import References
 
 __all__ = ["Conversion", "convert"]
 
@@ -41,6 +47,8 @@ _IMPLICIT = {
     "restore_dataset",
 }
 _MIN_STEP_S = 1.0
+# an http(s) base or a ${env:...} / ${file:...} placeholder standing for one, then a path
+_URL = re.compile(r"^(?P<base>(https?://[^/?#]+|\$\{(env|file):[^}]+\}))(?P<path>[/?].*)?$")
 
 
 @dataclass
@@ -50,6 +58,8 @@ class Conversion:
     experiment: dict[str, Any]
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: steady-state probes that did not convert: the hypothesis is weaker without them
+    weaker: list[str] = field(default_factory=list)
 
 
 def _name(text: str, taken: set[str]) -> str:
@@ -76,43 +86,34 @@ class _Converter:
         self.names: set[str] = set()
         self.skipped: list[str] = []
         self.notes: list[str] = []
-        self.config = self._configuration(ctk.get("configuration") or {})
+        self.refs = References(ctk, self.skipped, self.notes)
+        self.sub = self.refs.sub
 
-    def _configuration(self, conf: dict[str, Any]) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for key, value in conf.items():
-            if isinstance(value, dict) and value.get("type") == "env":
-                values[key] = "${env:" + str(value["key"]) + "}"
-            elif isinstance(value, (str, int, float, bool)):
-                values[key] = value
-            else:
-                self.skipped.append(f"configuration.{key}: only env and literal values convert")
-        return values
+    def target(self, hint: str, spec: dict[str, Any]) -> str:
+        """The name of a target equal to ``spec`` (one is added if there is none)."""
+        for name, existing in self.targets.items():
+            if existing == spec:
+                return name
+        name = _name(hint, self.names)
+        self.targets[name] = spec
+        return name
 
-    def sub(self, value: Any) -> Any:
-        """Substitute ``${name}`` configuration references."""
-        if isinstance(value, str):
-            whole = re.fullmatch(r"\$\{(\w+)\}", value)
-            if whole and whole.group(1) in self.config:
-                return self.config[whole.group(1)]
-            return re.sub(
-                r"\$\{(\w+)\}", lambda m: str(self.config.get(m.group(1), m.group(0))), value
-            )
-        if isinstance(value, dict):
-            return {k: self.sub(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.sub(v) for v in value]
-        return value
+    def http_target(self, url: str) -> tuple[str, str] | None:
+        """(target name, path) of ``url``; ``None`` if it is no http(s) URL.
 
-    def http_target(self, url: str) -> tuple[str, str]:
-        parts = urlsplit(url)
-        base = f"{parts.scheme}://{parts.netloc}"
-        for name, t in self.targets.items():
-            if t.get("url") == base:
-                return name, parts.path or "/"
-        name = _name(parts.hostname or "api", self.names)
-        self.targets[name] = {"type": "http", "url": base}
-        return name, parts.path or "/"
+        The base may be a placeholder (``${env:GATEWAY_URL}/health``): the loader fills it
+        in, and checks it is an http(s) URL, when the experiment is loaded.
+        """
+        m = _URL.match(url)
+        if m is None:
+            return None
+        base, path = m.group("base"), m.group("path") or "/"
+        path = path if path.startswith("/") else "/" + path
+        if base.startswith("http"):
+            hint = urlsplit(base).hostname or "api"
+        else:
+            hint = re.sub(r"^\$\{(env|file):", "", base).strip("}").lower()
+        return self.target(hint, {"type": "http", "url": base}), path
 
     # -- probes -------------------------------------------------------------------------
     def probe(self, where: str, act: dict[str, Any], tolerance: Any) -> list[str]:
@@ -121,10 +122,11 @@ class _Converter:
         pname = _name(act.get("name", "probe"), self.names)
         if kind == "http":
             url = self.sub(prov.get("url", ""))
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                self.skipped.append(f"{where}: http provider needs an http(s) url, got {url!r}")
+            found = self.http_target(url) if isinstance(url, str) else None
+            if found is None:
+                self.skipped.append(f"{where}: {self.refs.why_not_url(url)}")
                 return []
-            target, path = self.http_target(url)
+            target, path = found
             probe: dict[str, Any] = {
                 "type": "http",
                 "target": target,
@@ -234,20 +236,17 @@ class _Converter:
                     "start_s": t,
                 }
                 if args.get("target"):
-                    step["target"] = _name(step["name"] + "_target", self.names)
-                    self.targets[step["target"]] = args["target"]
+                    step["target"] = self.target(step["name"] + "_target", args["target"])
                 if args.get("blast_radius"):
                     step["blast_radius"] = args["blast_radius"]
                 steps.append(step)
                 open_steps[step["name"]] = step
                 return
             if func == "add_toxic" and args.get("api_url"):
-                target = _name(args["proxy"], self.names)
-                self.targets[target] = {
-                    "type": "proxy",
-                    "api_url": args["api_url"],
-                    "proxy": args["proxy"],
-                }
+                target = self.target(
+                    args["proxy"],
+                    {"type": "proxy", "api_url": args["api_url"], "proxy": args["proxy"]},
+                )
                 name = args.get("toxic_name") or f"{args['type']}-{len(steps)}"
                 step = {
                     "name": name,
@@ -314,7 +313,11 @@ class _Converter:
                 )
             elif prov.get("type") == "http":
                 url = self.sub(prov.get("url", ""))
-                target, path = self.http_target(url)
+                found = self.http_target(url) if isinstance(url, str) else None
+                if found is None:
+                    self.skipped.append(f"{where}: {self.refs.why_not_url(url)}")
+                    continue
+                target, path = found
                 out.append(
                     {
                         "type": "http",
@@ -332,11 +335,16 @@ class _Converter:
     def run(self) -> Conversion:
         steady: list[str] = []
         hyp = self.ctk.get("steady-state-hypothesis") or {}
+        weaker = []
         for i, p in enumerate(hyp.get("probes") or []):
-            steady += self.probe(f"steady-state-hypothesis.probes[{i}]", p, p.get("tolerance"))
+            where = f"steady-state-hypothesis.probes[{i}] {p.get('name', '')!r}"
+            lines = self.probe(where, p, p.get("tolerance"))
+            if not lines:
+                weaker.append(where)
+            steady += lines
         steps = self.method()
         rollbacks = self.rollbacks()
-        for key in ("controls", "secrets", "extensions"):
+        for key in ("controls", "extensions"):
             if self.ctk.get(key):
                 self.skipped.append(f"{key}: not converted")
         if not steps:
@@ -354,7 +362,7 @@ class _Converter:
         exp["method"] = steps
         if rollbacks:
             exp["rollbacks"] = rollbacks
-        return Conversion(exp, self.skipped, self.notes)
+        return Conversion(exp, self.skipped, self.notes, weaker)
 
 
 def convert(ctk: Any) -> Conversion:
