@@ -101,7 +101,10 @@ class ProxyTarget(Target):
 
     def describe(self) -> str:
         """One line for the plan and the journal."""
-        return f"proxy {self.proxy} at {self.api_url}"
+        where = f"proxy {self.proxy} at {self.api_url}"
+        if self.upstream is None:
+            return where
+        return f"{where} -> {self.upstream}" + (" (TLS)" if self.tls() is not None else "")
 
     def proxy_url(self) -> str:
         """URL of the proxy itself."""
