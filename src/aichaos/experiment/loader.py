@@ -20,9 +20,9 @@ import pydantic
 import yaml
 
 from aichaos.errors import ExperimentError, Problem
-from aichaos.experiment.limits import number_problems
 from aichaos.experiment.model import Experiment
 from aichaos.experiment.yamlsafe import parse_yaml
+from aichaos.limits import number_problems
 
 __all__ = [
     "REDACTED",

@@ -28,8 +28,8 @@ from pydantic import (
 
 from aichaos.engine.slo import SLO, slo
 from aichaos.errors import did_you_mean
-from aichaos.experiment.limits import number_problems
 from aichaos.faults.base import FAULTS, BlastRadius, Fault
+from aichaos.limits import number_problems
 from aichaos.load.base import WORKLOADS, Workload
 from aichaos.probes.base import PROBES, Probe
 from aichaos.registry import Registry

@@ -33,7 +33,10 @@ from aichaos.proxy.httpserver import Response
 from aichaos.proxy.metrics import render_metrics
 from aichaos.proxy.store import ProxyStore
 
-__all__ = ["TOXIPROXY_VERSION", "ControlApi", "openapi_document"]
+__all__ = ["MAX_JSON_DEPTH", "TOXIPROXY_VERSION", "ControlApi", "openapi_document"]
+
+#: deepest nesting of objects and arrays a request body may have
+MAX_JSON_DEPTH = 32
 
 #: the Toxiproxy version whose API this server speaks (clients may check it)
 TOXIPROXY_VERSION = "2.9.0"
@@ -47,9 +50,32 @@ def _json(body: bytes) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
     try:
-        return json.loads(body, parse_constant=no_constants)
+        doc = json.loads(body, parse_constant=no_constants)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"bad request body: invalid JSON ({exc})") from None
+    except RecursionError:
+        doc = None  # nested past the interpreter's limit: refused below like any too-deep body
+        depth = MAX_JSON_DEPTH + 1
+    else:
+        depth = _depth(doc)
+    if depth > MAX_JSON_DEPTH:
+        raise ApiError(400, f"bad request body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return doc
+
+
+def _depth(doc: Any) -> int:
+    """How deeply ``doc`` nests (iterative: a deep document must not recurse here)."""
+    deepest = 0
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            items = node.values() if isinstance(node, dict) else node
+            stack.extend((v, depth + 1) for v in items)
+    return deepest
 
 
 @cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections import Counter
 from typing import Any
 
 from aichaos.proxy.busypoll import DEFAULT_WINDOW_S, BusyPoll
@@ -173,8 +174,9 @@ class ProxyStore:
         if not isinstance(body, list):
             raise ApiError(400, f"bad request body: expected a JSON array of proxies, got {body!r}")
         specs = [_Spec(item) for item in body]
-        names = [s.name for s in specs]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        # counted once: names.count() per name made a large body quadratic, holding the
+        # event loop (and so every proxy) for seconds
+        dupes = sorted(n for n, k in Counter(s.name for s in specs).items() if k > 1)
         if dupes:
             raise ApiError(400, f"bad request body: proxy names repeated: {', '.join(dupes)}")
         result = []

@@ -13,6 +13,7 @@ from typing import Any
 import pydantic
 
 from aichaos.errors import RegistryError
+from aichaos.limits import YEAR_S
 from aichaos.proxy.errors import ApiError
 from aichaos.proxy.toxics.base import TOXICS, ToxicAttributes
 
@@ -105,7 +106,11 @@ def explain_validation(exc: pydantic.ValidationError, where: str) -> str:
             expected = f"must be of type {err['type'].removesuffix('_type')}"
         else:
             expected = err["msg"].lower()
-        parts.append(f"{loc} {expected}, got {err.get('input')!r}")
+        if not err["loc"] and err["type"] == "value_error":
+            parts.append(expected)  # names its field itself; the input is the whole body
+            continue
+        got = repr(err.get("input"))
+        parts.append(f"{loc} {expected}, got {got if len(got) <= 60 else got[:57] + '...'}")
     return f"{'; '.join(parts)} ({where})"
 
 
@@ -163,7 +168,7 @@ def parse_toxic(body: Any, existing: Toxic | None = None) -> Toxic:
     if not 0.0 <= toxicity <= 1.0:
         raise ApiError(400, f"bad request body: toxicity must be within 0..1, got {toxicity:g}")
     ttl_s = _number(body, "ttl_s", existing.ttl_s if existing else None)
-    if ttl_s is not None and ttl_s <= 0:
-        raise ApiError(400, f"bad request body: ttl_s must be > 0, got {ttl_s:g}")
+    if ttl_s is not None and not 0 < ttl_s <= YEAR_S:
+        raise ApiError(400, f"bad request body: ttl_s must be > 0 and <= {YEAR_S}, got {ttl_s:g}")
     attrs = _attributes(type_, raw_attrs, f"toxic {name}")
     return Toxic(name, type_, stream, toxicity, attrs, ttl_s)

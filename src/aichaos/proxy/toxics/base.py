@@ -23,8 +23,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from aichaos.limits import number_problems
 from aichaos.proxy.timer import now, timer_for
 from aichaos.registry import Registry
 
@@ -213,6 +214,18 @@ class ToxicAttributes(BaseModel):
     type: ClassVar[str] = ""
     #: "tcp": builds a stage per connection; "http": consulted per request by the HTTP layer
     kind: ClassVar[str] = "tcp"
+
+    @model_validator(mode="after")
+    def _physical(self) -> ToxicAttributes:
+        # 10^400 ms passes ``int, ge=0`` and then overflows every conversion to a float
+        # (per chunk, with bytes lost, or while the toxic is being added): refuse it here
+        fields = type(self).model_fields
+        problems = number_problems({n: getattr(self, n) for n in fields})
+        if problems:
+            path, why = problems[0]
+            name = str(path[0])
+            raise ValueError(f"{fields[name].alias or name} {why}")
+        return self
 
     def stage(self, env: StageEnv) -> Stage:
         """Build this toxic's stage for one connection (TCP toxics override this)."""

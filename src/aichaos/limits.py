@@ -1,4 +1,4 @@
-"""Physical limits on every number in an experiment file, checked before the model.
+"""Physical limits on every number a user gives: experiment files and toxic attributes.
 
 A number that validates but cannot be acted on fails at run time instead (an asyncio
 timer of 1e300 s overflows, a NaN ramp level compares false with every bound), after the
@@ -8,8 +8,8 @@ ramp level, a toxic attribute in a free-form mapping):
 * every number is finite (``.nan``, ``.inf`` are refused);
 * every number is at most 2**53 in magnitude (the largest integer a float holds
   exactly; ``10^400`` would overflow the first conversion to a float);
-* a duration (a key ending in ``_s`` or ``_ms``, the project's unit names) is at most a
-  year: no timer, lease or timeout of aichaos is meant to run longer.
+* a duration (a key ending in ``_s``, ``_ms`` or ``_us``, the project's unit names) is at
+  most a year: no timer, lease or timeout of aichaos is meant to run longer.
 
 Field constraints (``>= 0``, ``<= 1``) are the models' job; this is the floor under them.
 """
@@ -30,6 +30,8 @@ Path_ = tuple[str | int, ...]
 
 
 def _unit_limit(key: str | int | None) -> tuple[float, str] | None:
+    if isinstance(key, str) and key.endswith("_us"):
+        return YEAR_S * 1e6, f"{YEAR_S * 10**6} us (a year)"
     if isinstance(key, str) and key.endswith("_ms"):
         return YEAR_S * 1000.0, f"{YEAR_S * 1000} ms (a year)"
     if isinstance(key, str) and key.endswith("_s"):
