@@ -62,6 +62,7 @@ async def test_passthrough_streamed_and_whole(claude: anthropic.AsyncAnthropic) 
 async def test_stream_stall_delays_the_first_token(
     api: Api, claude: anthropic.AsyncAnthropic
 ) -> None:
+    await _stream(claude)  # warm: the baseline is not a cold first request
     _, base, _ = await _stream(claude)
     await api.toxic(type="stream_stall", attributes={"after_events": 3, "stall_ms": 400})
     texts, times, stop = await _stream(claude)
