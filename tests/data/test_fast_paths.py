@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 
-from aichaos.data import columns
+from aichaos.data import columns, make
 from aichaos.data.columns import pick, skips
+from aichaos.errors import ValidationError
 
 
 @pytest.mark.parametrize("slack", [6.0, -1e9])  # -1e9: 16 gaps a round, many rounds
@@ -262,3 +265,28 @@ def test_moments_sampled_centre_and_scale_and_exact_cleanliness() -> None:
     ints = num_col(as_frame({"i": rng.integers(0, 10**12, 1000)}), "i")
     assert ints.clean  # ints: no NaN, whatever x.x would do
     assert moments(np.zeros(0)) == (0.0, 0.0)
+
+
+def test_categorical_shift_on_object_strings_keeps_objects_and_matches_arrow() -> None:
+    rng = np.random.default_rng(4)
+    values = np.array(["red", "green", "blue", "cyan"], dtype=object)[rng.integers(0, 4, 5000)]
+    values[::97] = None
+    df = pd.DataFrame({"c": pd.Series(values, dtype=object)})
+    before = df.copy()
+    spec = make("categorical-shift", columns=["c"], fraction=0.2, seed=9)
+    out, report = spec.apply(df)
+    assert out["c"].dtype == object
+    pd.testing.assert_frame_equal(df, before)  # the input is untouched
+    changed = out["c"].fillna("-") != df["c"].fillna("-")
+    assert np.array_equal(changed.to_numpy(), report.cells["c"])
+    assert out["c"].isna().equals(df["c"].isna())  # nulls stay null
+    arrow, _ = spec.apply(pa.Table.from_pandas(df, preserve_index=False))
+    assert arrow.column("c").to_pylist() == out["c"].where(out["c"].notna(), None).tolist()
+
+
+def test_categorical_shift_refuses_a_non_string_among_object_strings() -> None:
+    values = np.array(["a", "b"] * 500, dtype=object)
+    values[::7] = 3  # a stray integer in a text column
+    df = pd.DataFrame({"c": pd.Series(values, dtype=object)})
+    with pytest.raises(ValidationError, match="'c'"):
+        make("categorical-shift", columns=["c"], fraction=0.5, seed=1).apply(df)

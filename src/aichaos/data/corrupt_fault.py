@@ -235,7 +235,7 @@ class DataCorruptInjection(Injection):
             raise SwapConflict(f"{path} may still be written")
         rel = str(path.relative_to(self.root)) if self.is_dir else path.name
         swap = self.folder.swap(path)
-        original = swap.keep().read_bytes()
+        original = swap.keep_bytes()
         try:
             if not settled and not formats.complete(original, fmt):
                 raise SwapConflict(f"{path} is still being written")

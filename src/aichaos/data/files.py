@@ -89,7 +89,7 @@ class FileInjection(Injection):
             raise InjectionError(f"{self.fault.type} on {str(self.path)!r} failed: {exc}") from exc
 
     def _apply(self) -> None:
-        original = self.swap.keep().read_bytes()
+        original = self.swap.keep_bytes()
         try:
             data = self.fault.damage(original, self.ctx.rng)
             if data is None:

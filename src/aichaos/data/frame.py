@@ -157,6 +157,24 @@ class Frame:
             series = self._series[name] = self.data[name]
         return series
 
+    def object_text(self, name: str) -> np.ndarray | None:
+        """A pandas object column of strings (and nulls) as its numpy array, else None.
+
+        Arrow would copy every string: the kind comes from a strided sample of <= 4096
+        cells; the cells a corruption reads go through Arrow, which refuses non-strings.
+        """
+        raw = self.native(name)
+        if raw is None or raw.dtype != object or self.backend != "pandas":
+            return None
+        key = f"\0text:{name}"
+        if key not in self._native:
+            import pandas as pd
+
+            sample = raw[:: max(1, len(raw) // 4096)]
+            strings = pd.api.types.infer_dtype(sample, skipna=True) == "string"
+            self._native[key] = raw if strings else None
+        return self._native[key]
+
     def kind(self, name: str) -> str:
         """The kind of column ``name`` (see :func:`column_kind`)."""
         if name not in self._cache:  # avoid an Arrow conversion where the dtype says it all
@@ -165,6 +183,8 @@ class Frame:
                 return "bool" if raw.dtype.kind == "b" else "numeric"
             if self.pandas_categorical(name) is not None:
                 return "categorical"
+            if self.object_text(name) is not None:
+                return "text"
         return column_kind(self.column(name).type)
 
     def all_null(self, name: str) -> bool:
@@ -178,6 +198,8 @@ class Frame:
             cat = self.pandas_categorical(name)
             if cat is not None:
                 return bool(len(cat)) and bool((cat.cat.codes.to_numpy() < 0).all())
+            if self.object_text(name) is not None:
+                return False  # the sample held a string
         arr = self.column(name)
         return bool(len(arr)) and arr.null_count == len(arr)
 

@@ -25,6 +25,7 @@ is a :class:`~aichaos.faults.undo.RestoreFile` carrying the checksum.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -71,6 +72,18 @@ class FileSwap:
         holds swapped is refused with :class:`~aichaos.errors.SafetyError`, since keeping
         its damaged bytes as "the original" would restore the damage last.
         """
+        self._link()
+        self.checksum = sha256(self.backup)
+        return self.backup
+
+    def keep_bytes(self) -> bytes:
+        """:meth:`keep`, returning the original's bytes (read once, checksummed from them)."""
+        self._link()
+        data = self.backup.read_bytes()
+        self.checksum = hashlib.sha256(data).hexdigest()
+        return data
+
+    def _link(self) -> None:
         with claiming(file_resource(self.path), f"a fault on {self.path}", self.backup) as c:
             try:
                 os.link(self.path, self.backup)
@@ -83,8 +96,6 @@ class FileSwap:
         self._claim = c
         self._placed = (st.st_dev, st.st_ino)
         self.kept = True
-        self.checksum = sha256(self.backup)
-        return self.backup
 
     def put(self, data: bytes, mode: int | None = None, *, keep_mtime: bool = False) -> None:
         """Replace the file by ``data`` atomically (mode: the original's unless given).
