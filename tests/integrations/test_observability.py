@@ -8,10 +8,13 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,7 +35,7 @@ method:
   - fault: {{type: proxy-http-error, status: 503}}
     target: edge
     duration_s: 2
-phases: {{baseline_s: 0.75, recovery_s: 0.75}}
+phases: {{baseline_s: 1.5, recovery_s: 0.75}}
 safety: {{ttl_s: 10, guardrail_interval_s: 0.1}}
 """
 
@@ -44,6 +47,50 @@ class Run:
     after: str
     returncode: int
     stderr: str
+    spans_during: list[str]  # span names the collector had while the fault was on
+    collector: Collector
+
+
+class Collector:
+    """A local OTLP/HTTP trace collector that keeps every span it is sent."""
+
+    def __init__(self) -> None:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        self.spans: list[Any] = []
+        self.paths: list[str] = []
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                collector.paths.append(self.path)
+                for rs in request.resource_spans:
+                    for ss in rs.scope_spans:
+                        collector.spans.extend(ss.spans)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.spans]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def _value(text: str, name: str, **labels: str) -> float | None:
@@ -59,6 +106,8 @@ def _value(text: str, name: str, **labels: str) -> float | None:
 def run(tinyservice: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """One real `aichaos run --metrics-port 0`, scraped while the fault is on."""
     tmp = tmp_path_factory.mktemp("obs")
+    collector = Collector()
+    spans_during: list[str] = []
     proxy = ProxyProcess.start(
         [{"name": "api", "upstream": tinyservice.removeprefix("http://"), "http": True}]
     )
@@ -80,12 +129,19 @@ def run(tinyservice: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 "0",
                 "--metrics-linger-s",
                 "20",
+                "--otel",
                 "-q",
             ],
             stderr=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env={**os.environ, "AICHAOS_KILL_SWITCH": str(tmp / "halt")},
+            env={
+                **os.environ,
+                "AICHAOS_KILL_SWITCH": str(tmp / "halt"),
+                "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "OTEL_BSP_SCHEDULE_DELAY": "100",
+            },
         )
         assert proc.stderr is not None
         line = proc.stderr.readline()
@@ -97,6 +153,9 @@ def run(tinyservice: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             text = httpx.get(m.group(1), timeout=2).text
             if _value(text, "aichaos_faults_active", type="proxy-http-error") == 1.0:
                 during = text
+                # the baseline phase ended before the fault: give the batch its delay
+                time.sleep(0.5)
+                spans_during = collector.names()
                 break
             time.sleep(0.1)
         # the verdict stays on /metrics after the run ended (the process lingers)
@@ -110,9 +169,10 @@ def run(tinyservice: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             time.sleep(0.1)
         proc.send_signal(signal.SIGINT)  # ends the linger early
         _, err = proc.communicate(timeout=60)
-        yield Run(journal, during, after, proc.returncode, line + err)
+        yield Run(journal, during, after, proc.returncode, line + err, spans_during, collector)
     finally:
         proxy.stop()
+        collector.stop()
 
 
 @pytest.mark.slow
@@ -227,6 +287,7 @@ def test_journal_as_opentelemetry_spans(run: Run) -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
 
     from aichaos.integrations.otel import export_journal
 
@@ -247,8 +308,13 @@ def test_journal_as_opentelemetry_spans(run: Run) -> None:
     assert root.attributes is not None
     assert root.attributes["aichaos.title"] == "metrics while a proxy answers 503"
     assert root.attributes["aichaos.status"] == "deviated"
-    assert len(root.events) == len(events)
+    assert root.status.status_code == StatusCode.ERROR  # a deviated run is an error span
     assert [e.name for e in root.events][:2] == ["run-started", "phase"]
+    # samples are child spans, not run-span events: none lost to the 128-event limit
+    samples = [e for e in events if e["event"] == "sample"]
+    sample_spans = [s for s in exporter.get_finished_spans() if s.name == "aichaos.sample"]
+    assert len(sample_spans) == len(samples) > 0
+    assert "sample" not in {e.name for e in root.events}
     fault, injecting = spans["fault proxy-http-error"], spans["phase injecting"]
     assert fault.parent is not None and fault.parent.span_id == root.context.span_id
     assert (
@@ -257,9 +323,13 @@ def test_journal_as_opentelemetry_spans(run: Run) -> None:
     )
     assert injecting.start_time <= fault.start_time < fault.end_time <= injecting.end_time  # type: ignore[operator]
     assert 1.9e9 <= fault.end_time - fault.start_time <= 4e9  # type: ignore[operator]
-    sample = next(e for e in root.events if e.name == "sample")
+    sample = sample_spans[0]
     assert sample.attributes is not None and "error_rate" in json.loads(
         str(sample.attributes["aichaos.values"])
+    )
+    assert (
+        sample.parent is not None
+        and sample.parent.span_id == spans["phase baseline"].context.span_id
     )
 
 
@@ -269,3 +339,73 @@ def test_empty_journal_is_a_clear_error() -> None:
 
     with pytest.raises(ValidationError, match="no events"):
         export_journal([])
+
+
+@pytest.mark.slow
+def test_otel_spans_reach_a_collector_during_the_run(run: Run) -> None:
+    assert "phase baseline" in run.spans_during, run.spans_during  # exported live
+    assert "aichaos.run" not in run.spans_during  # the run span ends with the run
+    assert set(run.collector.paths) == {"/v1/traces"}
+    by_name: dict[str, Any] = {}
+    for span in run.collector.spans:
+        by_name.setdefault(span.name, span)
+    root = by_name["aichaos.run"]
+    attrs = {a.key: a.value.string_value for a in root.attributes}
+    assert attrs["aichaos.status"] == "deviated"
+    assert re.fullmatch(r"[0-9a-f]{12}", attrs["aichaos.run_id"])
+    assert root.status.code == 2  # STATUS_CODE_ERROR: a deviated run is no success
+    assert "fault proxy-http-error" in by_name and "phase recovering" in by_name
+    samples = [e for e in read_journal(run.journal) if e["event"] == "sample"]
+    assert run.collector.names().count("aichaos.sample") == len(samples)
+    assert len(root.events) < 30 and root.dropped_events_count == 0
+
+
+def test_a_long_run_loses_no_events() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    from aichaos.integrations.otel import export_journal
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    wall = 1_700_000_000.0
+    events: list[dict[str, Any]] = [
+        {"event": "run-started", "wall": wall, "title": "long", "seed": 1, "run_id": "abc"},
+        {"event": "phase", "wall": wall, "phase": "injecting"},
+    ]
+    for i in range(600):  # ten minutes of one sample a second
+        events.append({"event": "sample", "wall": wall + i, "source": "load", "values": {"x": i}})
+        if i % 2:
+            events.append({"event": "steady-state", "wall": wall + i, "ok": True, "checks": []})
+    events.append({"event": "abort", "wall": wall + 600, "reason": "guardrail breached"})
+    events.append({"event": "run-ended", "wall": wall + 601, "status": "aborted", "reason": "x"})
+    root = export_journal(events, tracer_provider=provider)
+    spans = exporter.get_finished_spans()
+    assert sum(s.name == "aichaos.sample" for s in spans) == 600
+    assert sum(s.name == "aichaos.steady-state" for s in spans) == 300
+    assert root.dropped_events == 0 and [e.name for e in root.events] == [
+        "run-started",
+        "phase",
+        "abort",
+        "run-ended",
+    ]
+    assert root.status.status_code == StatusCode.ERROR
+
+
+def test_otel_protocol_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aichaos.errors import ValidationError
+    from aichaos.integrations.otel import otlp_tracer_provider
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    with pytest.raises(ValidationError, match="must be http/protobuf or grpc, got 'http/json'"):
+        otlp_tracer_provider()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "gateway-chaos")
+    provider = otlp_tracer_provider()
+    try:
+        assert provider.resource.attributes["service.name"] == "gateway-chaos"
+    finally:
+        provider.shutdown()

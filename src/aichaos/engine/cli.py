@@ -224,6 +224,12 @@ def _default_journal(title: str) -> Path:
     help="keep serving metrics this long after the verdict so a scraper sees it "
     "(default 30: two scrape intervals of a 15 s Prometheus)",
 )
+@click.option(
+    "--otel",
+    is_flag=True,
+    help="export the run as OpenTelemetry spans while it runs, over OTLP as the standard "
+    "OTEL_EXPORTER_OTLP_* variables say (needs aichaos[otel])",
+)
 def run_command(
     file: str,
     journal_path: str | None,
@@ -237,6 +243,7 @@ def run_command(
     metrics_token: str | None = None,
     metrics_insecure: bool = False,
     metrics_linger_s: float | None = None,
+    otel: bool = False,
 ) -> None:
     """Run the experiment in FILE. Exit: 0 passed, 1 deviated, 2 bad input, 3 aborted,
     4 failed baseline, 5 error."""
@@ -299,6 +306,16 @@ def run_command(
     elif metrics_linger_s is not None or metrics_token or metrics_host != "127.0.0.1":
         _err("--metrics-host, --metrics-token and --metrics-linger-s need --metrics-port")
         sys.exit(2)
+    spans = None
+    if otel:
+        from aichaos.integrations.otel import SpanWriter, otlp_tracer_provider
+
+        try:
+            spans = otlp_tracer_provider()
+        except ValidationError as exc:
+            _err(f"--otel: {exc}")
+            sys.exit(2)
+        journal.listeners.append(SpanWriter(spans))
     try:
         journal.open()
     except ValidationError as exc:
@@ -312,6 +329,9 @@ def run_command(
     except AichaosError as exc:
         _err(loaded.redactor.text(str(exc)))
         sys.exit(5)
+    finally:
+        if spans is not None:
+            spans.shutdown()  # exports what the batch still holds (bounded by OTEL_BSP_*)
     click.echo(loaded.redactor.text(f"{result.status}: {result.reason}"))
     click.echo(f"journal: {result.journal}")
     if metrics is not None:
