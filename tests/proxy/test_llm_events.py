@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aichaos.proxy.llm_events import Budget, finish_events, parse_event, render_event, split_tokens
+from aichaos.proxy.toxics.base import StageEnv
 from tests.proxy.conftest import Api
 from tests.proxy.llm_upstream import anthropic_events, openai_events
 
@@ -96,3 +98,99 @@ async def test_bad_llm_toxic_attributes_are_one_clear_400(
     r = await api.client.post("/proxies/p/toxics", json={"type": type_, "attributes": attrs})
     assert r.status_code == 400, r.text
     assert message in json.loads(r.text)["error"], r.text
+
+
+# -- an upstream's JSON is read, never trusted: odd shapes pass, nothing raises -----------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_KEYS = st.sampled_from(
+    [
+        "choices",
+        "delta",
+        "message",
+        "tool_calls",
+        "function",
+        "arguments",
+        "content",
+        "index",
+        "type",
+        "content_block",
+        "partial_json",
+        "input",
+        "finish_reason",
+        "text",
+        "name",
+    ]
+)
+_SHAPED = st.recursive(
+    _JSON,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=15,
+)
+_WRAPPERS = st.sampled_from(
+    [
+        {"object": "chat.completion.chunk"},
+        {"object": "chat.completion"},
+        {"type": "content_block_delta"},
+        {"type": "content_block_start"},
+        {"type": "content_block_stop"},
+        {"type": "message"},
+        {},
+    ]
+)
+
+
+class _Head:
+    def get(self, name: str) -> str | None:
+        return None
+
+
+class _Ex:
+    """What the hooks may call on an exchange, without a connection."""
+
+    response = _Head()
+    ending: str | None = None
+
+    def end(self) -> None:
+        self.ending = "end"
+
+    def close(self) -> None:
+        self.ending = "close"
+
+
+@settings(max_examples=150, deadline=None)
+@given(_WRAPPERS, st.dictionaries(_KEYS, _SHAPED, max_size=4))
+async def test_llm_toxics_never_raise_on_odd_json(
+    wrapper: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    import asyncio
+    import random
+
+    from aichaos.proxy.toxic import parse_toxic
+    from aichaos.proxy.toxics.early_stop import _stop_whole
+
+    doc = {**extra, **wrapper}
+    event = render_event(doc, "x" if "type" in wrapper else None)
+    assert isinstance(parse_event(event).carries_tokens(), bool)
+    _stop_whole(json.loads(json.dumps(doc)), 1, "length")
+    for body in (
+        {"type": "token_rate", "attributes": {"tokens_per_s": 100_000}},
+        {"type": "early_stop", "attributes": {"after_tokens": 0}},
+        {"type": "tool_args_corrupt", "attributes": {"action": "wrong_type"}},
+        {"type": "tool_args_corrupt", "attributes": {"action": "truncate"}},
+    ):
+        toxic = parse_toxic(body)
+        env = StageEnv(asyncio.get_running_loop(), random.Random(0), None, toxic)  # type: ignore[arg-type]
+        handler = toxic.attributes.handler(env)  # type: ignore[attr-defined]
+        for _ in range(2):
+            out = await handler.on_event(_Ex(), event)  # type: ignore[arg-type]
+            assert all(isinstance(e, bytes) for e in out)
+        await handler.on_event(_Ex(), b"data: [DONE]\n\n")  # type: ignore[arg-type]
+        whole = json.dumps(doc).encode()
+        assert isinstance(await handler.on_body(_Ex(), whole), bytes)  # type: ignore[arg-type]

@@ -20,7 +20,10 @@ __all__ = [
     "FinishReason",
     "SseEvent",
     "anthropic_stop",
+    "dicts",
     "finish_events",
+    "index_of",
+    "obj",
     "parse_event",
     "render_event",
     "split_tokens",
@@ -32,6 +35,25 @@ FinishReason = str
 _ANTHROPIC_STOP = {"length": "max_tokens", "content_filter": "refusal"}
 
 _TOKEN = re.compile(r"\s*\S+\s*|\s+")
+
+
+def obj(value: Any, key: str) -> dict[str, Any]:
+    """``value[key]`` if ``value`` is an object and that is an object, else ``{}``: an
+    upstream's JSON is read, never trusted to have the provider's shape."""
+    found = value.get(key) if isinstance(value, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def dicts(value: Any, key: str) -> list[dict[str, Any]]:
+    """The objects in the list ``value[key]`` (nothing if it is not a list)."""
+    found = value.get(key) if isinstance(value, dict) else None
+    return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
+
+
+def index_of(value: dict[str, Any]) -> int:
+    """An item's ``index`` (0 when missing or not an integer)."""
+    index = value.get("index", 0)
+    return index if isinstance(index, int) and not isinstance(index, bool) else 0
 
 
 @dataclass
@@ -46,7 +68,8 @@ class SseEvent:
     @property
     def is_anthropic(self) -> bool:
         """An event of the Anthropic Messages stream (its data names its own type)."""
-        return isinstance(self.doc, dict) and self.doc.get("type", "").startswith(
+        kind = self.doc.get("type") if isinstance(self.doc, dict) else None
+        return isinstance(kind, str) and kind.startswith(
             ("message_", "content_block_", "ping", "error")
         )
 
@@ -61,13 +84,14 @@ class SseEvent:
         if self.is_anthropic:
             return bool(doc.get("type") == "content_block_delta")
         if self.is_openai:
-            for choice in doc.get("choices") or ():
-                delta = choice.get("delta") or {} if isinstance(choice, dict) else {}
+            for choice in dicts(doc, "choices"):
+                delta = obj(choice, "delta")
                 if delta.get("content"):
                     return True
-                for call in delta.get("tool_calls") or ():
-                    if isinstance(call, dict) and (call.get("function") or {}).get("arguments"):
-                        return True
+                if any(
+                    obj(call, "function").get("arguments") for call in dicts(delta, "tool_calls")
+                ):
+                    return True
             return False
         return bool(self.data) and self.data.strip() != "[DONE]"
 
@@ -115,9 +139,8 @@ def finish_events(
     if last is not None and last.is_openai:
         doc = last.doc
         choices = [
-            {"index": c.get("index", 0), "delta": {}, "finish_reason": finish_reason}
-            for c in doc.get("choices") or [{"index": 0}]
-            if isinstance(c, dict)
+            {"index": index_of(c), "delta": {}, "finish_reason": finish_reason}
+            for c in dicts(doc, "choices") or [{"index": 0}]
         ]
         keep = {k: doc[k] for k in ("id", "object", "created", "model") if k in doc}
         return [render_event({**keep, "choices": choices}), b"data: [DONE]\n\n"]

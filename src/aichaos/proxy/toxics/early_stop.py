@@ -25,7 +25,10 @@ from aichaos.proxy.llm_events import (
     Budget,
     SseEvent,
     anthropic_stop,
+    dicts,
     finish_events,
+    index_of,
+    obj,
     parse_event,
 )
 from aichaos.proxy.toxics.base import TOXICS, StageEnv
@@ -75,8 +78,8 @@ class _Stop(HttpHandler):
             return
         self.last = event
         if event.is_anthropic:
-            kind, index = event.doc.get("type"), event.doc.get("index")
-            if kind == "content_block_start" and isinstance(index, int):
+            kind, index = event.doc.get("type"), index_of(event.doc)
+            if kind == "content_block_start":
                 self.blocks.append(index)
             elif kind == "content_block_stop" and index in self.blocks:
                 self.blocks.remove(index)
@@ -104,15 +107,11 @@ def _stop_whole(doc: Any, limit: int, finish_reason: str) -> bool:
         return False
     budget = Budget(limit)
     if doc.get("object") == "chat.completion":
-        for choice in doc.get("choices") or ():
-            message = choice.get("message") if isinstance(choice, dict) else None
-            if not isinstance(message, dict):
-                continue
+        for choice in dicts(doc, "choices"):
+            message = obj(choice, "message")
             cut = budget.cut_text(message, "content")
-            for call in message.get("tool_calls") or ():
-                function = call.get("function") if isinstance(call, dict) else None
-                if isinstance(function, dict):
-                    cut = budget.cut_text(function, "arguments") or cut
+            for call in dicts(message, "tool_calls"):
+                cut = budget.cut_text(obj(call, "function"), "arguments") or cut
             if cut:
                 choice["finish_reason"] = finish_reason
         _count(doc.get("usage"), "completion_tokens", budget)

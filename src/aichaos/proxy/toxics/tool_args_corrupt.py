@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from aichaos.proxy import codings
-from aichaos.proxy.llm_events import parse_event, render_event
+from aichaos.proxy.llm_events import dicts, index_of, obj, parse_event, render_event
 from aichaos.proxy.toxics.base import TOXICS, StageEnv
 from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, HttpToxic
 from aichaos.proxy.toxics.json_corrupt import wrong_type
@@ -64,20 +64,18 @@ class _Break(HttpHandler):
             return body
         attrs, changed = self._attrs(), False
         if isinstance(doc, dict) and doc.get("object") == "chat.completion":
-            for choice in doc.get("choices") or ():
-                message = choice.get("message") if isinstance(choice, dict) else None
-                for call in (message or {}).get("tool_calls") or ():
-                    function = call.get("function") if isinstance(call, dict) else None
-                    if not isinstance(function, dict) or not attrs.wants(function.get("name")):
+            for choice in dicts(doc, "choices"):
+                for call in dicts(obj(choice, "message"), "tool_calls"):
+                    function = obj(call, "function")
+                    if not function or not attrs.wants(function.get("name")):
                         continue
                     new = attrs.break_text(function.get("arguments"))
                     if new is not None:
                         function["arguments"], changed = new, True
         elif isinstance(doc, dict) and doc.get("type") == "message":
-            for block in doc.get("content") or ():
+            for block in dicts(doc, "content"):
                 if (
-                    isinstance(block, dict)
-                    and block.get("type") == "tool_use"
+                    block.get("type") == "tool_use"
                     and attrs.wants(block.get("name"))
                     and attrs.action != "truncate"
                 ):
@@ -102,20 +100,19 @@ class _Break(HttpHandler):
         self.last = doc
         out: list[bytes] = []
         edited = False
-        for choice in doc.get("choices") or ():
-            if not isinstance(choice, dict):
-                continue
-            index = choice.get("index", 0)
-            for call in (choice.get("delta") or {}).get("tool_calls") or ():
-                function = call.get("function") if isinstance(call, dict) else None
-                if not isinstance(function, dict):
+        for choice in dicts(doc, "choices"):
+            index = index_of(choice)
+            for call in dicts(obj(choice, "delta"), "tool_calls"):
+                function = obj(call, "function")
+                if not function:
                     continue
-                key = (index, call.get("index", 0))
-                if function.get("name"):
+                key = (index, index_of(call))
+                if isinstance(function.get("name"), str):
                     self.names[key] = function["name"]
                 if not self._attrs().wants(self.names.get(key)):
                     continue
-                self.held.setdefault(key, []).append(function.get("arguments") or "")
+                piece = function.get("arguments")
+                self.held.setdefault(key, []).append(piece if isinstance(piece, str) else "")
                 function["arguments"] = ""
                 edited = True
             if choice.get("finish_reason") is not None:
@@ -143,18 +140,19 @@ class _Break(HttpHandler):
         return out
 
     def _anthropic(self, doc: dict[str, Any], name: str | None, event: bytes) -> list[bytes]:
-        kind, index = doc.get("type"), doc.get("index", 0)
+        kind, index = doc.get("type"), index_of(doc)
         if kind == "content_block_start":
-            block = doc.get("content_block") or {}
+            block = obj(doc, "content_block")
             if block.get("type") == "tool_use" and self._attrs().wants(block.get("name")):
                 self.held[(index,)] = []
             return [event]
         held = self.held.get((index,))
         if held is None:
             return [event]
-        delta = doc.get("delta") or {}
+        delta = obj(doc, "delta")
         if kind == "content_block_delta" and delta.get("type") == "input_json_delta":
-            held.append(delta.get("partial_json") or "")
+            piece = delta.get("partial_json")
+            held.append(piece if isinstance(piece, str) else "")
             return []
         if kind != "content_block_stop":
             return [event]
