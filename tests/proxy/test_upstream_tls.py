@@ -114,7 +114,8 @@ async def test_an_upstream_that_fails_verification_is_an_error_not_a_pass(
     body = (await api.client.get("/proxies/p")).json()
     assert reason in body["last_upstream_error"], body
     assert body["last_upstream_error"].startswith(f"TLS to upstream {llm_tls.addr}: ")
-    assert api.app.store.get("p").upstream_errors == 1
+    metrics = (await api.client.get("/metrics")).text
+    assert 'aichaos_proxy_upstream_errors_total{proxy="p"} 1' in metrics
 
 
 async def test_verify_false_accepts_the_self_signed_upstream(

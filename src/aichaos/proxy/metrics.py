@@ -32,6 +32,11 @@ _FAMILIES = (
         "counter",
         "Live connections moved into or out of the HTTP layer.",
     ),
+    (
+        "aichaos_proxy_upstream_errors_total",
+        "counter",
+        "Upstream connections that failed (refused, unreachable, TLS handshake).",
+    ),
     ("aichaos_proxy_toxic_seen_total", "counter", "Connections or requests a toxic rolled for."),
     ("aichaos_proxy_toxic_affected_total", "counter", "Connections or requests a toxic acted on."),
 )
@@ -55,6 +60,7 @@ def render_metrics(store: ProxyStore) -> str:
             f"{{{p}}} {proxy.requests_upstream}"
         )
         rows["aichaos_proxy_http_switches_total"].append(f"{{{p}}} {proxy.http_switches}")
+        rows["aichaos_proxy_upstream_errors_total"].append(f"{{{p}}} {proxy.upstream_errors}")
         for toxic in proxy.toxics.values():
             t = f'{p},toxic="{_label(toxic.name)}",type="{_label(toxic.type)}"'
             rows["aichaos_proxy_toxic_seen_total"].append(f"{{{t}}} {toxic.seen}")
