@@ -8,6 +8,7 @@ what is under test); the CLI run checks the exit code, the message and peak memo
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -64,33 +65,49 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("text", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_hostile_file_is_refused_fast(tmp_path: Path, text: str, message: str) -> None:
+def _write(tmp_path: Path, name: str, text: str) -> Path:
     fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    exp = tmp_path / "exp.yaml"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    exp = tmp_path / f"{''.join(ch if ch.isalnum() else '_' for ch in name)}.yaml"
     exp.write_text(text.replace("FIFO", str(fifo)))
     assert exp.stat().st_size < 1 << 20
+    return exp
 
+
+@pytest.mark.parametrize(("text", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_hostile_file_is_refused_fast(tmp_path: Path, text: str, message: str) -> None:
+    exp = _write(tmp_path, "exp", text)
     started = time.perf_counter()
     with pytest.raises(ExperimentError, match=message.replace("(", r"\(")):
         load_experiment(exp)
     assert time.perf_counter() - started < 1.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 2 * 1024 * 1024
 
-    # the real CLI, memory measured as the child's peak RSS
+
+def test_the_cli_refuses_them_all_with_exit_2_in_bounded_memory(tmp_path: Path) -> None:
+    files = {name: _write(tmp_path, name, text) for name, text, _ in CASES}
+    # one ``aichaos validate`` of every file; its peak RSS measured from a parent
     code = (
         "import resource, subprocess, sys\n"
-        "p = subprocess.run([sys.executable, '-m', 'aichaos.cli', 'validate', sys.argv[1]],"
+        "p = subprocess.run([sys.executable, '-m', 'aichaos.cli', 'validate', *sys.argv[1:]],"
         " capture_output=True, text=True, timeout=60)\n"
         "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-        "sys.stderr.write(p.stderr)\n"
+        "sys.stderr.write(p.stdout + p.stderr)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(exp)], capture_output=True, text=True, timeout=90
+        [sys.executable, "-c", code, *map(str, files.values())],
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     returncode, peak_kib = (int(x) for x in proc.stdout.split())
     assert returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert message in proc.stderr
+    assert ": ok (" not in proc.stderr
+    reports = re.split(f"(?m)^{re.escape(str(tmp_path))}", proc.stderr)[1:]
+    assert len(reports) == len(CASES), proc.stderr
+    for name, _, message in CASES:
+        report = next(r for r in reports if r.startswith(f"/{files[name].name}:"))
+        assert message in report, (name, report)
     assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB"
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 2 * 1024 * 1024

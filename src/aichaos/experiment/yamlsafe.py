@@ -31,7 +31,7 @@ MAX_DEPTH = 64
 #: most nodes (scalars, lists, mappings), with aliases expanded
 MAX_NODES = 10_000
 #: longest integer literal
-MAX_INT_DIGITS = 64
+MAX_INT_DIGITS = 1000
 
 _MERGE = "tag:yaml.org,2002:merge"
 

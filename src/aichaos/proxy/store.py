@@ -6,6 +6,7 @@ seed and the proxy's name, each connection's from its proxy's in accept order.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 from collections import Counter
@@ -173,7 +174,11 @@ class ProxyStore:
             body = body["proxies"]
         if not isinstance(body, list):
             raise ApiError(400, f"bad request body: expected a JSON array of proxies, got {body!r}")
-        specs = [_Spec(item) for item in body]
+        specs = []
+        for i, item in enumerate(body):
+            if i and i % 256 == 0:
+                await asyncio.sleep(0)  # a large body must not hold the loop (every proxy)
+            specs.append(_Spec(item))
         # counted once: names.count() per name made a large body quadratic, holding the
         # event loop (and so every proxy) for seconds
         dupes = sorted(n for n, k in Counter(s.name for s in specs).items() if k > 1)
