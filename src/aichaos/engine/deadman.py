@@ -53,10 +53,18 @@ class DeadMan:
     >>> lease = dm.lease("pause worker", [SendSignal(pid=1234)])   # doctest: +SKIP
     """
 
-    def __init__(self, directory: Path, ttl_s: float, proc: subprocess.Popen[bytes] | None):
+    def __init__(
+        self,
+        directory: Path,
+        ttl_s: float,
+        proc: subprocess.Popen[bytes] | None,
+        *,
+        on_demand: bool = False,
+    ):
         self.directory = directory
         self.ttl_s = ttl_s
         self.proc = proc
+        self._on_demand = on_demand
 
     @classmethod
     def start(cls, ttl_s: float, directory: Path | None = None) -> DeadMan:
@@ -64,22 +72,24 @@ class DeadMan:
         d = directory or Path(tempfile.mkdtemp(prefix="aichaos-leases-"))
         d.mkdir(parents=True, exist_ok=True)
         os.chmod(d, 0o700)  # undo actions may carry a control-API token
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "aichaos.engine.watchdog",
-                str(d),
-                "--parent",
-                str(os.getpid()),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            close_fds=True,
-        )
-        return cls(d, ttl_s, proc)
+        return cls(d, ttl_s, _spawn_watchdog(d))
+
+    @classmethod
+    def on_demand(cls, ttl_s: float) -> DeadMan:
+        """A switch whose directory and watchdog appear with the first lease.
+
+        A run whose faults leave nothing outside the runner (no undo actions) then
+        starts no second interpreter, which competes with the run for CPU and memory.
+        """
+        d = Path(tempfile.gettempdir()) / f"aichaos-leases-{uuid.uuid4().hex[:12]}"
+        return cls(d, ttl_s, None, on_demand=True)
+
+    def _arm(self) -> None:
+        if self._on_demand and self.proc is None:
+            # mode 0700 (undo actions may carry a control-API token); an existing path,
+            # a symlink planted there included, is an error rather than reused
+            self.directory.mkdir(mode=0o700)
+            self.proc = _spawn_watchdog(self.directory)
 
     def lease(self, label: str, actions: Sequence[UndoAction], ttl_s: float | None = None) -> Lease:
         """Write a lease for ``actions`` (atomically: write, then rename).
@@ -87,6 +97,7 @@ class DeadMan:
         ``ttl_s`` overrides this switch's TTL for one lease (faults held outside a run
         each carry their own).
         """
+        self._arm()
         lease_id = uuid.uuid4().hex[:12]
         body = {
             "label": label,
@@ -126,5 +137,23 @@ class DeadMan:
                 self.proc.kill()
                 self.proc.wait(timeout=2)
         if self.proc is None or self.proc.poll() is not None:
-            with contextlib.suppress(OSError):  # not empty: kept for whoever looks next
+            with contextlib.suppress(OSError):  # absent, or not empty: kept for whoever looks
                 self.directory.rmdir()
+
+
+def _spawn_watchdog(directory: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aichaos.engine.watchdog",
+            str(directory),
+            "--parent",
+            str(os.getpid()),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )

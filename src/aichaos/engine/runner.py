@@ -35,6 +35,7 @@ from aichaos.engine.tasks import cancel, settle, task_error
 from aichaos.errors import SafetyError
 from aichaos.experiment.model import Experiment
 from aichaos.faults.clients import ControlClients
+from aichaos.httpclient import async_client
 from aichaos.load.base import WorkloadContext
 from aichaos.probes.base import ProbeContext
 
@@ -302,12 +303,11 @@ class Engine:
             self.abort(halted)
             return "aborted", halted
         async with AsyncExitStack() as stack:
-            deadman = DeadMan.start(safety.ttl_s) if self.watchdog else None
+            deadman = DeadMan.on_demand(safety.ttl_s) if self.watchdog else None
             if deadman is not None:
                 stack.callback(deadman.stop)
-            import httpx
 
-            client = httpx.AsyncClient()
+            client = async_client()
             stack.push_async_callback(client.aclose)
             # one client per control API for the run: reverts pay no client set-up
             control = ControlClients()

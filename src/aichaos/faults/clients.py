@@ -1,9 +1,10 @@
 """One HTTP client per control API for a whole run.
 
 Faults that act through a control API (a chaos proxy's toxics, an in-process control
-endpoint) apply, renew and revert with HTTP calls. Building an ``httpx.AsyncClient``
-loads the CA bundle, which costs tens of milliseconds of the event loop's time; paid on
-every revert and renewal, that sat between a guardrail breach and the fault's removal.
+endpoint) apply, renew and revert with HTTP calls. Building a client and opening a
+connection cost milliseconds of the event loop's time (loading the CA bundle, tens of
+them, before :mod:`aichaos.httpclient`); paid on every revert and renewal, that sat
+between a guardrail breach and the fault's removal.
 The engine gives every injection of a run one :class:`ControlClients`; each control API
 gets one client (and its kept-alive connection) for the run, closed when the run ends.
 Outside the engine (no ``ControlClients``), :func:`control_client` builds one per call.
@@ -18,6 +19,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from aichaos.httpclient import async_client
 
 if TYPE_CHECKING:
     import httpx
@@ -44,9 +47,7 @@ class ControlClients:
         origin = _origin(url)
         client = self._clients.get(origin)
         if client is None:
-            import httpx
-
-            client = httpx.AsyncClient(timeout=CONTROL_TIMEOUT_S)
+            client = async_client(timeout=CONTROL_TIMEOUT_S)
             self._clients[origin] = client
         return client
 
@@ -68,7 +69,5 @@ async def control_client(
     if clients is not None:
         yield clients.client(url)
         return
-    import httpx
-
-    async with httpx.AsyncClient(timeout=CONTROL_TIMEOUT_S) as client:
+    async with async_client(timeout=CONTROL_TIMEOUT_S) as client:
         yield client

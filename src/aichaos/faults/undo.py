@@ -12,7 +12,6 @@ import hashlib
 import os
 import shutil
 import signal
-import urllib.request
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -40,7 +39,9 @@ def sha256(path: str | os.PathLike[str]) -> str:
 
 
 class _Action(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # schemas are built on first use: a run whose faults leave nothing outside the runner
+    # never builds them
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class SendSignal(_Action):
@@ -117,7 +118,7 @@ UndoAction = Annotated[
     SendSignal | RemovePath | RestoreFile | RestoreManifest | HttpRequest | PythonCall,
     Field(discriminator="kind"),
 ]
-UNDO_ADAPTER: TypeAdapter[UndoAction] = TypeAdapter(UndoAction)
+UNDO_ADAPTER: TypeAdapter[UndoAction] = TypeAdapter(UndoAction, config=ConfigDict(defer_build=True))
 
 
 def perform(action: UndoAction) -> None:
@@ -150,6 +151,10 @@ def perform(action: UndoAction) -> None:
             if not token:
                 raise OSError(f"environment variable {action.bearer_env} (bearer_env) is not set")
             headers["Authorization"] = f"Bearer {token}"
+        # imported here: only the watchdog sends these, and a run need not load them
+        import urllib.error
+        import urllib.request
+
         req = urllib.request.Request(action.url, method=action.method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=action.timeout_s):

@@ -58,9 +58,9 @@ class ProbeContext:
     def client(self) -> httpx.AsyncClient:
         """The shared HTTP client (created lazily outside the engine, e.g. in tests)."""
         if self.http is None:
-            import httpx
+            from aichaos.httpclient import async_client
 
-            self.http = httpx.AsyncClient()
+            self.http = async_client()
         return self.http
 
 
