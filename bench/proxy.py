@@ -13,7 +13,9 @@ rate and latency accuracy are measured in three CPU layouts (see :data:`LAYOUTS`
 
 Beside them, when this machine has them (see ``reference_proxies.py``): Toxiproxy, the
 tool a user would pick instead (``--toxiproxy PATH`` to its server binary), and nginx /
-HAProxy as native TCP forwarders (a floor below the Python one).
+HAProxy as native TCP forwarders (a floor below the Python one). HTTP keep-alive
+throughput with wrk (32 connections, no toxic and with an HTTP toxic on another path) is
+in ``proxy_http.py``, run at the end.
 
     python bench/proxy.py [--quick] [--toxiproxy PATH]
 """
@@ -472,6 +474,9 @@ def main() -> None:
     layouts = [name for name in LAYOUTS if (pinning and cores >= 2) or name == "scheduler"]
     for layout in layouts:
         layout_run(py, layout, layout == "scheduler", toxi_bin)
+    from proxy_http import http_throughput  # wrk, 32 keep-alive connections
+
+    http_throughput(py, QUICK)
     for name, toxic in (
         ("slow", None),
         ("slow_latency", {"type": "latency", "attributes": {"latency": 5}}),

@@ -203,7 +203,7 @@ async def test_http_bytes_arrive_exactly_while_toxics_and_http_mode_churn() -> N
         assert not errors, f"{len(errors)} connections failed, first (seed, error): {errors[0]!r}"
         differ = [i for i, (want, got) in enumerate(results) if want != got]  # type: ignore[misc]
         assert not differ, f"{len(differ)} of {CONNECTIONS} streams differ, e.g. seed {differ[0]}"
-        assert changes >= 20, f"only {changes} changes during the transfer"
+        assert changes >= 10, f"only {changes} changes during the transfer"
         proxy = app.store.get("p")
         assert proxy.http_switches > 0, "no connection moved in or out of the HTTP layer"
         print(

@@ -85,31 +85,49 @@ def header(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
 
 
 class _Callbacks:
-    """httptools callbacks that collect one head's parts."""
+    """httptools callbacks that collect one head's parts (and its framing headers)."""
 
-    __slots__ = ("complete", "headers", "reason", "url")
+    __slots__ = ("complete", "headers", "length", "reason", "te", "url")
 
     def __init__(self) -> None:
         self.url = b""
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.complete = False
+        self.length: bytes | None = None
+        self.te = b""
 
     def on_url(self, url: bytes) -> None:
         self.url += url
 
-    def on_status(self, status: bytes) -> None:
-        self.reason += status
-
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
+        n = len(name)
+        if n == 14 and name.lower() == b"content-length":
+            self.length = value
+        elif n == 17 and name.lower() == b"transfer-encoding":
+            self.te = self.te + b", " + value if self.te else value
 
     def on_headers_complete(self) -> None:
         self.complete = True
 
 
+class _ResponseCallbacks(_Callbacks):
+    __slots__ = ()
+
+    def on_status(self, status: bytes) -> None:
+        self.reason += status
+
+
 # body states
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILER, _CLOSE, _RAW = range(8)
+_STATE_AFTER_HEAD = {
+    "none": _HEAD,
+    "length": _LENGTH,
+    "chunked": _CHUNK_SIZE,
+    "close": _CLOSE,
+    "upgrade": _RAW,
+}
 
 
 class MessageReader:
@@ -205,23 +223,27 @@ class MessageReader:
         return len(data)
 
     def _head(self, data: bytes, pos: int, events: list[Event]) -> int:
-        if not self._held and self._parser is None:
-            self._cb = _Callbacks()
-            cls = httptools.HttpResponseParser if self.responses else httptools.HttpRequestParser
-            self._parser = cls(self._cb)
+        if self._parser is None:
+            if self.responses:
+                self._cb = _ResponseCallbacks()
+                self._parser = httptools.HttpResponseParser(self._cb)
+            else:
+                self._cb = _Callbacks()
+                self._parser = httptools.HttpRequestParser(self._cb)
             self._fed = 0
         held = self._held
         start = len(held)
         buf = held + data[pos:] if held else (data[pos:] if pos else data)
-        end = buf.find(_HEAD_END, max(0, start - 3))
+        end = buf.find(_HEAD_END, start - 3 if start > 3 else 0)
         stop = len(buf) if end < 0 else end + 4
         if stop > self.max_head:
             if not self.responses:
                 self.too_large = True
             return self._give_up(data, pos, events)
         assert self._parser is not None
+        fed = self._fed
         try:
-            self._parser.feed_data(buf[self._fed : stop])
+            self._parser.feed_data(buf if fed == 0 and stop == len(buf) else buf[fed:stop])
         except httptools.HttpParserUpgrade:
             pass  # the head is complete: an upgrade (checked below)
         except httptools.HttpParserError:
@@ -234,7 +256,7 @@ class MessageReader:
             return len(data)
         if not self._cb.complete:
             return self._give_up(data, pos, events)
-        head = self._make_head(buf[:stop])
+        head = self._make_head(buf if stop == len(buf) else buf[:stop])
         if head is None:
             return self._give_up(data, pos, events)
         self._held = b""
@@ -248,9 +270,9 @@ class MessageReader:
         parser, cb = self._parser, self._cb
         assert parser is not None
         head = Head(raw, parser.get_http_version(), cb.headers)
-        te = (head.get("transfer-encoding") or "").lower()
-        length = head.get("content-length")
-        chunked = te.rsplit(",", 1)[-1].strip() == "chunked"
+        te = cb.te.lower()
+        length = cb.length
+        chunked = te.rsplit(b",", 1)[-1].strip() == b"chunked" if te else False
         if isinstance(parser, httptools.HttpResponseParser):
             head.status = parser.get_status_code()
             head.reason = cb.reason
@@ -281,20 +303,14 @@ class MessageReader:
                 head.framing = "length"
         if head.framing == "length":
             try:
-                self._left = int(length or "")
+                self._left = int(length or b"")
             except ValueError:
                 return None
             if self._left < 0:
                 return None
             if self._left == 0:
                 head.framing = "none"
-        self._state = {
-            "none": _HEAD,
-            "length": _LENGTH,
-            "chunked": _CHUNK_SIZE,
-            "close": _CLOSE,
-            "upgrade": _RAW,
-        }[head.framing]
+        self._state = _STATE_AFTER_HEAD[head.framing]
         return head
 
     # -- chunked bodies ----------------------------------------------------------------

@@ -31,7 +31,14 @@ if TYPE_CHECKING:
     from aichaos.proxy.connection import Connection
     from aichaos.proxy.http_response import ResponseStage
 
-__all__ = ["MAX_HEAD_BYTES", "LayerState", "RequestStage", "install", "serialize_head"]
+__all__ = [
+    "MAX_HEAD_BYTES",
+    "LayerState",
+    "RequestStage",
+    "flush",
+    "install",
+    "serialize_head",
+]
 
 #: a request head larger than this is answered 431 and the connection closed, as servers
 #: do: the layer holds a head until it is complete, so it must not hold one without bound
@@ -58,6 +65,14 @@ def install(conn: Connection) -> LayerState:
     conn.up.head_stages = (state.request,)
     conn.down.head_stages = (state.response,)
     return state
+
+
+async def flush(parts: list[bytes], t: float, out: Out) -> None:
+    """Send the bytes gathered so far as one chunk (one write instead of one per part)."""
+    if parts:
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        parts.clear()
+        await out(Chunk(data, t))
 
 
 def serialize_head(head: Head) -> bytes:
@@ -132,10 +147,12 @@ class LayerState:
 class RequestStage:
     """Parses requests, runs the request hooks, forwards each request or answers it here."""
 
-    __slots__ = ("ex", "reader", "state")
+    __slots__ = ("_parts", "ex", "reader", "state")
 
     def __init__(self, state: LayerState) -> None:
         self.state = state
+        #: bytes to send, joined into one write per chunk (a syscall each saved)
+        self._parts: list[bytes] = []
         self.reader = MessageReader(responses=False, max_head=MAX_HEAD_BYTES)
         #: the request being read (from its head to its end)
         self.ex: Exchange | None = None
@@ -153,6 +170,7 @@ class RequestStage:
         if chunk.eof:
             for event in self.reader.eof():
                 await self._event(event, chunk.t, out)
+            await flush(self._parts, chunk.t, out)
             await out(chunk)
             return
         if self.state.passthrough:
@@ -162,7 +180,9 @@ class RequestStage:
             for event in self.reader.feed(chunk.data):
                 await self._event(event, chunk.t, out)
             if self.reader.too_large:
+                self._parts.clear()
                 self._too_large()
+            await flush(self._parts, chunk.t, out)
         self.state.after_chunk()
 
     def _too_large(self) -> None:
@@ -182,12 +202,12 @@ class RequestStage:
             if self.reader.too_large:
                 return  # answered 431: nothing of it goes upstream
             self.state.passthrough = True
-            await out(Chunk(event.raw, t))
+            self._parts.append(event.raw)
             return
         ex = self.ex
         answered = ex is not None and ex.answer is not None
         if event.raw and not answered:  # an answered request's body is dropped here
-            await out(Chunk(event.raw, t))
+            self._parts.append(event.raw)
         if isinstance(event, End) and ex is not None:
             self.ex = None
             if answered:
@@ -205,22 +225,18 @@ class RequestStage:
         if head.framing == "upgrade":
             # the protocol changes after this request: the rest of the connection is raw
             state.passthrough = True
-            await out(Chunk(head.raw, t))
+            self._parts.append(head.raw)
             return
         target = head.target
-        path = target.split(b"?", 1)[0].split(b"#", 1)[0]
-        if not path.startswith(b"/"):  # absolute form: http://host/path
+        path = target.partition(b"?")[0]
+        if not path.startswith(b"/"):  # absolute form (http://host/path) or "*"
             scheme_end = path.find(b"://")
             slash = path.find(b"/", scheme_end + 3) if scheme_end >= 0 else -1
             path = path[slash:] if slash >= 0 else b"/"
-        info = RequestInfo(
-            head.method,
-            path.decode("utf-8", "replace"),
-            {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in head.headers},
-        )
+        info = RequestInfo(head.method, path.decode("utf-8", "replace"), head.headers)
         handlers: list[HttpHandler] = []
         rng = conn.rng
-        for toxic in list(proxy.toxics.values()):
+        for toxic in tuple(proxy.toxics.values()):
             attrs = toxic.attributes
             if not isinstance(attrs, HttpToxic) or not attrs.matches(info):
                 continue
@@ -230,9 +246,10 @@ class RequestStage:
         ex = self.ex = Exchange(head, info, handlers)
         for handler in handlers:
             if "on_request" in hooks_of(handler) and not handler.gone:
+                await flush(self._parts, t, out)  # what came before goes on first
                 await handler.on_request(ex)
                 if ex.answer is not None:
                     return  # answered at the request's end; nothing goes upstream
         proxy.requests_upstream += 1
         state.pending.append(ex)
-        await out(Chunk(serialize_head(head) if ex.request_edited else head.raw, t))
+        self._parts.append(serialize_head(head) if ex.request_edited else head.raw)

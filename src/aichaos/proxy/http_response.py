@@ -12,7 +12,7 @@ came, byte for byte.
 from __future__ import annotations
 
 from aichaos.proxy.http_framing import Body, End, Event, Head, MessageReader, Raw
-from aichaos.proxy.http_layer import LayerState, serialize_head
+from aichaos.proxy.http_layer import LayerState, flush, serialize_head
 from aichaos.proxy.toxics.base import Chunk, Out
 from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, hooks_of, stream_kind
 
@@ -40,6 +40,7 @@ class ResponseStage:
         "_kind",
         "_mode",
         "_partial",
+        "_parts",
         "reader",
         "state",
     )
@@ -55,6 +56,8 @@ class ResponseStage:
         self._held: list[bytes] = []
         self._held_raw: list[bytes] = []
         self._data_hooks: list[HttpHandler] = []
+        #: bytes to send, joined into one write per chunk (a syscall each saved)
+        self._parts: list[bytes] = []
 
     def _answers_head(self) -> bool:
         pending = self.state.pending
@@ -81,8 +84,9 @@ class ResponseStage:
             for event in self.reader.eof():
                 await self._event(event, chunk.t, out)
             if self._held_raw:  # a buffered body the upstream never finished
-                await out(Chunk(b"".join(self._held_raw), chunk.t))
+                self._parts += self._held_raw
                 self._held_raw = []
+            await flush(self._parts, chunk.t, out)
             await out(chunk)
             return
         elif self.state.passthrough and self._ex is None:
@@ -91,6 +95,7 @@ class ResponseStage:
         else:
             for event in self.reader.feed(chunk.data):
                 await self._event(event, chunk.t, out)
+            await flush(self._parts, chunk.t, out)
         self.state.after_chunk()
 
     async def _event(self, event: Event, t: float, out: Out) -> None:
@@ -104,7 +109,7 @@ class ResponseStage:
             assert isinstance(event, Raw)
             self.state.passthrough = True
             self._ex = None
-            await out(Chunk(b"".join(self._held_raw) + event.raw, t))
+            self._parts.append(b"".join(self._held_raw) + event.raw)
             self._held_raw = []
 
     # -- head --------------------------------------------------------------------------
@@ -117,12 +122,13 @@ class ResponseStage:
             self.state.passthrough = True
         if ex is None or not ex.handlers or head.status < 200 or head.framing == "upgrade":
             self._ex = ex if head.status >= 200 else None
-            await out(Chunk(head.raw, t))
+            self._parts.append(head.raw)
             return
         self._ex = ex
         ex.response = head
         for handler in ex.handlers:
             if "on_response" in hooks_of(handler) and not handler.gone:
+                await flush(self._parts, t, out)
                 await handler.on_response(ex)
         live = [h for h in ex.handlers if not h.gone]
         self._data_hooks = [h for h in live if "on_data" in hooks_of(h)]
@@ -143,14 +149,14 @@ class ResponseStage:
             return  # the head goes out with the body
         if self._mode == _RAW and self._data_hooks and head.framing != "none":
             self._mode = _DATA
-        await out(Chunk(serialize_head(head) if ex.response_edited else head.raw, t))
+        self._parts.append(serialize_head(head) if ex.response_edited else head.raw)
 
     # -- body --------------------------------------------------------------------------
 
     async def _body(self, body: Body, t: float, out: Out) -> None:
         mode = self._mode
         if mode == _RAW:
-            await out(Chunk(body.raw, t))
+            self._parts.append(body.raw)
         elif mode == _EVENTS:
             self._partial += body.data
             while self._mode == _EVENTS:
@@ -165,7 +171,7 @@ class ResponseStage:
             if sum(map(len, self._held)) > MAX_BODY_BYTES:
                 # too big to rewrite: this one goes on as it came
                 self._mode = _RAW
-                await out(Chunk(b"".join(self._held_raw), t))
+                self._parts.append(b"".join(self._held_raw))
                 self._held, self._held_raw = [], []
         elif mode == _DATA:
             await self._send(body.data, t, out)
@@ -179,6 +185,7 @@ class ResponseStage:
             if "on_event" not in hooks_of(handler) or handler.gone:
                 continue
             passed: list[bytes] = []
+            await flush(self._parts, t, out)
             for item in events:
                 passed += await handler.on_event(ex, item)
             events = passed
@@ -199,9 +206,10 @@ class ResponseStage:
         ex = self._ex
         for handler in self._data_hooks:
             if not handler.gone and data:
+                await flush(self._parts, t, out)
                 data = await handler.on_data(ex, data)  # type: ignore[arg-type]
         if data:
-            await out(Chunk(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data, t))
+            self._parts.append(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data)
         if finish and ex is not None and ex.ending is not None and self._mode != _DROP:
             await self._finish_early(t, out)
 
@@ -211,11 +219,12 @@ class ResponseStage:
         if ex is None or self._mode == _DROP:
             return
         if ex.ending == "end" and self._chunked:
-            await out(Chunk(b"0\r\n\r\n", t))
+            self._parts.append(b"0\r\n\r\n")
         # the upstream is still sending the rest of this response on this connection:
         # closing it is what keeps that rest out of the client's next request
         self._complete(ex)
         self._mode = _DROP
+        await flush(self._parts, t, out)
         self.state.conn.close()
 
     # -- end ---------------------------------------------------------------------------
@@ -232,6 +241,7 @@ class ResponseStage:
             self._held, self._held_raw = [], []
             for handler in ex.handlers:
                 if "on_body" in hooks_of(handler) and not handler.gone:
+                    await flush(self._parts, t, out)
                     body = await handler.on_body(ex, body)
             head = ex.response
             head.headers = [
@@ -240,13 +250,13 @@ class ResponseStage:
                 if n.lower() not in (b"content-length", b"transfer-encoding")
             ]
             head.headers.append((b"content-length", b"%d" % len(body)))
-            await out(Chunk(serialize_head(head), t))
+            self._parts.append(serialize_head(head))
             self._chunked = False
             await self._send(body, t, out)
         elif mode in (_EVENTS, _DATA) and self._chunked:
-            await out(Chunk(b"0\r\n\r\n", t))
+            self._parts.append(b"0\r\n\r\n")
         elif mode == _RAW and end.raw:
-            await out(Chunk(end.raw, t))
+            self._parts.append(end.raw)
         if ex is not None and mode != _DROP and self._mode != _DROP:
             self._complete(ex)
 

@@ -30,7 +30,6 @@ timer) and end at once when the toxic is removed.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -53,13 +52,26 @@ __all__ = [
 StreamMode = Literal["close", "end"]
 
 
-@dataclass(frozen=True)
 class RequestInfo:
-    """What matching sees of a request: method, path (no query) and lower-cased headers."""
+    """What matching sees of a request: method, path (no query) and lower-cased headers.
 
-    method: str
-    path: str
-    headers: dict[str, str]
+    The headers are decoded on first use (most toxics filter on the path only).
+    """
+
+    __slots__ = ("_headers", "_raw", "method", "path")
+
+    def __init__(self, method: str, path: str, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.method = method
+        self.path = path
+        self._raw = raw_headers
+        self._headers: dict[str, str] | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Header name (lower case) -> value (latin-1); the last one of repeated names."""
+        if self._headers is None:
+            self._headers = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in self._raw}
+        return self._headers
 
 
 class Exchange:
@@ -244,7 +256,7 @@ class HttpToxic(ToxicAttributes):
 
     def matches(self, req: RequestInfo) -> bool:
         """Whether this toxic's filter selects the request."""
-        if self.method is not None and req.method.upper() != self.method.upper():
+        if self.method is not None and req.method != self.method.upper():
             return False
         if self.path is not None and not fnmatch.fnmatchcase(req.path, self.path):
             return False
