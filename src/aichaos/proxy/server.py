@@ -128,6 +128,8 @@ class ApiSite:
         self.port = port
         self.state = ServerState(limits or Limits(), token)
         self._server: asyncio.AbstractServer | None = None
+        if port:  # known before binding: proxies of a start-up config may not point here
+            app.store.api_addrs.append((host, port))
 
     async def start(self) -> None:
         """Bind (port 0 picks a free port) and start accepting."""
@@ -139,6 +141,8 @@ class ApiSite:
             reuse_address=True,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        if (self.host, self.port) not in self.app.store.api_addrs:
+            self.app.store.api_addrs.append((self.host, self.port))
 
     @property
     def url(self) -> str:
@@ -151,6 +155,8 @@ class ApiSite:
         if self._server is not None:
             self._server.close()
             self._server = None
+        with contextlib.suppress(ValueError):
+            self.app.store.api_addrs.remove((self.host, self.port))
         for conn in list(self.state.connections):
             if conn.transport is not None:
                 conn.transport.close()

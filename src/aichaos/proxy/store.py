@@ -14,6 +14,7 @@ from typing import Any
 
 from aichaos.proxy.busypoll import DEFAULT_WINDOW_S, BusyPoll
 from aichaos.proxy.errors import ApiError
+from aichaos.proxy.loops import check_no_loop
 from aichaos.proxy.proxy import Proxy, split_hostport
 from aichaos.proxy.toxic import Toxic, parse_toxic
 from aichaos.proxy.upstream_tls import parse_upstream_tls
@@ -85,6 +86,8 @@ class ProxyStore:
         self.proxies: dict[str, Proxy] = {}
         #: keeps the loop polling briefly after I/O (shared by this store's proxies)
         self.poller = BusyPoll(busy_poll_s)
+        #: where this server's control API listens: no proxy may forward there
+        self.api_addrs: list[tuple[str, int]] = []
 
     def _rng(self, name: str) -> random.Random:
         return random.Random(f"{self.seed}/{name}")
@@ -103,7 +106,13 @@ class ProxyStore:
             raise ApiError(409, "proxy already exists")
         return await self._start(spec)
 
+    async def _check(self, spec: _Spec) -> None:
+        upstream = split_hostport(spec.upstream, "upstream")
+        listen = split_hostport(spec.listen, "listen")
+        await check_no_loop(upstream, spec.upstream, listen, self.api_addrs)
+
     async def _start(self, spec: _Spec) -> Proxy:
+        await self._check(spec)
         proxy = Proxy(
             spec.name,
             spec.listen,
@@ -116,6 +125,11 @@ class ProxyStore:
             upstream_tls=spec.upstream_tls,
         )
         await proxy.start()
+        try:  # port 0 is known now: the kernel may have picked the upstream's own port
+            await check_no_loop(proxy.upstream_addr, proxy.upstream, proxy.listen_addr, [])
+        except ApiError:
+            await proxy.stop()
+            raise
         self.proxies[spec.name] = proxy
         return proxy
 
@@ -136,6 +150,13 @@ class ProxyStore:
         tls = parse_upstream_tls(body["upstream_tls"]) if "upstream_tls" in body else None
         new_listen = split_hostport(listen, "listen") if listen else None
         new_upstream = split_hostport(upstream, "upstream") if upstream else None
+        if new_listen is not None or new_upstream is not None:
+            await check_no_loop(
+                new_upstream or proxy.upstream_addr,
+                upstream or proxy.upstream,
+                new_listen or proxy.listen_addr,
+                self.api_addrs,
+            )
         proxy.half_close = half_close
         if "upstream_tls" in body:
             proxy.upstream_tls = tls  # new connections dial with it; live ones keep theirs
@@ -184,6 +205,8 @@ class ProxyStore:
         dupes = sorted(n for n, k in Counter(s.name for s in specs).items() if k > 1)
         if dupes:
             raise ApiError(400, f"bad request body: proxy names repeated: {', '.join(dupes)}")
+        for spec in specs:
+            await self._check(spec)
         result = []
         for spec in specs:
             existing = self.proxies.get(spec.name)
