@@ -164,7 +164,7 @@ class _Ex:
         self.ending = "close"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(_WRAPPERS, st.dictionaries(_KEYS, _SHAPED, max_size=4))
 async def test_llm_toxics_never_raise_on_odd_json(
     wrapper: dict[str, Any], extra: dict[str, Any]
