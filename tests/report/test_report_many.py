@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import Server
 from tests.engine import system
 from tests.engine.test_engine import experiment, run
 
@@ -70,3 +72,44 @@ def test_no_journal_holding_a_run_is_exit_2(tmp_path: Path) -> None:
     proc = _report(str(tmp_path / "empty.jsonl"), str(tmp_path / "notes.jsonl"))
     assert proc.returncode == 2
     assert "no journal holds a run" in proc.stderr and "is empty" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_run_never_scores_100(tmp_path: Path, http_server: Server) -> None:
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"""
+title: killed mid-injection
+targets:
+  api: {{type: http, url: "{http_server.url}"}}
+probes:
+  health: {{type: http, target: api, path: /health, every_s: 0.1}}
+steady_state: ['health.ok == 1']
+method:
+  - {{name: idle, fault: {{type: python-callable, apply: "os:getpid"}}, duration_s: 60}}
+phases: {{baseline_s: 0.3, recovery_s: 0.3}}
+safety: {{guardrail_interval_s: 0.1}}
+""")
+    journal = tmp_path / "killed.jsonl"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "aichaos.cli", "run", "-q", str(exp), "--journal", str(journal)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        held = 0
+        while time.monotonic() < deadline and held < 3:  # checks that held, then the kill
+            time.sleep(0.1)
+            if journal.exists():
+                held = journal.read_text().count('"phase":"injecting","ok":true')
+    finally:
+        runner.kill()
+        runner.wait(timeout=10)
+    assert held >= 3, "the run never got to hold its steady state"
+
+    proc = _report(str(journal))
+
+    assert proc.returncode == 0, proc.stderr
+    assert "**Resilience score: 0/100**" in proc.stdout, proc.stdout
+    assert "a run without a verdict" in proc.stdout and "scores 0" in proc.stdout
+    assert "⏸️ incomplete" in proc.stdout

@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from aichaos.report.model import RunReport, resilience_score
+from aichaos.report.model import SCORE_LEGEND, RunReport, resilience_score
 from aichaos.report.plots import breaking_point_svg, ramped_steps, timeline_svg
 
 __all__ = ["render_html"]
@@ -171,7 +171,7 @@ def render_html(
 <div>{len(runs)} experiment(s) · {escape(tally)} · generated {escape(generated)}</div>
 </header><main>
 <p>Resilience score <span class="score" id="score">{score_html}</span>
-<span class="muted">(each experiment's weight x its share of SLO checks that held)</span></p>
+<span class="muted">({escape(SCORE_LEGEND)})</span></p>
 <label><input type="checkbox" id="only-failing"> show only experiments that did not pass</label>
 {_summary(runs)}
 {_left_out(left_out)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aichaos.report.model import RunReport, resilience_score
+from aichaos.report.model import SCORE_LEGEND, RunReport, resilience_score
 
 __all__ = ["render_markdown"]
 
@@ -36,8 +36,7 @@ def render_markdown(
     lines = [f"## {title}", ""]
     if score is not None:
         lines.append(
-            f"**Resilience score: {score:.0f}/100** "
-            "(each experiment's weight x its share of SLO checks that held)"
+            f"**Resilience score: {score:.0f}/100** ({SCORE_LEGEND})"
         )
         lines.append("")
     lines.append("| experiment | verdict | predicted | SLO checks held | weight | why |")

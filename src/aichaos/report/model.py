@@ -129,12 +129,24 @@ def _counted(check: dict[str, Any]) -> bool:
     return bool(check.get("detail") != "no data")
 
 
+#: how the score is made, shown beside it in every report
+SCORE_LEGEND = (
+    "each experiment's weight x its share of SLO checks that held; a run without a "
+    "verdict (incomplete or empty journal: the runner was stopped or killed) scores 0"
+)
+
+
 def resilience_score(runs: list[RunReport]) -> float | None:
-    """Weighted share of SLO checks that held, 0..100: sum(w * share) / sum(w)."""
+    """Weighted share of SLO checks that held, 0..100: sum(w * share) / sum(w).
+
+    A run that never reached its verdict scores 0 with its weight: the checks it passed
+    before it was killed say nothing of what the rest of it would have found.
+    """
     weights = sum(r.weight for r in runs)
     if not runs or weights <= 0:
         return None
-    return 100.0 * sum(r.weight * r.held_share for r in runs) / weights
+    shares = (r.held_share if r.complete else 0.0 for r in runs)
+    return 100.0 * sum(r.weight * share for r, share in zip(runs, shares, strict=True)) / weights
 
 
 def _number(v: Any) -> float | None:
