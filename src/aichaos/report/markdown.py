@@ -35,9 +35,7 @@ def render_markdown(
     score = resilience_score(runs)
     lines = [f"## {title}", ""]
     if score is not None:
-        lines.append(
-            f"**Resilience score: {score:.0f}/100** ({SCORE_LEGEND})"
-        )
+        lines.append(f"**Resilience score: {score:.0f}/100** ({SCORE_LEGEND})")
         lines.append("")
     lines.append("| experiment | verdict | predicted | SLO checks held | weight | why |")
     lines.append("|---|---|---|---|---|---|")
