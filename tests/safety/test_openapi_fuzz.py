@@ -141,5 +141,7 @@ def test_every_documented_route_exists(fuzz_proxy: ProxyProc) -> None:
 def test_document_lists_every_toxic_type() -> None:
     from aichaos.proxy.toxics.base import TOXICS
 
-    documented = SHIPPED["components"]["schemas"]["ToxicCreate"]["properties"]["type"]["enum"]
+    schemas = SHIPPED["components"]["schemas"]
+    documented = schemas["ToxicCreateBase"]["properties"]["type"]["enum"]
     assert sorted(documented) == sorted(TOXICS.names())
+    assert sorted(schemas["ToxicCreate"]["discriminator"]["mapping"]) == sorted(documented)
