@@ -372,12 +372,12 @@ def test_marker_fault_is_renewed_during_a_long_test(inner: pytest.Pytester) -> N
         """
         import time, httpx, pytest
 
-        @pytest.mark.chaos("proxy-http-error", status=503, ttl_s=0.6)
+        @pytest.mark.chaos("proxy-http-error", status=503, ttl_s=1.5)
         def test_long(chaos_proxy):
             statuses = []
             for _ in range(8):
                 statuses.append(httpx.get(chaos_proxy.url + "/").status_code)
-                time.sleep(0.25)
+                time.sleep(0.5)
             assert statuses == [503] * 8
         """
     )

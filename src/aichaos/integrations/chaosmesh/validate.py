@@ -73,7 +73,8 @@ def _parse(path: Path, mtime_ns: int) -> dict[str, Any]:
     import yaml
 
     try:
-        crd = yaml.safe_load(path.read_text())
+        # the C loader when PyYAML has it: the CRDs are large and parsed on every export
+        crd = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError) as exc:
         raise ValidationError(
