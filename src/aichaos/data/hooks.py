@@ -181,9 +181,31 @@ class BatchFn:
         return data
 
     def over(self, batches: Iterable[Any]) -> Iterator[Any]:
-        """Corrupt an iterator of batches (Spark ``mapInArrow`` / ``mapInPandas``)."""
+        """Corrupt an iterator of batches (Spark ``mapInArrow`` / ``mapInPandas``).
+
+        In a Spark task, batch ``i`` of partition ``p`` is batch number
+        ``p * SPARK_STRIDE + i`` (each partition gets its own seeds, the same on every
+        run); elsewhere the position in the iterator.
+        """
+        base = spark_partition() * SPARK_STRIDE
         for i, batch in enumerate(batches):
-            yield self.apply(batch, i)
+            yield self.apply(batch, base + i)
+
+
+#: batch numbers reserved per Spark partition (Arrow batches within one partition)
+SPARK_STRIDE = 1 << 16
+
+
+def spark_partition() -> int:
+    """The partition id of the Spark task running this code (0 outside Spark)."""
+    import sys
+
+    if "pyspark" not in sys.modules:
+        return 0
+    from pyspark import TaskContext
+
+    ctx = TaskContext.get()
+    return ctx.partitionId() if ctx is not None else 0
 
 
 def batch_fn(*specs: Corruption, report: Callable[[Report], None] | None = None) -> BatchFn:
