@@ -330,7 +330,8 @@ safety: {{guardrail_interval_s: 0.1, ttl_s: 3}}
         assert left == []
         # and without the variable, the run fails with a clear message, not a 401 traceback
         run = subprocess.run(
-            [sys.executable, "-m", "aichaos.cli", "run", str(exp), "--journal", str(journal), "-q"],
+            [sys.executable, "-m", "aichaos.cli", "run", str(exp), "--journal", str(journal)]
+            + ["--overwrite", "-q"],
             capture_output=True,
             text=True,
             timeout=60,
