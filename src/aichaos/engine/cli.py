@@ -166,15 +166,42 @@ def halt_command(clear: bool, path: str | None) -> None:
 
     p = Path(path or default_kill_switch())
     if clear:
-        p.unlink(missing_ok=True)
+        if p.is_dir() and not p.is_symlink():
+            _err(f"cannot clear kill switch {p}: it is a directory, not a kill-switch file")
+            sys.exit(2)
+        try:
+            p.unlink(missing_ok=True)  # a symlink is removed itself, never its target
+        except OSError as exc:
+            _err(f"cannot clear kill switch {p}: {exc.strerror}")
+            sys.exit(2)
         click.echo(f"kill switch cleared: {p}")
         return
     try:
-        p.write_text(f"halted by pid {os.getpid()} at {time.ctime()}\n")
+        _set_kill_switch(p, f"halted by pid {os.getpid()} at {time.ctime()}\n")
     except OSError as exc:
         _err(f"cannot create kill switch {p}: {exc.strerror}")
         sys.exit(2)
     click.echo(f"kill switch set: {p} (running experiments abort; 'aichaos halt --clear' re-arms)")
+
+
+def _set_kill_switch(p: Path, text: str) -> None:
+    """Write the kill switch without following a link planted at its path.
+
+    The default path is in a shared temporary directory: anyone may put a symlink there,
+    and writing through it would overwrite its target (as root, any file). A new file is
+    written beside it (``O_EXCL | O_NOFOLLOW``) and renamed over the path, which replaces
+    a symlink itself, not what it points to.
+    """
+    if p.is_dir() and not p.is_symlink():
+        raise IsADirectoryError(21, "it is a directory")
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _default_journal(title: str) -> Path:
