@@ -437,3 +437,52 @@ def test_watchdog_resumes_a_paused_victim_when_pytest_dies(
             if stream is not None:
                 stream.close()
         _stop(victim)
+
+
+def test_factory_in_front_of_an_https_upstream(chaos_proxy_factory: object, tmp_path: Path) -> None:
+    import http.server
+    import ssl
+    import threading
+
+    import httpx
+    import trustme
+
+    from aichaos.errors import ValidationError
+
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(ctx)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}/"
+        handle = chaos_proxy_factory(url, upstream_tls={"ca_file": str(ca_file)})  # type: ignore[operator]
+        r = httpx.get(handle.url + "/", timeout=10)
+        assert r.status_code == 200 and r.text == "ok"
+        proxy = httpx.get(f"{handle.api_url}/proxies/upstream", timeout=10).json()
+        assert proxy["upstream_tls"] == {"ca_file": str(ca_file), "verify": True}
+        for bad in ("ftp://x:1", "no-port", 8000):
+            with pytest.raises(ValidationError, match="upstream"):
+                chaos_proxy_factory(bad)  # type: ignore[operator]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -2,9 +2,11 @@
 
 Fixtures:
 
-* ``chaos_proxy_factory(upstream, name="upstream", http=True)`` -- a chaos proxy in front
-  of ``host:port``, returning a :class:`~aichaos.integrations.proxyproc.ProxyHandle`
-  (``.listen``, ``.url``, ``.add_toxic(...)``, ``.remove_toxic(...)``, ``.toxic(...)``);
+* ``chaos_proxy_factory(upstream, name="upstream", http=True, upstream_tls=None)`` -- a
+  chaos proxy in front of ``host:port`` (or ``https://host[:port]``: TLS to the upstream,
+  clients still speak plain HTTP to the proxy), returning a
+  :class:`~aichaos.integrations.proxyproc.ProxyHandle` (``.listen``, ``.url``,
+  ``.add_toxic(...)``, ``.remove_toxic(...)``, ``.toxic(...)``);
 * ``chaos_proxy`` -- the same for the upstream given by the ``chaos_upstream`` fixture,
   which the test suite overrides (``@pytest.fixture def chaos_upstream(): return "..."``);
 * ``chaos_inprocess`` -- arm :mod:`aichaos.inprocess` hooks; all disarmed after the test;
@@ -105,20 +107,42 @@ def chaos_seed(request: pytest.FixtureRequest) -> int:
     return int(request.config.getoption("--chaos-seed"))
 
 
+def _upstream(value: object) -> tuple[str, bool]:
+    """``host:port``, ``http://host[:port]`` or ``https://host[:port]`` -> (host:port, TLS)."""
+    if not isinstance(value, str):
+        raise ValidationError(f"upstream must be 'host:port' or a URL, got {value!r}")
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    elif scheme not in ("http", "https"):
+        raise ValidationError(f"upstream URL must be http:// or https://, got {value!r}")
+    rest = rest.rstrip("/")
+    if not rest.rsplit("]", 1)[-1].partition(":")[2]:
+        if not scheme:
+            raise ValidationError(f"upstream must be 'host:port' or a URL, got {value!r}")
+        rest += ":443" if scheme == "https" else ":80"
+    return rest, scheme == "https"
+
+
 @pytest.fixture
 def chaos_proxy_factory() -> Iterator[Callable[..., ProxyHandle]]:
     """Start chaos proxies in front of upstreams: ``factory("127.0.0.1:8000") -> handle``."""
     started: list[ProxyProcess] = []
 
     def factory(
-        upstream: str, name: str = "upstream", *, http: bool = True, seed: int | None = None
+        upstream: str,
+        name: str = "upstream",
+        *,
+        http: bool = True,
+        seed: int | None = None,
+        upstream_tls: bool | dict[str, Any] | None = None,
     ) -> ProxyHandle:
-        if not isinstance(upstream, str) or ":" not in upstream:
-            raise ValidationError(f"upstream must be 'host:port', got {upstream!r}")
-        upstream = upstream.removeprefix("http://").rstrip("/")
-        proc = ProxyProcess.start(
-            [{"name": name, "upstream": upstream, "http": http}], seed=seed, lifetime_s=3600
-        )
+        address, https = _upstream(upstream)
+        spec: dict[str, Any] = {"name": name, "upstream": address, "http": http}
+        tls = https if upstream_tls is None else upstream_tls
+        if tls:
+            spec["upstream_tls"] = tls
+        proc = ProxyProcess.start([spec], seed=seed, lifetime_s=3600)
         started.append(proc)
         return proc.handle(name)
 
