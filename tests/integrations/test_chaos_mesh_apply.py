@@ -326,10 +326,14 @@ def test_a_workflow_crd_in_the_schema_directory_is_used(
 
 @pytest.mark.slow
 def test_the_schemas_ship_in_the_wheel(tmp_path: Path) -> None:
-    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
+    wheel_dir, target, project = tmp_path / "wheel", tmp_path / "site", tmp_path / "project"
+    # built from a copy: an in-tree build would leave build/ in the checkout
+    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, project / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheel_dir), str(ROOT)],
+         "-w", str(wheel_dir), str(project)],
         check=True, timeout=300, capture_output=True,
     )  # fmt: skip
     (wheel,) = wheel_dir.glob("aichaos-*.whl")
