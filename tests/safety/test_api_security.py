@@ -240,19 +240,38 @@ def test_control_endpoint_refuses_remote_without_opt_in() -> None:
 
 @pytest.mark.parametrize(
     ("length", "status"),
-    [("-1", 400), ("abc", 400), ("99999999999", 413), ("1e3", 400)],
+    [
+        ("-1", 400),
+        ("abc", 400),
+        ("99999999999", 413),
+        ("1e3", 400),
+        ("\xb2", 400),  # "²": str.isdigit() says yes, int() says no
+        ("9" * 5000, 400),  # past int()'s digit limit
+    ],
 )
 def test_control_endpoint_bad_content_length(
-    control: ControlServer, length: str, status: int
+    control: ControlServer, length: str, status: int, capfd: pytest.CaptureFixture[str]
 ) -> None:
     data = _raw(
         control.url,
         f"POST /faults/h HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\n"
-        f"Content-Length: {length}\r\n\r\n".encode(),
+        f"Content-Length: {length}\r\n\r\n".encode("latin-1"),
     )
     assert data.startswith(f"HTTP/1.0 {status}".encode()) or data.startswith(
         f"HTTP/1.1 {status}".encode()
     ), data[:200]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "OPTIONS", "TRACE", "CONNECT", "BREW"])
+def test_control_endpoint_every_method_needs_the_token(control: ControlServer, method: str) -> None:
+    data = _raw(control.url, f"{method} /faults/h HTTP/1.1\r\n\r\n".encode())
+    assert data.split(b"\r\n", 1)[0].endswith(b" 401 Unauthorized"), data[:200]
+    data = _raw(
+        control.url,
+        f"{method} /faults/h HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode(),
+    )
+    assert b" 405 " in data.split(b"\r\n", 1)[0], data[:200]
 
 
 def test_control_endpoint_slowloris_is_cut_off(control: ControlServer) -> None:

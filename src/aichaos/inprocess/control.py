@@ -192,7 +192,8 @@ def _handler_for(server: ControlServer) -> type[BaseHTTPRequestHandler]:
                 self._reply(401, {"error": "missing or wrong bearer token"})
                 return
             raw = (self.headers.get("Content-Length") or "0").strip()
-            if not raw.isdigit():
+            # ASCII digits only: str.isdigit() accepts "²", which int() then refuses
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
                 self._reply(400, {"error": f"Content-Length must be a number >= 0, got {raw!r}"})
                 return
             length = int(raw)
@@ -207,6 +208,13 @@ def _handler_for(server: ControlServer) -> type[BaseHTTPRequestHandler]:
             self._reply(status, payload)
 
         do_GET = do_POST = do_DELETE = _serve
+
+        def __getattr__(self, name: str) -> Any:
+            # every other method (PUT, PATCH, OPTIONS, made-up ones) is authenticated too
+            # and then refused by the router with 405, instead of a 501 to anyone
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
         def _reply(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload).encode()
