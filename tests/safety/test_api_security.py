@@ -348,9 +348,18 @@ safety: {{guardrail_interval_s: 0.1, ttl_s: 3}}
         left = httpx.get(proxy.url + "/proxies/api/toxics", headers=good).json()
         assert left == []
         # and without the variable, the run fails with a clear message, not a 401 traceback
+        journal_arg = ["--journal", str(journal)]
         run = subprocess.run(
-            [sys.executable, "-m", "aichaos.cli", "run", str(exp), "--journal", str(journal)]
-            + ["--overwrite", "-q"],
+            [
+                sys.executable,
+                "-m",
+                "aichaos.cli",
+                "run",
+                str(exp),
+                "-q",
+                "--overwrite",
+                *journal_arg,
+            ],
             capture_output=True,
             text=True,
             timeout=60,
