@@ -12,6 +12,7 @@ the fault ``ttl_s`` later, exactly as for ``aichaos run``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Coroutine
@@ -69,8 +70,17 @@ class LiveFaults:
             return self._loop
 
     def run(self, coro: Coroutine[Any, Any, T], timeout_s: float = 60.0) -> T:
-        """Run ``coro`` on the background loop and wait for its result (bounded)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop()).result(timeout_s)
+        """Run ``coro`` on the background loop and wait for its result (bounded).
+
+        On timeout the coroutine is cancelled: an apply that went on after its caller
+        gave up would leave a fault applied with no lease and no owner.
+        """
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop())
+        try:
+            return future.result(timeout_s)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
 
     def deadman(self, ttl_s: float) -> DeadMan:
         """The watchdog of this process (started on first need)."""
