@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,12 @@ def test_ramp_records_the_breaking_point() -> None:
     levels = [e["level"] for e in events if e["event"] == "ramp-level"]
     assert levels == [0.1, 0.25, 0.5]  # stopped at the first breach, 1.0 never applied
     assert system.STATE["applied"] == system.STATE["reverted"] == 3
+    # the callable saw each level's blast radius under the documented argument names
+    assert [c for c in system.STATE["calls"] if c[0] == "apply"] == [
+        ("apply", 0.1, 0.1),
+        ("apply", 0.25, 0.25),
+        ("apply", 0.5, 0.5),
+    ]
 
 
 def _ramp_experiment() -> Experiment:
@@ -373,3 +380,96 @@ def test_a_condition_no_sample_informed_during_injection_is_not_held() -> None:
     result, _ = run(exp)
     assert (result.status, result.exit_code) == ("deviated", 1)
     assert "no successful sample in the window during injection" in result.reason
+
+
+def test_a_ramp_level_is_judged_on_its_own_samples() -> None:
+    # "slow" breaks latency for 2 s and ends exactly when the harmless ramp begins; the
+    # 3 s window would still hold slow's samples 0.5 s into the ramp's level
+    exp = experiment(
+        probes={"sys": {"type": "python", "call": f"{M}:probe", "every_s": 0.25}},
+        steady_state=["max(sys.latency_ms) < 100 over 3s"],
+        method=[
+            {
+                "name": "slow",
+                "fault": {
+                    "type": "python-callable",
+                    "apply": f"{M}:slow_down",
+                    "revert": f"{M}:restore",
+                },
+                "duration_s": 2,
+            },
+            {
+                "name": "ramp",
+                "fault": {"type": "python-callable", "apply": "tests.engine.ramp_hooks:harmless"},
+                "start_s": 2,
+                "ramp": {"field": "fraction", "values": [0.2], "hold_s": 2.5},
+            },
+        ],
+    )
+    result, events = run(exp)
+    assert result.breaking_points == [
+        {"step": "ramp", "field": "fraction", "held": 0.2, "broke": None}
+    ]
+    assert result.status == "deviated"  # slow's own breach still counts
+    level = next(e for e in events if e["event"] == "ramp-level")
+    assert "shorter than the 3s window" in level["note"]
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (
+            {"fault": {"type": "cpu-burn", "workers": 1}, "ramp": {"values": [0.1], "hold_s": 1}},
+            "ramp over blast radius field 'fraction', which fault 'cpu-burn' does not use",
+        ),
+        (
+            {
+                "fault": {"type": "cpu-burn", "workers": 1},
+                "duration_s": 1,
+                "blast_radius": {"fraction": 0.5},
+            },
+            "blast_radius.fraction is not used by fault 'cpu-burn'",
+        ),
+        (
+            {
+                "fault": {"type": "python-callable", "apply": "os:getpid"},
+                "ramp": {"field": "apply", "values": [1], "hold_s": 1},
+            },
+            "ramp over field 'apply', which fault 'python-callable' does not use: every level "
+            "would do the same; the fields it uses: fraction",
+        ),
+    ],
+)
+def test_a_ramp_over_a_field_the_fault_ignores_is_refused(
+    step: dict[str, Any], message: str
+) -> None:
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match=re.escape(message)):
+        experiment(method=[step])
+
+
+def test_a_callable_that_cannot_see_the_ramp_is_refused_when_applied() -> None:
+    exp = experiment(
+        method=[
+            {
+                "fault": {
+                    "type": "python-callable",
+                    "apply": "tests.engine.ramp_hooks:ignores_the_radius",
+                },
+                "ramp": {"field": "fraction", "values": [0.1, 0.5], "hold_s": 1},
+            }
+        ]
+    )
+    result, _ = run(exp)
+    assert result.status == "error"
+    assert "takes no 'fraction' argument" in result.reason
+    assert system.STATE["applied"] == 0
+
+
+def test_process_kill_needs_no_duration() -> None:
+    exp = experiment(
+        targets={"victim": {"type": "process", "pid": 1}},
+        method=[{"fault": {"type": "process-kill"}, "target": "victim"}],
+    )
+    assert exp.method[0].duration_s is None and exp.method[0].total_s == 0

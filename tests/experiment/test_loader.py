@@ -106,7 +106,7 @@ BAD: list[tuple[str, str | bytes, str]] = [
         GOOD.replace(
             "    duration_s: 10\n", "    ramp: {field: latency_ms, values: [1, 2], hold_s: 1}\n"
         ),
-        "not a field",
+        "ramp over field 'latency_ms', which fault 'process-pause' does not use",
     ),
     (
         "ramp empty",

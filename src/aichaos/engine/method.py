@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
@@ -69,6 +70,16 @@ class MethodRunner:
         self.breaking_points: list[dict[str, Any]] = []
         self.revert_failures: list[str] = []
         self.steps: dict[str, _StepState] = {}
+        #: clock reading of the last apply, update or revert: steady-state windows start
+        #: no earlier, so each ramp level is judged on its own samples
+        self.last_change = -math.inf
+        windowed = [
+            (c.window_s, str(c))
+            for s in experiment.steady_state
+            for c in s.conditions()
+            if c.window_s is not None
+        ]
+        self._widest = max(windowed, default=None)
 
     async def run(self) -> None:
         """Run every step concurrently from its start offset; return when all have ended."""
@@ -115,9 +126,10 @@ class MethodRunner:
                     current is not None
                     and isinstance(current.injection, Updatable)
                     and ramp is not None
-                    and ramp.field != "fraction"
+                    and ramp.field not in type(step.fault).radius_fields
                 ):
                     await asyncio.wait_for(current.injection.update(fault), self.timeouts.apply_s)
+                    self.last_change = self.clock()
                     current.level = level
                     self.journal.write("fault-updated", step=label, level=level)
                 else:
@@ -130,11 +142,19 @@ class MethodRunner:
                         clock=self.clock,
                         label=label,
                         clients=self.clients,
+                        level=level,
                     )
                     current = await self._apply(stack, label, fault, ctx, level)
+                    self.last_change = self.clock()
                 if ramp is not None:
                     state.level = level
-                    self.journal.write("ramp-level", step=label, field=ramp.field, level=level)
+                    self.journal.write(
+                        "ramp-level",
+                        step=label,
+                        field=ramp.field,
+                        level=level,
+                        **self._short_level(ramp.hold_s),
+                    )
                 broke = await _wait(state.breach, hold)
                 if broke and ramp is not None:
                     self._breaking_point(label, ramp.field, held, level)
@@ -147,6 +167,16 @@ class MethodRunner:
                 if ramp is not None:
                     self._breaking_point(label, ramp.field, held, None)
             state.level = None
+
+    def _short_level(self, hold_s: float) -> dict[str, str]:
+        """A note when a level ends before the steady state's widest window can fill."""
+        if self._widest is None or hold_s >= self._widest[0]:
+            return {}
+        window_s, cond = self._widest
+        return {
+            "note": f"level held {hold_s:g}s, shorter than the {window_s:g}s window of "
+            f"'{cond}': judged on at most {hold_s:g}s of its own samples"
+        }
 
     def _breaking_point(
         self, label: str, field_name: str, held: float | None, broke: float | None
@@ -227,6 +257,7 @@ class MethodRunner:
                 left_to_watchdog=live.lease is not None,
             )
         else:
+            self.last_change = self.clock()
             if live.lease is not None:
                 live.lease.release()
             self.journal.write(
@@ -258,9 +289,10 @@ def _effect(injection: Injection) -> dict[str, Any] | None:
 def _at_level(step: Step, level: float | None) -> tuple[Fault, BlastRadius]:
     if level is None or step.ramp is None:
         return step.fault, step.blast_radius
-    if step.ramp.field == "fraction" and "fraction" not in type(step.fault).model_fields:
-        # the blast radius, unless the fault has its own fraction (data-corrupt's cells)
-        return step.fault, step.blast_radius.model_copy(update={"fraction": level})
+    if step.ramp.field in type(step.fault).radius_fields:
+        # the blast radius; a fault with a fraction of its own (data-corrupt's cells)
+        # does not list it among its radius fields, so its own field is ramped
+        return step.fault, step.blast_radius.model_copy(update={step.ramp.field: level})
     current = getattr(step.fault, step.ramp.field)
     value: Any = int(level) if isinstance(current, int) and not isinstance(current, bool) else level
     fault = type(step.fault).model_validate({**step.fault.model_dump(), step.ramp.field: value})

@@ -38,6 +38,8 @@ class Progress:
             c.print(
                 f"{t} [red]+ {e['step']}[/red] {e['fault']['type']} on {e.get('target')}{level}"
             )
+        elif kind == "ramp-level" and e.get("note"):
+            c.print(f"{t} [yellow]! {e['step']} {e['field']}={e['level']:g}: {e['note']}[/yellow]")
         elif kind == "fault-reverted":
             c.print(f"{t} [green]- {e['step']}[/green] reverted")
         elif kind == "fault-revert-failed":

@@ -94,12 +94,19 @@ class Engine:
         """The engine's clock (the event loop's, unless one was injected)."""
         return self._clock() if self._clock else asyncio.get_running_loop().time()
 
-    def state(self) -> ExperimentState:
-        """The state object handed to every policy."""
+    def state(self, *, since_change: bool = False) -> ExperimentState:
+        """The state object handed to every policy.
+
+        ``since_change``: windows start no earlier than the method's last change (a step
+        or ramp level applied, updated or reverted), so a level is judged on its own
+        samples and a breaking point never blames it for the level before.
+        """
         m = self.method
         ramping = m.ramping() if m else []
         level = m.steps[ramping[0]].level if m and ramping else None
+        floor = m.last_change if m is not None and since_change else self.phase_started
         return ExperimentState(
+            window_floor=max(floor, self.phase_started) if since_change else None,
             phase=self.phase,
             now=self.clock(),
             started=self.started,
@@ -144,7 +151,7 @@ class Engine:
         steady = self.experiment.steady_state_slo()
         if steady is None:
             return None
-        check = steady.evaluate(self.state())
+        check = steady.evaluate(self.state(since_change=where == Phase.INJECTING))
         assert self.journal is not None
         self.journal.write("steady-state", phase=where, ok=check.ok, checks=check.rows())
         return check

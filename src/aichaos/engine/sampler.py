@@ -73,10 +73,13 @@ class Sampler:
         """Take one sample of every probe now (used at phase boundaries)."""
         await asyncio.gather(*(self._sample(n, p) for n, p in self.probes.items()))
 
-    def record(self, source: str, values: Mapping[str, float]) -> None:
-        """Store and journal one sample, then let the engine check its policies."""
-        now = self.clock()
-        self.store.add(now, source, values)
+    def record(self, source: str, values: Mapping[str, float], t: float | None = None) -> None:
+        """Store and journal one sample, then let the engine check its policies.
+
+        ``t`` is when the measurement began (default: now): a probe request that was
+        sent before a ramp level began belongs to the level before, however late it ends.
+        """
+        self.store.add(self.clock() if t is None else t, source, values)
         self.journal.write("sample", source=source, phase=self.phase(), values=dict(values))
         self.on_sample()
 
@@ -96,9 +99,10 @@ class Sampler:
             self.record(
                 name,
                 {"error": 1.0, "ok": 0.0, "latency_ms": latency_ms, "timeout": float(timed_out)},
+                t0,
             )
             return
-        self.record(name, {"error": 0.0, **values})
+        self.record(name, {"error": 0.0, **values}, t0)
 
     async def _probe_loop(self, name: str, probe: Probe) -> None:
         every = probe.every_s or self.default_every_s

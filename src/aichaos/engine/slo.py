@@ -162,6 +162,9 @@ class Condition(SLO):
         source, _, key = self.metric.partition(".")
         outcome = f"{source}.error"  # every probe sample has it; workload samples do not
         since = now - self.window_s if self.window_s is not None else state.phase_started
+        if state.window_floor is not None:
+            # strictly after the change: a sample stamped at that instant may predate it
+            since = max(since, math.nextafter(state.window_floor, math.inf))
         latest_only = self.window_s is None and self.agg == "last"
         expr = self.text or self.to_data()
         if latest_only:

@@ -35,6 +35,9 @@ class ExperimentState:
         level: the running step's current ramp level, if any.
         seed: the run's seed.
         rng: the run's random generator (seeded).
+        window_floor: no window reaches back before this clock reading (the start of
+            the current ramp level when the steady state is judged during injection);
+            ``None``: windows are bounded by their own length only.
     """
 
     phase: str
@@ -46,6 +49,7 @@ class ExperimentState:
     level: float | None = None
     seed: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    window_floor: float | None = None
 
     @property
     def elapsed(self) -> float:

@@ -133,19 +133,20 @@ class Step(_Model):
 
     @model_validator(mode="after")
     def _duration(self) -> Step:
-        if self.ramp is None and self.duration_s is None:
+        fault_cls = type(self.fault)
+        if self.ramp is None and self.duration_s is None and fault_cls.lasts:
             raise ValueError("give duration_s (seconds the fault stays) or a ramp")
+        problem = fault_cls.radius_problem(self.blast_radius)
+        if problem is not None:
+            raise ValueError(problem)
         if self.ramp is not None:
+            problem = fault_cls.ramp_problem(self.ramp.field)
+            if problem is not None:
+                raise ValueError(problem)
             if self.ramp.field == "fraction":
                 bad = [v for v in self.ramp.values if not 0 <= v <= 1]
                 if bad:
                     raise ValueError(f"ramp values for 'fraction' must be in [0, 1], got {bad}")
-            elif self.ramp.field not in type(self.fault).model_fields:
-                known = ", ".join(["fraction", *type(self.fault).model_fields])
-                raise ValueError(
-                    f"ramp field {self.ramp.field!r} is not a field of fault "
-                    f"{self.fault.type!r}; known: {known}"
-                )
             else:
                 self._check_levels(self.ramp)
         return self
@@ -187,8 +188,7 @@ class Step(_Model):
         """Seconds from the step's start to its end."""
         if self.ramp is not None:
             return len(self.ramp.values) * self.ramp.hold_s
-        assert self.duration_s is not None
-        return self.duration_s
+        return self.duration_s or 0.0  # a fault that cannot be undone is over once applied
 
 
 class PythonRollback(_Model):

@@ -69,6 +69,8 @@ class InjectionContext:
     label: str = ""
     #: the run's HTTP clients, one per control API (None outside the engine)
     clients: ControlClients | None = None
+    #: the step's current ramp level (None when the step is not ramped)
+    level: float | None = None
 
 
 class Fault(BaseModel):
@@ -87,6 +89,11 @@ class Fault(BaseModel):
     type: ClassVar[str] = ""
     #: the target kinds this fault can act on (empty: needs no target)
     target_kinds: ClassVar[tuple[str, ...]] = ()
+    #: the blast radius fields this fault acts on (``fraction``, ``match``); setting or
+    #: ramping any other is a validation error: it would change nothing
+    radius_fields: ClassVar[frozenset[str]] = frozenset()
+    #: False for a fault that cannot be undone (a kill): its step needs no ``duration_s``
+    lasts: ClassVar[bool] = True
 
     @abstractmethod
     def injection(self, ctx: InjectionContext) -> Injection:
@@ -111,6 +118,41 @@ class Fault(BaseModel):
             return f"fault {cls.type!r} acts on this machine and takes no target, but {shown}"
         if kind not in kinds:
             return f"fault {cls.type!r} acts on {' or '.join(kinds)}, but {shown}"
+        return None
+
+    @classmethod
+    def used_fields(cls) -> list[str]:
+        """What a ramp can raise: numeric fields and the blast radius fields it acts on."""
+        numeric = [
+            name
+            for name, info in cls.model_fields.items()
+            if info.annotation in (int, float, int | None, float | None)
+        ]
+        return sorted(cls.radius_fields) + numeric
+
+    @classmethod
+    def ramp_problem(cls, field_name: str) -> str | None:
+        """Why a ramp over ``field_name`` would not change what this fault does, or None."""
+        if field_name in cls.used_fields():
+            return None
+        used = ", ".join(cls.used_fields()) or "none"
+        what = "blast radius field" if field_name in BlastRadius.model_fields else "field"
+        return (
+            f"ramp over {what} {field_name!r}, which fault {cls.type!r} does not use: every "
+            f"level would do the same; the fields it uses: {used}"
+        )
+
+    @classmethod
+    def radius_problem(cls, radius: BlastRadius) -> str | None:
+        """Why ``radius`` sets a field this fault ignores, or None."""
+        for name in sorted(radius.model_fields_set):
+            default = BlastRadius.model_fields[name].get_default(call_default_factory=True)
+            if name not in cls.radius_fields and getattr(radius, name) != default:
+                uses = ", ".join(sorted(cls.radius_fields)) or "none of them"
+                return (
+                    f"blast_radius.{name} is not used by fault {cls.type!r}, which would hit "
+                    f"everything regardless; blast radius fields it uses: {uses}"
+                )
         return None
 
     @classmethod

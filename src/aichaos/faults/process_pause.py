@@ -27,6 +27,7 @@ class ProcessPause(Fault):
     """Pause a process (SIGSTOP) for the step's duration; resume it (SIGCONT) on revert."""
 
     target_kinds: ClassVar[tuple[str, ...]] = ("process",)
+    radius_fields: ClassVar[frozenset[str]] = frozenset({"fraction"})
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection that pauses ``ctx.target``'s processes."""

@@ -3,6 +3,12 @@
 For faults aichaos has no injector for yet. Both callables may be sync or async; ``apply``
 receives ``arguments`` as keyword arguments and may return a token that is passed to
 ``revert`` as ``token``.
+
+A callable that declares a ``fraction`` parameter (or ``**kwargs``) also receives the
+step's blast radius share (0..1), and one that declares ``ramp_level`` the step's current
+ramp level (``None`` when the step is not ramped), so ``ramp: {field: fraction, ...}``
+really changes what it does. A step that sets or ramps ``fraction`` on a callable that
+takes no ``fraction`` is refused when the fault is applied (and by the preflight).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import importlib
 import inspect
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -93,6 +99,8 @@ async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> A
 class PythonCallable(Fault):
     """Call user functions ``apply`` (on inject) and ``revert`` (on revert)."""
 
+    radius_fields: ClassVar[frozenset[str]] = frozenset({"fraction"})
+
     apply: str = Field(pattern=_REF, description="module:function called to apply the fault")
     revert: str | None = Field(
         None, pattern=_REF, description="module:function called to revert it (optional)"
@@ -111,10 +119,32 @@ class _CallableInjection(Injection):
         super().__init__(fault, ctx)
         self.token: Any = None
 
+    def _kwargs(self, fn: Callable[..., Any]) -> dict[str, Any]:
+        """The user's arguments plus ``fraction`` and ``ramp_level`` where ``fn`` takes them."""
+        kwargs = dict(self.fault.arguments)
+        takes = _parameters(fn)
+        if "fraction" in takes:
+            kwargs["fraction"] = self.ctx.blast_radius.fraction
+        if "ramp_level" in takes:
+            kwargs["ramp_level"] = self.ctx.level
+        return kwargs
+
+    def check(self) -> None:
+        """Refuse a blast radius or ramp the apply callable cannot see."""
+        if self.ctx.blast_radius.fraction == 1.0 and self.ctx.level is None:
+            return
+        if "fraction" not in _parameters(import_callable(self.fault.apply)):
+            raise InjectionError(
+                f"{self.fault.apply} takes no 'fraction' argument, so the step's blast radius "
+                "or ramp would not change what it does; give it a 'fraction' parameter"
+            )
+
     async def apply(self) -> None:
         fn = import_callable(self.fault.apply)
+        self.check()
+        kwargs = self._kwargs(fn)
         try:
-            self.token = await call_maybe_async(fn, **self.fault.arguments)
+            self.token = await call_maybe_async(fn, **kwargs)
         except Exception as exc:
             raise InjectionError(f"{self.fault.apply} raised {type(exc).__name__}: {exc}") from exc
 
@@ -122,10 +152,22 @@ class _CallableInjection(Injection):
         if self.fault.revert is None:
             return
         fn = import_callable(self.fault.revert)
-        kwargs = dict(self.fault.arguments)
+        kwargs = self._kwargs(fn)
         if self.token is not None:
             kwargs["token"] = self.token
         try:
             await call_maybe_async(fn, **kwargs)
         except Exception as exc:
             raise InjectionError(f"{self.fault.revert} raised {type(exc).__name__}: {exc}") from exc
+
+
+def _parameters(fn: Callable[..., Any]) -> set[str]:
+    """The keyword names ``fn`` accepts (``fraction`` and ``ramp_level`` with ``**kwargs``)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature takes only what it says
+        return set()
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        names |= {"fraction", "ramp_level"}
+    return names

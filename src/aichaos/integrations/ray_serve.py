@@ -94,6 +94,7 @@ def _pick(names: list[str], count: int, keep_alive: int, fraction: float, rng: A
 
 class _ServeFault(Fault):
     target_kinds: ClassVar[tuple[str, ...]] = ("ray-serve",)
+    radius_fields: ClassVar[frozenset[str]] = frozenset({"fraction"})
 
     count: int = Field(1, ge=1, description="replicas hit (blast_radius.fraction < 1 overrides)")
     keep_alive: int = Field(1, ge=0, description="replicas never touched")

@@ -36,6 +36,7 @@ class ProxyToxic(Fault):
     """Add a toxic of any type (``latency``, ``http_error``, ``stream_cut``...) to a proxy."""
 
     target_kinds: ClassVar[tuple[str, ...]] = ("proxy",)
+    radius_fields: ClassVar[frozenset[str]] = frozenset({"fraction", "match"})
 
     toxic: str = Field(description="toxic type, e.g. latency, http_error, json_corrupt")
     stream: Literal["upstream", "downstream"] = "downstream"

@@ -27,6 +27,8 @@ class ProcessKill(Fault):
     """Kill a share (blast radius) of a target's processes, keeping ``keep_alive`` alive."""
 
     target_kinds: ClassVar[tuple[str, ...]] = ("process",)
+    radius_fields: ClassVar[frozenset[str]] = frozenset({"fraction"})
+    lasts: ClassVar[bool] = False
 
     signal: Literal["SIGTERM", "SIGKILL", "SIGINT", "SIGHUP"] = Field(
         "SIGTERM", description="signal sent to each chosen process"
