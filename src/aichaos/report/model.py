@@ -88,6 +88,11 @@ class RunReport:
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
     problems: list[tuple[float, str]] = field(default_factory=list)
     planned_steps: list[dict[str, Any]] = field(default_factory=list)
+    #: the experiment's steady-state and guardrail conditions, in their file form
+    steady_state: list[Any] = field(default_factory=list)
+    guardrail_specs: list[Any] = field(default_factory=list)
+    #: guardrail evaluations that were journaled (the breaches), with their check rows
+    guardrail_events: list[dict[str, Any]] = field(default_factory=list)
     #: the file holds no event at all
     empty: bool = False
 
@@ -234,6 +239,8 @@ def load_run(path: str | Path) -> RunReport:
         seed=first.get("seed"),
         start=float(first.get("t", 0.0)),
         planned_steps=list((first.get("plan") or {}).get("steps") or []),
+        steady_state=list(exp.get("steady_state") or []),
+        guardrail_specs=list(exp.get("guardrails") or []),
     )
     open_faults: dict[str, FaultWindow] = {}
     for e in events:
@@ -262,6 +269,7 @@ def load_run(path: str | Path) -> RunReport:
         elif kind == "steady-state":
             run.steady.append(e)
         elif kind == "guardrail" and not e.get("ok", True):
+            run.guardrail_events.append(e)
             failing = [c["slo"] for c in e.get("checks", []) if not c.get("ok")]
             run.guardrails.append((t, "; ".join(failing) or "guardrail"))
         elif kind == "abort":

@@ -1,43 +1,101 @@
 """Plots of a run as inline SVG (matplotlib, imported only when a report is rendered).
 
-One figure per run: latency percentiles, error rate, throughput and quality over time,
-each panel with the fault windows shaded and labelled, guardrail breaches and aborts
-marked, steady-state breaks ticked. Ramped steps get a second figure: each SLO's value
-at each level, the breaking point marked. Figures use matplotlib's object API (no
-pyplot global state) and a per-figure hash salt so ids of several inline SVGs never clash.
+One figure per run. First one panel per metric that a steady-state or guardrail
+condition names (whatever its name: a python probe's ``versions.lag`` too): its samples,
+each condition's threshold, and each evaluation of the condition as a dot, red where it
+did not hold. Then latency, throughput, quality and probe values not shown yet, every
+series drawn (no cap), and one error panel per source. Every panel has the fault windows
+shaded and labelled, guardrail breaches and aborts marked, steady-state breaks ticked.
+Ramped steps get a second figure: each SLO's value at each level, the breaking point
+marked. Figures use matplotlib's object API (no pyplot global state) and a per-figure
+hash salt so ids of several inline SVGs never clash.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from aichaos.errors import ValidationError
 from aichaos.report.model import RunReport
 
-__all__ = ["PANELS", "breaking_point_svg", "panels_for", "timeline_svg"]
+if TYPE_CHECKING:
+    from aichaos.engine.slo import Condition
 
-#: panel title -> pattern of the metric keys it shows
+__all__ = ["PANELS", "Panel", "breaking_point_svg", "panels_for", "timeline_svg"]
+
+#: panel title -> pattern of the metric keys it shows (besides condition panels)
 PANELS: dict[str, re.Pattern[str]] = {
     "latency (ms)": re.compile(r"(?<!lag_)(p\d+(?:\.\d+)?_ms|latency_ms|max_ms)$"),
-    "error rate": re.compile(r"(\.error_rate|\.error)$"),
     "throughput (req/s)": re.compile(r"\.(rate_rps|sent_rps|throughput_rps)$"),
     "quality": re.compile(
         r"\.(accuracy|agreement|silent_failure_rate|score|drift_js|f1|precision|recall)$"
     ),
     "probe values": re.compile(r"\.value$"),
 }
-_MAX_LINES = 6
+_ERRORS = re.compile(r"\.(error_rate|error)$")
 _FAULT_COLOURS = ("#e4572e", "#f3a712", "#7b2cbf", "#17bebb", "#a8c256", "#c84c09")
 
 
-def panels_for(run: RunReport) -> dict[str, list[str]]:
-    """Which series go in which panel (panels without data are left out)."""
-    out: dict[str, list[str]] = {}
+@dataclass
+class Panel:
+    """One axis of the timeline: the series it draws and the conditions it judges."""
+
+    title: str
+    keys: list[str]
+    #: (label, threshold) of each condition over this panel's metric
+    thresholds: list[tuple[str, float]] = field(default_factory=list)
+    #: (t, evaluated value, held) of every evaluation of those conditions
+    checks: list[tuple[float, float, bool]] = field(default_factory=list)
+    share: bool = False
+
+
+def _conditions(run: RunReport) -> list[tuple[str, Condition]]:
+    """(role, condition) for every steady-state and guardrail condition of the run."""
+    from aichaos.engine.slo import slo
+
+    out: list[tuple[str, Condition]] = []
+    for role, specs in (("steady state", run.steady_state), ("guardrail", run.guardrail_specs)):
+        for spec in specs:
+            try:
+                out += [(role, c) for c in slo(spec).conditions()]
+            except ValidationError:
+                continue  # a journal from another version: its checks still show in tables
+    return out
+
+
+def _evaluations(run: RunReport, text: str) -> list[tuple[float, float, bool]]:
+    rows = []
+    for event in [*run.steady, *run.guardrail_events]:
+        for c in event.get("checks", []):
+            if c.get("slo") == text and isinstance(c.get("value"), (int, float)):
+                rows.append((float(event["t"]), float(c["value"]), bool(c.get("ok"))))
+    return sorted(rows)
+
+
+def panels_for(run: RunReport) -> list[Panel]:
+    """The timeline's panels: conditions' metrics, the usual families, errors per source."""
+    panels: dict[str, Panel] = {}
+    for role, cond in _conditions(run):
+        panel = panels.setdefault(
+            cond.metric, Panel(cond.metric, [cond.metric] if cond.metric in run.series else [])
+        )
+        panel.thresholds.append((f"{role}: {cond.text or cond.to_data()}", cond.threshold))
+        panel.checks += _evaluations(run, cond.text or cond.to_data())
+    shown = set(panels)
+    out = list(panels.values())
     for title, pattern in PANELS.items():
-        keys = sorted(k for k in run.series if pattern.search(k))
+        keys = sorted(k for k in run.series if pattern.search(k) and k not in shown)
         if keys:
-            out[title] = keys[:_MAX_LINES]
+            out.append(Panel(title, keys))
+            shown.update(keys)
+    sources: dict[str, list[str]] = {}
+    for key in sorted(run.series):
+        if _ERRORS.search(key) and key not in shown:
+            sources.setdefault(key.partition(".")[0], []).append(key)
+    out += [Panel(f"errors: {src}", keys, share=True) for src, keys in sources.items()]
     return out
 
 
@@ -70,18 +128,36 @@ def timeline_svg(run: RunReport, salt: str) -> str | None:
         fig = Figure(figsize=(9.5, 1.9 * len(panels) + 0.6))
         axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
         t0 = run.start
-        for ax, (title, keys) in zip(axes, panels.items(), strict=True):
-            for key in keys:
-                pts = run.series[key]
-                ax.plot([t - t0 for t, _ in pts], [v for _, v in pts], lw=1.2, label=key)
-            ax.set_ylabel(title)
-            ax.grid(alpha=0.3)
-            ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=2)
+        for ax, panel in zip(axes, panels, strict=True):
+            _draw(ax, run, panel, t0)
             _mark(ax, run, t0, label=ax is axes[0])
+            ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=3)
         axes[-1].set_xlabel("seconds since the run started")
         axes[0].set_title(run.title, loc="left", fontsize=10)
         fig.tight_layout()
         return _svg(fig, salt)
+
+
+def _draw(ax: Any, run: RunReport, panel: Panel, t0: float) -> None:
+    for i, key in enumerate(panel.keys):
+        pts = run.series[key]
+        # past the ten colours of the cycle, a new dash pattern keeps every line apart
+        style = ("-", "--", ":", "-.")[i // 10 % 4]
+        ax.plot([t - t0 for t, _ in pts], [v for _, v in pts], lw=1.2, ls=style, label=key)
+    for label, threshold in panel.thresholds:
+        ax.axhline(threshold, color="#d00000", ls="--", lw=0.9, label=label)
+    held = [(t - t0, v) for t, v, ok in panel.checks if ok]
+    broke = [(t - t0, v) for t, v, ok in panel.checks if not ok]
+    if held:
+        ax.plot(*zip(*held, strict=True), "o", color="#2b9348", ms=3, label="condition held")
+    if broke:
+        ax.plot(*zip(*broke, strict=True), "X", color="#d00000", ms=6, label="condition broke")
+    if panel.thresholds and not panel.keys:
+        ax.text(0.5, 0.5, f"no sample of {panel.title}", transform=ax.transAxes, ha="center")
+    if panel.share:
+        ax.set_ylim(-0.05, 1.05)
+    ax.set_ylabel(panel.title, fontsize=8)
+    ax.grid(alpha=0.3)
 
 
 def _mark(ax: Any, run: RunReport, t0: float, *, label: bool) -> None:
