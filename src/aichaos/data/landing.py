@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
@@ -40,16 +40,34 @@ class LandingFault(Fault):
     pattern: str = Field("*", description="glob of the batch files, e.g. '*.parquet'")
     count: int = Field(1, ge=1, description="how many batch files are hit")
 
+    @field_validator("pattern")
+    @classmethod
+    def _inside(cls, pattern: str) -> str:
+        # a fault on a landing directory must not reach files beside or above it
+        if not pattern or pattern.startswith(("/", "~")) or ".." in Path(pattern).parts:
+            raise ValueError(
+                f"pattern must be a glob relative to the directory, without '..', got {pattern!r}"
+            )
+        return pattern
+
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection on ``directory``."""
         return _LandingInjection(self, ctx)
 
     def batches(self) -> list[Path]:
-        """Matching files, oldest first (by mtime, then name)."""
+        """Matching files inside the directory, oldest first (by mtime, then name).
+
+        Files reached through a symlink that leads out of the directory are skipped.
+        """
         root = Path(self.directory)
         if not root.is_dir():
             raise TargetError(f"{self.type}: landing directory {self.directory!r} does not exist")
-        files = [p for p in root.glob(self.pattern) if p.is_file() and not p.name.startswith(".")]
+        real = root.resolve()
+        files = [
+            p
+            for p in root.glob(self.pattern)
+            if p.is_file() and not p.name.startswith(".") and real in p.resolve().parents
+        ]
         if not files:
             raise TargetError(
                 f"{self.type}: no file matches {self.pattern!r} in {self.directory!r}"
@@ -108,6 +126,8 @@ class _LandingInjection(Injection):
                 await self.task
         for action in self.undo_actions():
             perform(action)
+        for swap in self.held:
+            swap.release_claim()
         self.held.clear()
         self.created.clear()
 
