@@ -262,5 +262,6 @@ TOXICS: Registry[ToxicAttributes] = Registry(
         "aichaos.proxy.toxics.token_rate",
         "aichaos.proxy.toxics.early_stop",
         "aichaos.proxy.toxics.tool_args_corrupt",
+        "aichaos.proxy.toxics.redis_stream",
     ),
 )
