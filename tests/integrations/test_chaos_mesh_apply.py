@@ -178,6 +178,16 @@ def test_each_export_names_its_workflow_anew() -> None:
     assert named is not None and named["metadata"]["name"] == "t-run-7"
 
 
+def test_a_re_export_overwrites_its_files(tmp_path: Path) -> None:
+    one = exp("- {fault: {type: process-pause}, target: pods, duration_s: 10}")
+    first = export(one).write(tmp_path)
+    second = export(one).write(tmp_path)
+    assert first == second  # same files, new resource names inside
+    assert sorted(p.name for p in (tmp_path / "resources").iterdir()) == [
+        "00-s0-process-pause-chaos.yaml"
+    ]
+
+
 def test_http_methods_are_exported_upper_case() -> None:
     result = export(
         exp(

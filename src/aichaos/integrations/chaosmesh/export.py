@@ -76,6 +76,9 @@ class ChaosMeshExport:
     resources: list[dict[str, Any]] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: per resource, a file name that stays the same from one export to the next (the
+    #: resource names end in a fresh suffix; a re-export overwrites, never accumulates)
+    stems: list[str] = field(default_factory=list)
 
     @property
     def manifests(self) -> list[dict[str, Any]]:
@@ -83,7 +86,7 @@ class ChaosMeshExport:
         return ([self.workflow] if self.workflow else []) + self.resources
 
     def write(self, directory: Path) -> list[Path]:
-        """Write ``workflow.yaml`` and ``resources/NN-<name>.yaml``; returns the paths."""
+        """Write ``workflow.yaml`` and ``resources/NN-<step>.yaml``; returns the paths."""
         import yaml
 
         directory.mkdir(parents=True, exist_ok=True)
@@ -95,7 +98,8 @@ class ChaosMeshExport:
         if self.resources:
             (directory / "resources").mkdir(exist_ok=True)
         for i, res in enumerate(self.resources):
-            path = directory / "resources" / f"{i:02d}-{res['metadata']['name']}.yaml"
+            stem = self.stems[i] if i < len(self.stems) else res["metadata"]["name"]
+            path = directory / "resources" / f"{i:02d}-{stem}.yaml"
             path.write_text(yaml.safe_dump(res, sort_keys=False))
             written.append(path)
         return written
@@ -184,6 +188,7 @@ def export(
                 }
             )
             children.append(name)
+            result.stems.append(name)
             result.resources.append(
                 {
                     "apiVersion": API_VERSION,
