@@ -478,7 +478,7 @@ def test_factory_in_front_of_an_https_upstream(chaos_proxy_factory: object, tmp_
         r = httpx.get(handle.url + "/", timeout=10)
         assert r.status_code == 200 and r.text == "ok"
         proxy = httpx.get(f"{handle.api_url}/proxies/upstream", timeout=10).json()
-        assert proxy["upstream_tls"] == {"ca_file": str(ca_file), "verify": True}
+        assert proxy["upstream_tls"]["ca_file"] == str(ca_file)
         for bad in ("ftp://x:1", "no-port", 8000):
             with pytest.raises(ValidationError, match="upstream"):
                 chaos_proxy_factory(bad)  # type: ignore[operator]

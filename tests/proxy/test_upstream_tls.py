@@ -63,7 +63,7 @@ async def test_openai_sdk_reaches_an_https_upstream_through_http_toxics(
         assert done.choices[0].message.content == "X"
         assert llm_tls.paths == ["/v1/chat/completions"] * 3
     body = (await api.client.get("/proxies/p")).json()
-    assert body["upstream_tls"] == {**tls, "verify": True}
+    assert body["upstream_tls"] == {**tls, "host_header": False, "verify": True}
     assert body["last_upstream_error"] is None
 
 
@@ -80,6 +80,24 @@ async def test_the_sdk_can_send_the_providers_host_through_the_proxy(
     ) as client:
         await client.models.list()
     assert llm_tls.arrivals[0].headers["host"] == TLS_NAME
+
+
+async def test_host_header_sends_the_providers_name_with_and_without_toxics(
+    api: Api, llm_tls: LlmUpstream, tls_files: TlsFiles
+) -> None:
+    tls = {"server_name": TLS_NAME, "ca_file": tls_files.ca_file, "host_header": True}
+    host, port = await api.proxy(llm_tls.addr, upstream_tls=tls)
+    async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=10) as client:
+        assert (await client.get("/v1/models")).status_code == 200  # no toxic
+        await api.toxic(type="http_delay", attributes={"first_byte_ms": 1})
+        assert (await client.get("/v1/models")).status_code == 200  # an HTTP toxic
+    upstream_port = llm_tls.addr.rsplit(":", 1)[1]
+    assert [a.headers["host"] for a in llm_tls.arrivals] == [f"{TLS_NAME}:{upstream_port}"] * 2
+    # the rewrite needs the HTTP layer: http false with it is refused, both ways round
+    r = await api.client.post("/proxies/p", json={"http": False})
+    assert r.status_code == 400 and "host_header needs the HTTP layer" in r.text
+    body = {"name": "q", "upstream": llm_tls.addr, "http": False, "upstream_tls": tls}
+    assert (await api.client.post("/proxies", json=body)).status_code == 400
 
 
 async def test_httpx_with_an_inline_ca_and_the_ip_as_name(
@@ -148,6 +166,7 @@ async def test_update_turns_tls_on_and_off_for_new_connections(
     )
     assert r.status_code == 200 and r.json()["upstream_tls"] == {
         "ca_file": tls_files.ca_file,
+        "host_header": False,
         "verify": True,
     }
     assert (await _get(url)).status_code == 200

@@ -244,6 +244,9 @@ class RequestStage:
             if rng.random() < toxic.toxicity:
                 handlers.append(attrs.handler(StageEnv(conn.loop, rng, conn, toxic)))
         ex = self.ex = Exchange(head, info, handlers)
+        host = proxy.host_header
+        if host is not None:  # upstream_tls.host_header: the provider routes by Host
+            ex.set_request_header("host", host)
         for handler in handlers:
             if "on_request" in hooks_of(handler) and not handler.gone:
                 await flush(self._parts, t, out)  # what came before goes on first

@@ -74,7 +74,7 @@ class Proxy:
         #: proxy has HTTP toxics
         self.http_mode = http
         #: whether connections should be in the HTTP layer now (kept by :meth:`_sync`)
-        self.wants_layer = http is True
+        self.wants_layer = http is True or self.host_header is not None
         self.rng = rng
         self.toxics: dict[str, Toxic] = {}
         self.conns: set[Connection] = set()
@@ -157,10 +157,24 @@ class Proxy:
         self.http_mode = mode
         self._sync()
 
+    @property
+    def host_header(self) -> str | None:
+        """The Host header the HTTP layer sends upstream (``upstream_tls.host_header``)."""
+        tls = self.upstream_tls
+        return None if tls is None else tls.host(self.upstream_addr)
+
+    def set_upstream_tls(self, tls: UpstreamTls | None) -> None:
+        """Change ``upstream_tls``: new connections dial with it, live ones keep theirs
+        (a Host rewrite applies to their next request)."""
+        self.upstream_tls = tls
+        self._sync()
+
     def _sync(self) -> None:
         toxics = list(self.toxics.values())
-        self.wants_layer = self.http_mode is True or (
-            self.http_mode is None and any(t.is_http for t in toxics)
+        self.wants_layer = (
+            self.http_mode is True
+            or (self.http_mode is None and any(t.is_http for t in toxics))
+            or self.host_header is not None
         )
         for conn in list(self.conns):
             conn.sync(toxics)

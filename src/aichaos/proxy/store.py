@@ -17,7 +17,7 @@ from aichaos.proxy.errors import ApiError
 from aichaos.proxy.loops import check_no_loop
 from aichaos.proxy.proxy import Proxy, split_hostport
 from aichaos.proxy.toxic import Toxic, parse_toxic
-from aichaos.proxy.upstream_tls import parse_upstream_tls
+from aichaos.proxy.upstream_tls import UpstreamTls, parse_upstream_tls
 
 __all__ = ["ProxyStore"]
 
@@ -54,6 +54,16 @@ def _http_mode(body: dict[str, Any], default: bool | None) -> bool | None:
     return value
 
 
+def _check_host_header(http: bool | None, tls: UpstreamTls | None) -> None:
+    """A Host rewrite needs the HTTP layer, which ``http: false`` turns off."""
+    if http is False and tls is not None and tls.host_header:
+        raise ApiError(
+            400,
+            "bad request body: upstream_tls.host_header needs the HTTP layer, "
+            "got http false (give http true or null)",
+        )
+
+
 class _Spec:
     """A validated proxy body (create, or one entry of /populate)."""
 
@@ -69,6 +79,7 @@ class _Spec:
         self.half_close = _flag(body, "half_close", False)
         self.http = _http_mode(body, None)
         self.upstream_tls = parse_upstream_tls(body.get("upstream_tls"))
+        _check_host_header(self.http, self.upstream_tls)
 
     def same_as(self, proxy: Proxy) -> bool:
         """Unchanged for /populate: same upstream, and the same listen (port 0 matches any)."""
@@ -148,6 +159,7 @@ class ProxyStore:
         http = _http_mode(body, proxy.http_mode)
         # absent keeps the current setting; null or false turns TLS off
         tls = parse_upstream_tls(body["upstream_tls"]) if "upstream_tls" in body else None
+        _check_host_header(http, tls if "upstream_tls" in body else proxy.upstream_tls)
         new_listen = split_hostport(listen, "listen") if listen else None
         new_upstream = split_hostport(upstream, "upstream") if upstream else None
         if new_listen is not None or new_upstream is not None:
@@ -159,7 +171,7 @@ class ProxyStore:
             )
         proxy.half_close = half_close
         if "upstream_tls" in body:
-            proxy.upstream_tls = tls  # new connections dial with it; live ones keep theirs
+            proxy.set_upstream_tls(tls)
         if http is not proxy.http_mode:
             proxy.set_http_mode(http)
         if new_upstream is not None and upstream != proxy.upstream:

@@ -50,7 +50,7 @@ class ProxyTarget(Target):
     upstream_tls: bool | UpstreamTls | None = Field(
         None,
         description="TLS to the upstream: true (system CAs) or {server_name, ca_file, "
-        "ca_pem, verify}; needs upstream",
+        "ca_pem, host_header, verify}; needs upstream",
     )
     listen: str | None = Field(
         None, pattern=r"^\S+:\d{1,5}$", description="where a created proxy listens (host:port)"

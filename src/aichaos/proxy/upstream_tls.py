@@ -15,8 +15,8 @@ HTTP/1.1 alone: the client on the other side of the proxy speaks HTTP/1.1, so th
 must not pick HTTP/2.
 
 A client pointed at the proxy sends ``Host: 127.0.0.1:PORT``; providers behind a CDN route
-by ``Host``, so give the client the provider's name (``default_headers={"Host": ...}`` in
-the OpenAI and Anthropic SDKs) when the upstream is not your own server.
+by ``Host``: ``host_header: true`` sends the provider's name instead (or give the client
+the name: ``default_headers={"Host": ...}`` in the OpenAI and Anthropic SDKs).
 """
 
 from __future__ import annotations
@@ -70,6 +70,13 @@ class UpstreamTls(BaseModel):
     ca_pem: str | None = Field(
         None, min_length=1, description="PEM text of CA certificates to trust (default: system)"
     )
+    host_header: bool = Field(
+        False,
+        strict=True,
+        description="send server_name (default: the upstream's host) as the Host header, "
+        "whatever the client sent (providers behind a CDN route by Host); every HTTP "
+        "connection then goes through the HTTP layer",
+    )
     verify: bool = Field(
         True,
         strict=True,
@@ -107,6 +114,14 @@ class UpstreamTls(BaseModel):
     def server_hostname(self, upstream_host: str) -> str:
         """The SNI / certificate name for a connection to ``upstream_host``."""
         return self.server_name or upstream_host
+
+    def host(self, upstream: tuple[str, int]) -> str | None:
+        """The Host header to send (``host_header``), or None to keep the client's."""
+        if not self.host_header:
+            return None
+        name = self.server_hostname(upstream[0])
+        name = f"[{name}]" if ":" in name else name
+        return name if upstream[1] == 443 else f"{name}:{upstream[1]}"
 
     def wire(self) -> dict[str, Any]:
         """The settings as the API returns them (unset fields left out)."""
