@@ -29,6 +29,7 @@ __all__ = [
     "split_tokens",
 ]
 
+#: an OpenAI ``finish_reason`` ("length", "content_filter"...)
 FinishReason = str
 
 #: OpenAI's finish_reason -> the stop_reason Anthropic sends for the same stop
