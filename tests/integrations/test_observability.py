@@ -49,6 +49,37 @@ class Run:
     stderr: str
     spans_during: list[str]  # span names the collector had while the fault was on
     collector: Collector
+    pushes: list[tuple[str, str, str]]  # what the fake Pushgateway received
+
+
+class Recorder:
+    """A local HTTP server that records every request (a Pushgateway stand-in)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, str]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _record(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                recorder.requests.append((self.command, self.path, body.decode()))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_PUT = do_POST = _record
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class Collector:
@@ -107,6 +138,7 @@ def run(tinyservice: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """One real `aichaos run --metrics-port 0`, scraped while the fault is on."""
     tmp = tmp_path_factory.mktemp("obs")
     collector = Collector()
+    gateway = Recorder()
     spans_during: list[str] = []
     proxy = ProxyProcess.start(
         [{"name": "api", "upstream": tinyservice.removeprefix("http://"), "http": True}]
@@ -130,6 +162,8 @@ def run(tinyservice: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 "--metrics-linger-s",
                 "20",
                 "--otel",
+                "--metrics-pushgateway",
+                gateway.url,
                 "-q",
             ],
             stderr=subprocess.PIPE,
@@ -169,10 +203,20 @@ def run(tinyservice: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             time.sleep(0.1)
         proc.send_signal(signal.SIGINT)  # ends the linger early
         _, err = proc.communicate(timeout=60)
-        yield Run(journal, during, after, proc.returncode, line + err, spans_during, collector)
+        yield Run(
+            journal,
+            during,
+            after,
+            proc.returncode,
+            line + err,
+            spans_during,
+            collector,
+            gateway.requests,
+        )
     finally:
         proxy.stop()
         collector.stop()
+        gateway.stop()
 
 
 @pytest.mark.slow
@@ -409,3 +453,33 @@ def test_otel_protocol_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         assert provider.resource.attributes["service.name"] == "gateway-chaos"
     finally:
         provider.shutdown()
+
+
+@pytest.mark.slow
+def test_final_metrics_pushed_to_a_pushgateway(run: Run) -> None:
+    import base64
+
+    assert "metrics: pushed to http://127.0.0.1:" in run.stderr
+    ((method, path, body),) = run.pushes
+    assert method == "PUT"
+    parts = path.split("/")
+    assert parts[1:4] == ["metrics", "job", "aichaos"]
+    key = dict(zip(parts[4::2], parts[5::2], strict=True))
+    title = base64.urlsafe_b64decode(key["experiment@base64"]).decode()
+    assert title == "metrics while a proxy answers 503"
+    assert re.fullmatch(r"[0-9a-f]{12}", key["run_id"])
+    assert _value(body, "aichaos_run_status", status="deviated") == 1.0
+    assert _value(body, "aichaos_faults_active", type="proxy-http-error") == 0.0
+
+
+def test_pushgateway_url_is_checked(tmp_path: Path) -> None:
+    from aichaos.engine.journal import Journal
+    from aichaos.errors import ValidationError
+    from aichaos.integrations.observe import Observers
+
+    journal = Journal(tmp_path / "j.jsonl")
+    with pytest.raises(ValidationError, match="must be an http\\(s\\) URL, got 'gateway:9091'"):
+        Observers.attach(journal, metrics_pushgateway="gateway:9091")
+    with pytest.raises(ValidationError, match="need --metrics-port"):
+        Observers.attach(journal, metrics_linger_s=5.0)
+    assert journal.listeners == []

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from aichaos.errors import AichaosError, ExperimentError, SafetyError, ValidationError
+from aichaos.integrations.observe import Observers, observer_options
 
 __all__ = ["faults_command", "halt_command", "run_command", "schema_command", "validate_command"]
 
@@ -223,42 +224,7 @@ def _default_journal(title: str) -> Path:
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="override the seed")
 @click.option("--env", "environment", default=None, help="environment name (or AICHAOS_ENV)")
 @click.option("--quiet", "-q", is_flag=True, help="no live progress")
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(0, 65535),
-    default=None,
-    help="serve Prometheus metrics of the run on 127.0.0.1:PORT (0: a free port)",
-)
-@click.option(
-    "--metrics-host",
-    default="127.0.0.1",
-    show_default=True,
-    help="address of the metrics endpoint; other than loopback it needs --metrics-token",
-)
-@click.option(
-    "--metrics-token",
-    envvar="AICHAOS_METRICS_TOKEN",
-    default=None,
-    help="require 'Authorization: Bearer TOKEN' on every scrape (env AICHAOS_METRICS_TOKEN)",
-)
-@click.option(
-    "--metrics-insecure",
-    is_flag=True,
-    help="serve metrics on a non-loopback --metrics-host without a token",
-)
-@click.option(
-    "--metrics-linger-s",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="keep serving metrics this long after the verdict so a scraper sees it "
-    "(default 30: two scrape intervals of a 15 s Prometheus)",
-)
-@click.option(
-    "--otel",
-    is_flag=True,
-    help="export the run as OpenTelemetry spans while it runs, over OTLP as the standard "
-    "OTEL_EXPORTER_OTLP_* variables say (needs aichaos[otel])",
-)
+@observer_options
 def run_command(
     file: str,
     journal_path: str | None,
@@ -267,12 +233,7 @@ def run_command(
     seed: int | None,
     environment: str | None,
     quiet: bool,
-    metrics_port: int | None = None,
-    metrics_host: str = "127.0.0.1",
-    metrics_token: str | None = None,
-    metrics_insecure: bool = False,
-    metrics_linger_s: float | None = None,
-    otel: bool = False,
+    **observe: Any,
 ) -> None:
     """Run the experiment in FILE. Exit: 0 passed, 1 deviated, 2 bad input, 3 aborted,
     4 failed baseline, 5 error."""
@@ -324,34 +285,13 @@ def run_command(
         from aichaos.engine.progress import Progress
 
         journal.listeners.append(Progress(Console(stderr=True)))
-    metrics = None
-    if metrics_port is not None:
-        from aichaos.integrations.prometheus import serve_engine_metrics
-
-        try:
-            metrics = serve_engine_metrics(
-                journal, metrics_port, metrics_host, metrics_token, metrics_insecure
-            )
-        except ValidationError as exc:
-            _err(f"--metrics-host: {exc}")
-            sys.exit(2)
-        except OSError as exc:
-            _err(f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}: {exc}")
-            sys.exit(2)
-        click.echo(f"metrics: {metrics.url}", err=True)
-    elif metrics_linger_s is not None or metrics_token or metrics_host != "127.0.0.1":
-        _err("--metrics-host, --metrics-token and --metrics-linger-s need --metrics-port")
+    try:
+        observers = Observers.attach(journal, **observe)
+    except ValidationError as exc:
+        _err(str(exc))
         sys.exit(2)
-    spans = None
-    if otel:
-        from aichaos.integrations.otel import SpanWriter, otlp_tracer_provider
-
-        try:
-            spans = otlp_tracer_provider()
-        except ValidationError as exc:
-            _err(f"--otel: {exc}")
-            sys.exit(2)
-        journal.listeners.append(SpanWriter(spans))
+    if observers.url:
+        click.echo(f"metrics: {observers.url}", err=True)
     try:
         journal.open()
     except ValidationError as exc:
@@ -366,26 +306,12 @@ def run_command(
         _err(loaded.redactor.text(str(exc)))
         sys.exit(5)
     finally:
-        if spans is not None:
-            spans.shutdown()  # exports what the batch still holds (bounded by OTEL_BSP_*)
+        observers.flush()
     click.echo(loaded.redactor.text(f"{result.status}: {result.reason}"))
     click.echo(f"journal: {result.journal}")
-    if metrics is not None:
-        _linger(metrics, metrics_linger_s)
+    sys.stdout.flush()
+    observers.finish(lambda line: click.echo(line, err=True))
     sys.exit(result.exit_code)
-
-
-def _linger(metrics: Any, seconds: float | None) -> None:
-    """Keep the verdict on /metrics for a scraper (Ctrl-C ends it early)."""
-    from aichaos.integrations.prometheus import DEFAULT_LINGER_S
-
-    seconds = DEFAULT_LINGER_S if seconds is None else seconds
-    if seconds > 0:
-        click.echo(f"metrics: serving the verdict {seconds:g}s more at {metrics.url}", err=True)
-        sys.stdout.flush()
-        with contextlib.suppress(KeyboardInterrupt):
-            time.sleep(seconds)
-    metrics.stop()
 
 
 def _add_pids(exp: Any, the_plan: dict[str, Any]) -> None:

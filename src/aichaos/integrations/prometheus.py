@@ -19,7 +19,9 @@ labels ``experiment`` (the title) and ``run_id`` (fresh per run):
 ``aichaos run --metrics-port 9464`` serves it on 127.0.0.1 and keeps serving for
 ``--metrics-linger-s`` (default 30 s, two scrape intervals of a 15 s Prometheus) after
 the verdict, so a scraper sees ``aichaos_run_status``. Another ``--metrics-host`` needs
-a bearer token, as every control API does. The proxy has its own ``GET /metrics``.
+a bearer token, as every control API does; ``--metrics-pushgateway`` pushes the final
+state instead (see :mod:`aichaos.integrations.observe`). The proxy has its own
+``GET /metrics``.
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ class EngineMetrics:
         self._base: tuple[str, str] = ("", "")
         self._live: dict[str, tuple[str, str]] = {}
         self._workload: set[str] = set()
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """``(experiment, run_id)`` of the run, once its ``run-started`` event was seen."""
+        return self._base
 
     def _l(self, metric: Any, *labels: str) -> Any:
         return metric.labels(*self._base, *labels)
