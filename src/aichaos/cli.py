@@ -26,6 +26,7 @@ _COMMANDS: dict[str, str] = {
     "import-ctk": "aichaos.integrations.chaostoolkit.cli:import_ctk_command",
     "load": "aichaos.load.cli:load_command",
     "proxy": "aichaos.proxy.cli:proxy_command",
+    "recover": "aichaos.engine.recover_cli:recover_command",
     "report": "aichaos.report.cli:report_command",
     "run": "aichaos.engine.cli:run_command",
     "schema": "aichaos.engine.cli:schema_command",

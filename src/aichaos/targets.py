@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from aichaos.errors import TargetError
 from aichaos.registry import Registry
 
-__all__ = ["TARGETS", "HttpTarget", "ProcessTarget", "Target", "pid_alive"]
+__all__ = ["TARGETS", "HttpTarget", "ProcessTarget", "Target", "pid_alive", "pid_start_time"]
 
 
 class Target(BaseModel):
@@ -103,6 +103,21 @@ class ProcessTarget(Target):
         if not alive:
             raise TargetError(f"no running process for target ({self.describe()})")
         return alive
+
+
+def pid_start_time(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks since boot, from /proc), or None if it is gone.
+
+    A pid and its start time name one process: a pid reused by another process after
+    the first one died has another start time. A zombie (dead, not yet reaped) is gone.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name in parentheses may hold spaces and parentheses itself
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def pid_alive(pid: int) -> bool:

@@ -163,8 +163,10 @@ def halt_command(clear: bool, path: str | None) -> None:
     The kill switch is ``$AICHAOS_KILL_SWITCH``, else ``$XDG_RUNTIME_DIR/aichaos.halt``,
     else ``aichaos-<uid>.halt`` in the temporary directory.
     """
+    from aichaos.engine.recover_cli import recover_orphans
     from aichaos.experiment.model import default_kill_switch
 
+    recover_orphans()
     p = Path(path or default_kill_switch())
     if clear:
         if p.is_dir() and not p.is_symlink():
@@ -261,7 +263,10 @@ def run_command(
         click.echo("dry run: nothing was touched", err=True)
         return
     from aichaos.engine.journal import Journal
+    from aichaos.engine.recover_cli import recover_orphans
     from aichaos.engine.runner import EXIT_CODES, Engine
+
+    recover_orphans()  # a dead run's faults would distort this one's baseline
 
     path = Path(journal_path) if journal_path else _default_journal(exp.title)
     try:

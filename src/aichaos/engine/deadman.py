@@ -25,8 +25,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aichaos.faults.undo import UNDO_ADAPTER, UndoAction
+from aichaos.targets import pid_start_time
 
-__all__ = ["DeadMan", "Lease"]
+__all__ = ["OWNER", "DeadMan", "Lease", "lease_directories", "recover"]
+
+#: the file in a lease directory naming its runner and watchdog
+OWNER = "owner.json"
 
 
 class Lease:
@@ -138,11 +142,13 @@ class DeadMan:
                 self.proc.wait(timeout=2)
         if self.proc is None or self.proc.poll() is not None:
             with contextlib.suppress(OSError):  # absent, or not empty: kept for whoever looks
+                if all(p.name == OWNER for p in self.directory.iterdir()):
+                    (self.directory / OWNER).unlink(missing_ok=True)
                 self.directory.rmdir()
 
 
 def _spawn_watchdog(directory: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -157,3 +163,54 @@ def _spawn_watchdog(directory: Path) -> subprocess.Popen[bytes]:
         start_new_session=True,
         close_fds=True,
     )
+    # who answers for this directory: ``aichaos recover`` undoes its leases only once
+    # both are gone (a pid with its start time, so a reused pid is not mistaken for it)
+    owner = {
+        "runner": [os.getpid(), pid_start_time(os.getpid())],
+        "watchdog": [proc.pid, pid_start_time(proc.pid)],
+    }
+    tmp = directory / ".owner.tmp"
+    tmp.write_text(json.dumps(owner))
+    os.replace(tmp, directory / OWNER)
+    return proc
+
+
+def _alive(entry: object) -> bool:
+    if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], int):
+        return True  # unreadable: assume someone still answers for it
+    return entry[1] is not None and pid_start_time(entry[0]) == entry[1]
+
+
+def lease_directories(root: Path | None = None) -> list[Path]:
+    """Every lease directory of this machine's runs under ``root`` (default: the temp dir)."""
+    base = root or Path(tempfile.gettempdir())
+    return sorted(p for p in base.glob("aichaos-leases-*") if p.is_dir() and not p.is_symlink())
+
+
+def recover(directories: Sequence[Path]) -> list[dict[str, object]]:
+    """Undo the leases of runs whose runner *and* watchdog are both gone.
+
+    A lease normally dies with its fault: reverted by the runner, or expired by the
+    watchdog. If both were killed (``kill -9`` of the process group, an OOM kill), nobody
+    is left to undo it and a paused process stays paused forever. This performs such
+    orphaned leases' undo actions now (TTL or not) and returns the watchdog's reports.
+    Directories still answered for, or unreadable ones, are left alone.
+    """
+    from aichaos.engine.watchdog import expire
+
+    reports: list[dict[str, object]] = []
+    for d in directories:
+        try:
+            owner = json.loads((d / OWNER).read_text())
+        except (OSError, ValueError):
+            continue  # being created, another user's, or written by an older aichaos
+        if not isinstance(owner, dict) or _alive(owner.get("runner")):
+            continue
+        if _alive(owner.get("watchdog")):
+            continue
+        for lease in sorted(d.glob("*.lease")):
+            expire(lease)
+            report = lease.with_suffix(".expired")
+            with contextlib.suppress(OSError, ValueError):
+                reports.append({"directory": str(d), **json.loads(report.read_text())})
+    return reports

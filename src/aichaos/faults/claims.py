@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from aichaos.errors import SafetyError
+from aichaos.targets import pid_start_time
 
 __all__ = ["Claim", "claim", "claiming", "exclusive", "file_resource", "lock_dir", "pid_resource"]
 
@@ -59,11 +60,7 @@ def pid_resource(pid: int) -> str:
 
 
 def _start_time(pid: int) -> str:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return "gone"
-    return stat.rsplit(")", 1)[1].split()[19]
+    return pid_start_time(pid) or "gone"
 
 
 def _file_for(resource: str) -> Path:
