@@ -141,3 +141,47 @@ def test_a_sample_that_did_not_report_the_metric_fails() -> None:
     state = make_state({"api.error": [(99, 0.0)], "api.lat": [(98, 5.0)]}, now=100)
     check = slo("api.lat < 1000").evaluate(state)
     assert not check.ok and check.detail == "1 of 1 samples did not report 'lat'"
+
+
+@pytest.mark.parametrize(
+    ("text", "window", "minimum"),
+    [
+        ("p99(api.lat) < 250 over 10s min 1000", 10.0, 1000),
+        ("p99(api.lat) < 250 over 10s min 200 samples", 10.0, 200),
+        ("mean(api.ok) >= 0.9 over 1m min 1 sample", 60.0, 1),
+        ("p99(api.lat) < 250 over 10s", 10.0, None),
+    ],
+)
+def test_parse_min_samples(text: str, window: float, minimum: int | None) -> None:
+    c = parse_slo(text)
+    assert (c.window_s, c.min_samples) == (window, minimum)
+    again = parse_slo(c.to_data() if not c.text else " ".join(text.split()))
+    assert again.min_samples == minimum
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("p99(api.lat) < 250 over 10s min 0", "min must be >= 1"),
+        ("p99(api.lat) < 250 min 100", "cannot parse SLO"),  # min needs a window
+        ("p99(api.lat) < 250 over 10s min -3", "cannot parse SLO"),
+    ],
+)
+def test_bad_min_samples(text: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        parse_slo(text)
+
+
+def test_too_few_samples_are_unknown_not_a_breach() -> None:
+    # 20 samples at 2 per second, one of them slow: their p99 is their maximum
+    samples = [(80 + i * 0.5, 900.0 if i == 7 else 10.0) for i in range(20)]
+    state = make_state({"api.lat": samples}, now=90)
+    noisy = slo("p99(api.lat) < 500 over 10s").evaluate(state)
+    assert not noisy.ok and noisy.value is not None and noisy.value > 500  # one slow request
+    judged = slo("p99(api.lat) < 500 over 10s min 100").evaluate(state)
+    assert not judged.ok and judged.unknown and judged.detail.startswith("no data: 20 samples")
+    many = [(i * 0.05, 900.0 if i == 7 else 10.0) for i in range(200)]
+    enough = slo("p99(api.lat) < 500 over 10s min 100").evaluate(
+        make_state({"api.lat": many}, now=10)
+    )
+    assert enough.ok and enough.value == 10.0

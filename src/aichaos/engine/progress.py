@@ -48,7 +48,9 @@ class Progress:
             who = e.get("step") or e.get("source")
             c.print(f"{t} [yellow]! {kind} {who}: {e['error']}[/yellow]")
         elif kind == "steady-state":
-            waiting = not e["ok"] and all(x["ok"] or x["detail"] == "no data" for x in e["checks"])
+            waiting = not e["ok"] and all(
+                x["ok"] or str(x["detail"]).startswith("no data") for x in e["checks"]
+            )
             if e["phase"] == "injecting" and waiting:
                 return  # no sample yet in this phase: not a verdict, the engine skips it too
             if e["phase"] == "injecting" and e["ok"] == self._last_ok:

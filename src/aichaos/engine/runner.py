@@ -29,7 +29,7 @@ from aichaos.engine.plan import plan
 from aichaos.engine.result import EXIT_CODES, RunResult
 from aichaos.engine.rollback import run_rollbacks
 from aichaos.engine.sampler import Sampler
-from aichaos.engine.slo import NO_SUCCESS, Check
+from aichaos.engine.slo import NO_SUCCESS, Check, Condition
 from aichaos.engine.state import ExperimentState, Phase
 from aichaos.engine.tasks import cancel, settle, task_error
 from aichaos.errors import SafetyError
@@ -140,7 +140,7 @@ class Engine:
             return
         check = guard.evaluate(self.state())
         if not check.ok and not check.no_data:
-            failing = [c for c in check.failing() if c.detail != "no data"]
+            failing = [c for c in check.failing() if not c.unknown]
             assert self.journal is not None
             self.journal.write("guardrail", ok=False, checks=check.rows())
             self.abort(
@@ -166,12 +166,18 @@ class Engine:
             for cond in (c for s in slos for c in s.conditions())
             if not cond.observed(self.store, since, now)
         ]
+
+        def why(c: Condition) -> str:
+            if c.min_samples is not None:
+                return f"never {c.min_samples} successful samples in one window"
+            return NO_SUCCESS
+
         if missed and self.journal is not None:
             rows = [
-                {"slo": str(c), "ok": False, "value": None, "detail": NO_SUCCESS} for _, c in missed
+                {"slo": str(c), "ok": False, "value": None, "detail": why(c)} for _, c in missed
             ]
             self.journal.write("steady-state", phase=Phase.INJECTING, ok=False, checks=rows)
-        return [f"{section} {c}: {NO_SUCCESS} during injection" for section, c in missed]
+        return [f"{section} {c}: {why(c)} during injection" for section, c in missed]
 
     def _on_sample(self) -> None:
         self._check_guardrails()

@@ -5,6 +5,7 @@ One line of text is one SLO::
     api.latency_ms < 250                 latest sample
     p99(load.latency_ms) < 250 over 10s  99th percentile of the last 10 s of samples
     mean(quality.accuracy) >= 0.9 over 30s
+    p99(load.latency_ms) < 250 over 10s min 1000   judged only on >= 1000 samples
 
 Aggregates: last, mean, min, max, sum, count, p50, p90, p95, p99 (any pNN, p99.9 too;
 ``avg`` is spelled ``mean`` and ``median`` ``p50``). Operators:
@@ -19,6 +20,12 @@ the condition whose window holds it, except conditions over ``ok``, ``error`` an
 ``timeout``, which count it in (``ok = 0``), so ``mean(api.ok) >= 0.95 over 30s``
 tolerates 5 % failed samples. A window that holds samples but no successful one fails
 with "no successful sample in the window", whatever the metric.
+
+``min N`` after a window makes a condition judge only windows of at least ``N``
+samples: a p99 of 20 requests is their maximum, noise rather than a percentile. A window
+with fewer is *no data* (neither held nor broken: it cannot make a guardrail fire), and
+a condition that never had ``N`` samples in one window during injection is unknown for
+the whole injection, which fails the run like a condition no sample informed.
 """
 
 from __future__ import annotations
@@ -67,7 +74,8 @@ _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan"
 _RE = re.compile(
     rf"^\s*(?:(?P<agg>{_AGG})\(\s*(?P<aname>{_NAME})\s*\)|(?P<name>{_NAME}))"
     rf"\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>{_NUM})"
-    rf"(?:\s+over\s+(?P<win>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m))?\s*$"
+    rf"(?:\s+over\s+(?P<win>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m)"
+    rf"(?:\s+min\s+(?P<min>\d+)(?:\s+samples?)?)?)?\s*$"
 )
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0}
 
@@ -75,6 +83,8 @@ _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0}
 #: over one of them counts the failed sample in; over any other metric it fails
 OUTCOME_METRICS = frozenset({"ok", "error", "timeout"})
 NO_SUCCESS = "no successful sample in the window"
+#: how a check without enough samples to judge begins its detail (unknown, not broken)
+NO_DATA = "no data"
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,12 @@ class Check:
     @property
     def no_data(self) -> bool:
         """True when every failing leaf failed only for lack of samples."""
-        return all(c.detail == "no data" for c in self.failing())
+        return all(c.unknown for c in self.failing())
+
+    @property
+    def unknown(self) -> bool:
+        """This check had too few samples to judge (none, or fewer than its ``min``)."""
+        return self.detail.startswith(NO_DATA)
 
     def failing(self) -> list[Check]:
         """The leaf checks that did not hold."""
@@ -155,6 +170,8 @@ class Condition(SLO):
     agg: str = "last"
     window_s: float | None = None
     text: str = ""
+    #: judge only windows holding at least this many samples (``min N``)
+    min_samples: int | None = None
 
     def evaluate(self, state: ExperimentState) -> Check:
         now = state.now
@@ -170,14 +187,14 @@ class Condition(SLO):
         if latest_only:
             latest = store.last(outcome) or store.last(self.metric)
             if latest is None or latest[0] < since:
-                return Check(False, expr, None, "no data")
+                return Check(False, expr, None, NO_DATA)
             since = latest[0]  # judge the latest sample alone
         values = store.window(self.metric, since, now)
         errors = store.window(outcome, since, now)
         if latest_only:
             values, errors = values[-1:], errors[-1:]
         if not values and not errors:
-            return Check(False, expr, None, "no data")
+            return Check(False, expr, None, NO_DATA)
         failed = sum(1 for e in errors if e > 0)
         seen = aggregate(self.agg, values) if values else None
         if errors and failed == len(errors):
@@ -191,6 +208,13 @@ class Condition(SLO):
                 False, expr, seen, f"{missing} of {len(errors)} samples did not report {key!r}"
             )
         assert seen is not None
+        if self.min_samples is not None and len(values) < self.min_samples:
+            return Check(
+                False,
+                expr,
+                seen,
+                f"{NO_DATA}: {len(values)} samples in the window, min {self.min_samples}",
+            )
         if math.isnan(seen):
             return Check(False, expr, seen, "value is NaN")
         ok = _OPS[self.op](seen, self.threshold)
@@ -198,15 +222,23 @@ class Condition(SLO):
         return Check(ok, expr, seen, why)
 
     def observed(self, store: MetricStore, since: float, until: float) -> bool:
-        """True when a successful sample in ``[since, until]`` reported this metric."""
+        """True when successful samples in ``[since, until]`` could judge this condition.
+
+        One reporting the metric, or with ``min N``, ``N`` of them within one window.
+        """
         failed = dict(store.pairs(f"{self.metric.partition('.')[0]}.error", since, until))
-        return any(failed.get(t, 0.0) == 0 for t, _ in store.pairs(self.metric, since, until))
+        ok = [t for t, _ in store.pairs(self.metric, since, until) if failed.get(t, 0.0) == 0]
+        n = self.min_samples or 1
+        span = self.window_s if self.window_s is not None else math.inf
+        return any(ok[i + n - 1] - ok[i] <= span for i in range(len(ok) - n + 1))
 
     def to_data(self) -> str:
         if self.text:
             return self.text
         lhs = self.metric if self.agg == "last" else f"{self.agg}({self.metric})"
         over = f" over {self.window_s:g}s" if self.window_s is not None else ""
+        if self.min_samples is not None:
+            over += f" min {self.min_samples}"
         return f"{lhs} {self.op} {self.threshold:g}{over}"
 
     def metrics(self) -> set[str]:
@@ -290,14 +322,17 @@ def parse_slo(text: str) -> Condition:
             )
         raise ValidationError(
             f"cannot parse SLO {text!r}: expected '[agg(]source.metric[)] OP NUMBER"
-            " [over N(ms|s|m)]', e.g. 'p99(load.latency_ms) < 250 over 10s'; aggregates: "
-            + ", ".join(AGGREGATES)
+            " [over N(ms|s|m) [min N]]', e.g. 'p99(load.latency_ms) < 250 over 10s min 500';"
+            " aggregates: " + ", ".join(AGGREGATES)
         )
     window = None
     if m["win"] is not None:
         window = float(m["win"]) * _UNIT[m["unit"]]
         if window <= 0:
             raise ValidationError(f"SLO window must be > 0 in {text!r}")
+    min_samples = int(m["min"]) if m["min"] is not None else None
+    if min_samples is not None and min_samples < 1:
+        raise ValidationError(f"SLO min must be >= 1 sample, got {min_samples} in {text!r}")
     return Condition(
         metric=m["aname"] or m["name"],
         op=m["op"],
@@ -305,6 +340,7 @@ def parse_slo(text: str) -> Condition:
         agg=m["agg"] or "last",
         window_s=window,
         text=" ".join(text.split()),
+        min_samples=min_samples,
     )
 
 

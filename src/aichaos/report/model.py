@@ -131,7 +131,7 @@ class RunReport:
 
 
 def _counted(check: dict[str, Any]) -> bool:
-    return bool(check.get("detail") != "no data")
+    return not str(check.get("detail", "")).startswith("no data")
 
 
 #: how the score is made, shown beside it in every report

@@ -208,7 +208,10 @@ def _mark(ax: Any, run: RunReport, t0: float, *, label: bool) -> None:
     broke = [
         e["t"] - t0
         for e in run.steady
-        if any(not c.get("ok") and c.get("detail") != "no data" for c in e.get("checks", []))
+        if any(
+            not c.get("ok") and not str(c.get("detail", "")).startswith("no data")
+            for c in e.get("checks", [])
+        )
     ]
     if broke and label:
         ax.plot(
