@@ -254,3 +254,28 @@ async def test_http_toxic_bad_attributes_are_400(api: Api, client: httpx.AsyncCl
         assert r.status_code == 400 and message in r.json()["error"], r.text
     r = await api.client.post("/proxies/p/toxics", json={"type": "json_corrupt", "attributes": {}})
     assert r.status_code == 400 and "ops" in r.json()["error"]
+
+
+async def test_two_stalls_compose_in_chain_order(api: Api, client: httpx.AsyncClient) -> None:
+    """Each stall toxic stalls on its own (they used to merge into one plan field)."""
+    await api.toxic(
+        name="first", type="stream_stall", attributes={"after_events": 1, "stall_ms": 250}
+    )
+    await api.toxic(
+        name="second", type="stream_stall", attributes={"after_events": 3, "stall_ms": 250}
+    )
+    lines, times = await _events(client)
+    assert len(lines) == 6
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert gaps[0] >= 0.23 and gaps[2] >= 0.23  # before event 2 and before event 4
+    assert max(gaps[1], gaps[3], gaps[4]) < 0.2
+    stats = {t["name"]: t["stats"] for t in (await api.client.get("/proxies/p/toxics")).json()}
+    assert stats == {"first": {"seen": 1, "affected": 1}, "second": {"seen": 1, "affected": 1}}
+
+
+async def test_delay_then_error_compose(api: Api, client: httpx.AsyncClient) -> None:
+    await api.toxic(type="http_delay", attributes={"request_ms": 200})
+    await api.toxic(type="http_error", attributes={"status": 500})
+    start = time.perf_counter()
+    assert (await client.get("/v1/models")).status_code == 500
+    assert time.perf_counter() - start >= 0.2  # the delay ran first, then the answer
