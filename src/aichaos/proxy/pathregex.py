@@ -17,7 +17,10 @@ __all__ = ["compile_path_regex"]
 @functools.lru_cache(maxsize=256)
 def compile_path_regex(pattern: str) -> Any:
     """The compiled pattern; ``ValueError`` naming the problem if RE2 refuses it."""
-    import re2
+    try:
+        import re2
+    except ImportError:  # an install without the proxy extra's dependencies
+        raise ValueError("path_regex needs google-re2 (pip install 'aichaos[proxy]')") from None
 
     options = re2.Options()
     options.log_errors = False  # the error goes to the API caller, not to stderr
