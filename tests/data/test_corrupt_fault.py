@@ -162,6 +162,9 @@ async def test_nothing_to_corrupt_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InjectionError, match=r"unknown from its suffix '\.txt'"):
         await inj.apply()
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    one = _fault(path=str(tmp_path / "notes.txt"), files="all", corruptions=FLIP_AND_HOLES)
+    with pytest.raises(TargetError, match="path must be a directory"):
+        await one.injection(InjectionContext()).apply()
 
 
 BAD = [

@@ -170,3 +170,47 @@ def test_an_experiment_declares_it_and_a_typo_is_named() -> None:
     assert step.fault.toxic == "redis_stream"
     with pytest.raises(ExperimentError, match="drp"):
         parse_experiment(doc.replace("drop:", "drp:").encode(), "e.yaml")
+
+
+async def test_a_reply_half_received_when_the_toxic_goes_arrives_whole(api: Api) -> None:
+    """A scripted RESP upstream sends half a stream reply, the toxic is removed, then the
+    rest: the client gets every byte, in order."""
+    import asyncio
+
+    entries = [
+        b"*2\r\n$%d\r\n%s\r\n*2\r\n$1\r\nn\r\n$%d\r\n%s\r\n"
+        % (len(f"{i}-0"), f"{i}-0".encode(), len(str(i)), str(i).encode())
+        for i in range(1, 200)
+    ]
+    reply = b"*%d\r\n" % len(entries) + b"".join(entries)
+    half = len(reply) // 2
+    rest = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n")
+        writer.write(reply[:half])
+        await writer.drain()
+        await rest.wait()
+        writer.write(reply[half:])
+        await writer.drain()
+        await reader.read()  # until the client goes
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    host, listen = await api.proxy(f"127.0.0.1:{port}", name="r")
+    toxic = await api.toxic(proxy="r", type="redis_stream", stream="downstream", attributes={})
+    reader, writer = await asyncio.open_connection(host, listen)
+    try:
+        writer.write(b"*1\r\n$6\r\nXRANGE\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.3)  # the first half sits in the stage: a reply is not whole
+        r = await api.client.delete(f"/proxies/r/toxics/{toxic['name']}")
+        assert r.status_code == 204
+        rest.set()
+        got = await asyncio.wait_for(reader.readexactly(len(reply)), 5)
+        assert got == reply
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()

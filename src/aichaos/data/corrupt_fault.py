@@ -170,6 +170,11 @@ class DataCorruptInjection(Injection):
     async def apply(self) -> None:
         if not self.root.exists():
             raise TargetError(f"data-corrupt: path {str(self.root)!r} does not exist")
+        if self.fault.files != "newest" and not self.is_dir:
+            raise TargetError(
+                f"data-corrupt: files: {self.fault.files} watches for arrivals, so path must "
+                f"be a directory, got the file {str(self.root)!r}"
+            )
         present = await asyncio.to_thread(self._candidates)
         if self.fault.files == "newest":
             chosen = present[-self.fault.count :]
@@ -190,8 +195,6 @@ class DataCorruptInjection(Injection):
                 raise InjectionError(f"data-corrupt on {str(self.root)!r}: {exc}") from exc
             raise
         if self.fault.files != "newest":
-            if not self.is_dir:
-                raise InjectionError("data-corrupt: files arriving need a directory as path")
             ignore = set(present) if self.fault.files == "arriving" else set()
             self.task = asyncio.create_task(self._watch(ignore))
 
