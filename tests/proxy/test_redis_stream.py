@@ -185,16 +185,16 @@ async def test_a_reply_half_received_when_the_toxic_goes_arrives_whole(api: Api)
     reply = b"*%d\r\n" % len(entries) + b"".join(entries)
     half = len(reply) // 2
     rest = asyncio.Event()
+    served: list[asyncio.StreamWriter] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served.append(writer)
         await reader.readuntil(b"\r\n")
         writer.write(reply[:half])
         await writer.drain()
         await rest.wait()
         writer.write(reply[half:])
         await writer.drain()
-        await reader.read()  # until the client goes
-        writer.close()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -212,5 +212,9 @@ async def test_a_reply_half_received_when_the_toxic_goes_arrives_whole(api: Api)
         assert got == reply
     finally:
         writer.close()
+        await writer.wait_closed()
+        for w in served:  # the upstream's side, before the loop goes
+            w.close()
+            await w.wait_closed()
         server.close()
         await server.wait_closed()
