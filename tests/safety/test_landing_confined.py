@@ -64,16 +64,19 @@ def test_same_named_files_in_subdirectories_both_come_back(tmp_path: Path) -> No
     assert leftovers == []
 
 
-@pytest.mark.parametrize("pattern", ["../*.csv", "sub/../../*.csv", "/etc/*", "~/x"])
-def test_a_pattern_out_of_the_directory_is_refused(tmp_path: Path, pattern: str) -> None:
+def test_a_pattern_out_of_the_directory_is_refused(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     landing.mkdir()
     outside = tmp_path / "outside.csv"
     outside.write_text("precious\n")
-    proc = _aichaos(tmp_path, "validate", str(_exp(tmp_path, landing, pattern)))
+    patterns = ["../*.csv", "sub/../../*.csv", "/etc/*", "~/x"]
+    files = []
+    for i, pattern in enumerate(patterns):
+        files.append(_exp(tmp_path, landing, pattern).rename(tmp_path / f"p{i}.yaml"))
+    proc = _aichaos(tmp_path, "validate", *map(str, files))
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2, out + err
-    assert "pattern must be a glob relative to the directory" in err
+    assert err.count("pattern must be a glob relative to the directory") == len(patterns), err
     assert outside.read_text() == "precious\n"
 
 

@@ -10,7 +10,6 @@ import os
 import socket
 
 import httpx
-import pytest
 
 from tests.safety.conftest import ProxyProc
 
@@ -25,19 +24,21 @@ def _fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-@pytest.mark.parametrize(
-    ("listen", "upstream", "what"),
-    [
-        ("127.0.0.1:{p}", "127.0.0.1:{p}", "own listen address"),
-        ("0.0.0.0:{p}", "127.0.0.1:{p}", "own listen address"),
-        ("127.0.0.1:{p}", "localhost:{p}", "own listen address"),
-        ("127.0.0.1:0", "127.0.0.1:{api}", "the control API"),
-        ("127.0.0.1:0", "localhost:{api}", "the control API"),
-    ],
-)
-def test_a_proxy_onto_itself_or_the_api_is_refused(
-    proxy_proc: ProxyProc, listen: str, upstream: str, what: str
-) -> None:
+CASES = [
+    ("127.0.0.1:{p}", "127.0.0.1:{p}", "own listen address"),
+    ("0.0.0.0:{p}", "127.0.0.1:{p}", "own listen address"),
+    ("127.0.0.1:{p}", "localhost:{p}", "own listen address"),
+    ("127.0.0.1:0", "127.0.0.1:{api}", "the control API"),
+    ("127.0.0.1:0", "localhost:{api}", "the control API"),
+]
+
+
+def test_a_proxy_onto_itself_or_the_api_is_refused(proxy_proc: ProxyProc) -> None:
+    for listen, upstream, what in CASES:
+        _refused(proxy_proc, listen, upstream, what)
+
+
+def _refused(proxy_proc: ProxyProc, listen: str, upstream: str, what: str) -> None:
     api_port = int(proxy_proc.url.rsplit(":", 1)[1])
     port = _free_port()
     fill = {"p": port, "api": api_port}

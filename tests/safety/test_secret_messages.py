@@ -11,8 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 CANARY = "s3cr3t-CANARY-7f1c2b9a"
 #: a long, multi-line secret file: a repr escapes its newlines and a message may cut it
 SHADOW = "root:$6$" + CANARY + "abcdefghijklmnop:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"
@@ -38,27 +36,28 @@ def _aichaos(tmp_path: Path, *args: str) -> tuple[int, str]:
 HEAD = "title: t\nmethod:\n  - {fault: {type: process-pause}, target: w, duration_s: 0.3}\n"
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param(HEAD + 'seed: "${file:SECRET}"\ntargets: {w: {type: process, pid: 1}}\n',
-                     id="file-in-seed"),
-        pytest.param(HEAD + 'targets: {w: {type: process, pid: 1}, a: {type: http, '
-                     'url: "${env:I19_TOKEN}"}}\n', id="env-in-url"),
-        pytest.param(HEAD + 'targets: {w: {type: process, pid: 1}, a: {type: http, '
-                     'url: "${file:SECRET}"}}\n', id="file-in-url"),
-        pytest.param(HEAD + 'targets: {w: {type: process, pid: "${env:I19_TOKEN}"}}\n',
-                     id="env-in-pid"),
-    ],
-)  # fmt: skip
-def test_validate_errors_hold_no_secret(tmp_path: Path, text: str) -> None:
+#: (name, file) -- each file fails validation on a value that came from a secret
+CASES = [
+    ("file-in-seed", HEAD + 'seed: "${file:SECRET}"\ntargets: {w: {type: process, pid: 1}}\n'),
+    ("env-in-url", HEAD + 'targets: {w: {type: process, pid: 1}, a: {type: http, '
+     'url: "${env:I19_TOKEN}"}}\n'),
+    ("file-in-url", HEAD + 'targets: {w: {type: process, pid: 1}, a: {type: http, '
+     'url: "${file:SECRET}"}}\n'),
+    ("env-in-pid", HEAD + 'targets: {w: {type: process, pid: "${env:I19_TOKEN}"}}\n'),
+]  # fmt: skip
+
+
+def test_validate_errors_hold_no_secret(tmp_path: Path) -> None:
     secret = tmp_path / "shadow"
     secret.write_text(SHADOW)
-    exp = tmp_path / "exp.yaml"
-    exp.write_text(text.replace("SECRET", str(secret)))
-    code, out = _aichaos(tmp_path, "validate", str(exp))
+    files = []
+    for name, text in CASES:
+        files.append(tmp_path / f"{name}.yaml")
+        files[-1].write_text(text.replace("SECRET", str(secret)))
+    code, out = _aichaos(tmp_path, "validate", *map(str, files))
     assert code == 2, out
     assert "Traceback" not in out
+    assert out.count("problem(s)") == len(CASES), out
     for piece in [CANARY, *_pieces(SHADOW.strip())]:
         assert piece not in out, (piece, out)
     assert "${" in out  # the placeholder says which secret was wrong
