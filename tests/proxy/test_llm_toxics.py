@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import statistics
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -115,13 +116,15 @@ async def test_token_rate_raises_tpot_and_keeps_ttft(
     # time to first token holds (a held first token would be 100 ms late)
     assert slow["times"][0] < base["times"][0] + 0.06
     gaps = _gaps(slow["times"])
-    assert min(gaps) >= 0.09 - 0.002  # 100 ms ± 10 ms jitter per token
-    assert 0.09 <= sum(gaps) / len(gaps) < 0.13
+    # 100 ms ± 10 ms per token, read by a client that shares this loop: one late read
+    # shortens the next gap, so the median and the mean are asserted, not the minimum
+    assert statistics.median(gaps) >= 0.088
+    assert 0.085 <= statistics.mean(gaps) < 0.13
     assert max(_gaps(base["times"])) < 0.09  # the upstream alone is faster
 
     claude_slow = await _claude_stream(claude)  # the Anthropic format is paced the same
     assert claude_slow["tokens"] == TOKENS and claude_slow["stop"] == "end_turn"
-    assert min(_gaps(claude_slow["times"])) >= 0.088
+    assert statistics.median(_gaps(claude_slow["times"])) >= 0.088
     stats = (await api.client.get(f"/proxies/p/toxics/{toxic['name']}")).json()["stats"]
     assert stats == {"seen": 2, "affected": 2}
 
@@ -150,7 +153,7 @@ async def test_json_corrupt_rewrites_each_content_delta_without_holding_the_stre
     assert seen["tokens"] == ["#"] * (len(TOKENS) + 1) and seen["finish"] == "stop"
     # event by event, as the upstream sends them 50 ms apart: a buffered stream would
     # arrive all at once
-    assert min(_gaps(seen["times"])) >= 0.03
+    assert statistics.median(_gaps(seen["times"])) >= 0.04
 
 
 async def test_json_corrupt_on_streamed_tool_call_arguments(
