@@ -92,6 +92,36 @@ def test_http_error_step_trips_the_guardrail_and_is_removed(tmp_path: Path, prox
     assert toxics(proxy) == []
     breach = next(e for e in events if e["event"] == "guardrail")
     assert breach["checks"][0]["value"] == 0
+    # proof of injection, read from the proxy before the toxic was deleted
+    effect = next(e for e in events if e["event"] == "fault-reverted")["effect"]
+    assert effect["unit"] == "requests" and effect["touched"] >= 1
+    assert effect["seen"] >= effect["touched"]
+
+
+def test_a_toxic_no_request_reached_makes_the_run_inconclusive(
+    tmp_path: Path, proxy: Proxy
+) -> None:
+    # a typo in the path match: the 503s hit nothing, so the steady state held for free
+    step = """  - fault: {type: proxy-http-error, status: 503}
+    target: features
+    blast_radius: {match: {path: /helth}}
+    start_s: 0.1
+    duration_s: 0.8"""
+    exp = experiment(proxy, step, steady="health.ok == 1")
+    code, events, summary = run(tmp_path, write(tmp_path, exp))
+    assert (code, summary["status"]) == (6, "inconclusive"), summary
+    assert "touched 0 of 0 requests" in summary["reason"]
+    effect = next(e for e in events if e["event"] == "fault-reverted")["effect"]
+    assert effect == {"seen": 0, "touched": 0, "unit": "requests"}
+    report = subprocess.run(
+        [sys.executable, "-m", "aichaos.cli", "report", str(tmp_path / "run.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert report.returncode == 0, report.stderr
+    md = report.stdout
+    assert "inconclusive" in md and "0 of 0 requests" in md
 
 
 def test_latency_ramp_finds_the_breaking_point(tmp_path: Path, proxy: Proxy) -> None:

@@ -61,7 +61,10 @@ async def test_the_experiment_chooses_the_corruption_and_gets_its_effect(
                     f"cells_changed.{column}": changed,
                     "rows_changed": changed,
                 }
-            }
+            },
+            "seen": 3,
+            "touched": changed,
+            "unit": "calls fired or cells changed",
         }
     assert 3 * 1000 * 0.2 < seen[0] < 3 * 1000 * 0.3 and 3 * 1000 * 0.05 < seen[1] < 3 * 1000 * 0.15
     assert load().equals(clean)  # disarmed: untouched again

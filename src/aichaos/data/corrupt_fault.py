@@ -284,6 +284,8 @@ class DataCorruptInjection(Injection):
             "files_corrupted": len(self.done),
             "cells_changed": cells,
             "rows_changed": rows,
+            "touched": cells + rows,
+            "unit": "cells and rows changed",
             "files": list(self.done.values()),
             "files_failed": {str(p): why for p, why in self.failed.items()},
         }

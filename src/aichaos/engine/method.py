@@ -21,7 +21,14 @@ from aichaos.engine.deadman import DeadMan, Lease
 from aichaos.engine.journal import Journal
 from aichaos.errors import InjectionError
 from aichaos.experiment.model import Experiment, Step
-from aichaos.faults.base import BlastRadius, Fault, Injection, InjectionContext, Updatable
+from aichaos.faults.base import (
+    BlastRadius,
+    Fault,
+    Injection,
+    InjectionContext,
+    Updatable,
+    effect_text,
+)
 from aichaos.faults.clients import ControlClients
 
 __all__ = ["Live", "MethodRunner"]
@@ -70,6 +77,8 @@ class MethodRunner:
         self.breaking_points: list[dict[str, Any]] = []
         self.revert_failures: list[str] = []
         self.steps: dict[str, _StepState] = {}
+        #: each step's effect reports, one per reverted injection (None: not reported)
+        self.effects: dict[str, list[dict[str, Any] | None]] = {}
         #: clock reading of the last apply, update or revert: steady-state windows start
         #: no earlier, so each ramp level is judged on its own samples
         self.last_change = -math.inf
@@ -260,14 +269,22 @@ class MethodRunner:
             self.last_change = self.clock()
             if live.lease is not None:
                 live.lease.release()
-            self.journal.write(
-                "fault-reverted", step=live.step, level=live.level, effect=_effect(live.injection)
-            )
+            effect = _effect(live.injection)
+            self.effects.setdefault(live.step, []).append(effect)
+            self.journal.write("fault-reverted", step=live.step, level=live.level, effect=effect)
         finally:
             if live in self.live:
                 self.live.remove(live)
         if cancelled:
             raise asyncio.CancelledError
+
+    def idle_steps(self) -> list[str]:
+        """Steps whose every injection proved it touched nothing, with what it saw."""
+        return [
+            f"{label!r} touched {effect_text(effects[-1])}"
+            for label, effects in self.effects.items()
+            if effects and all(e is not None and e.get("touched") == 0 for e in effects)
+        ]
 
     async def renew(self) -> None:
         """Push every live fault's deadline (leases and self-expiring remote faults)."""

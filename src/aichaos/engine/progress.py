@@ -12,6 +12,7 @@ __all__ = ["Progress", "summary_table"]
 _STYLE = {
     "passed": "bold green",
     "deviated": "bold yellow",
+    "inconclusive": "bold blue",
     "aborted": "bold red",
     "failed-baseline": "bold magenta",
     "error": "bold red",

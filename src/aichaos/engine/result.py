@@ -9,7 +9,15 @@ from typing import Any
 __all__ = ["EXIT_CODES", "RunResult"]
 
 #: process exit code of ``aichaos run`` for each verdict (2 is bad input / refused)
-EXIT_CODES = {"passed": 0, "deviated": 1, "aborted": 3, "failed-baseline": 4, "error": 5}
+EXIT_CODES = {
+    "passed": 0,
+    "deviated": 1,
+    "aborted": 3,
+    "failed-baseline": 4,
+    "error": 5,
+    # the steady state held, but a fault provably touched nothing: no proof either way
+    "inconclusive": 6,
+}
 
 
 @dataclass

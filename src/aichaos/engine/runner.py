@@ -1,7 +1,9 @@
 """The engine: an explicit state machine around one experiment run.
 
 ``planned -> baseline -> injecting -> recovering -> done`` with a verdict of
-``passed | deviated | aborted | failed-baseline | error``. The baseline must hold or
+``passed | deviated | inconclusive | aborted | failed-baseline | error``
+(``inconclusive``: the steady state held, but a fault provably touched nothing). The
+baseline must hold or
 nothing is injected. Guardrails are checked on every sample and every
 ``guardrail_interval_s``; the first breach is recorded and never overwritten. On every
 exit path -- normal end, guardrail, kill switch, exception, SIGINT, SIGTERM (a second
@@ -409,5 +411,10 @@ class Engine:
                 return (
                     "deviated",
                     f"steady state broke during injection ({self._deviations} check(s))",
+                )
+            idle = self.method.idle_steps()
+            if idle:
+                return "inconclusive", (
+                    "the steady state held, but not under the fault: step " + "; step ".join(idle)
                 )
             return "passed", "steady state held during injection and after recovery"

@@ -37,6 +37,7 @@ __all__ = [
     "Injection",
     "InjectionContext",
     "Updatable",
+    "effect_text",
 ]
 
 
@@ -193,6 +194,11 @@ class Injection(ABC):
         """What the fault touched so far, as journal-safe counts (None: not reported).
 
         The proof that a fault happened: cells changed, files rewritten, requests hit.
+        A report carries ``touched`` (how many units the fault changed or hit) and
+        ``unit`` (``requests``, ``cells``, ``bytes``...), and ``seen`` when it can tell
+        how many passed it by; ``touched == 0`` proves the fault did nothing, which
+        makes a run that would have passed ``inconclusive``. The engine reads it once,
+        after :meth:`revert` (which must keep what it needs to answer).
         """
         return None
 
@@ -214,6 +220,15 @@ class Injection(ABC):
         if self.applied:
             self.applied = False
             await self.revert()
+
+
+def effect_text(effect: dict[str, Any] | None) -> str:
+    """One line for a report: ``"0 of 37 requests"``, ``"1200 cells"``, or ``"not reported"``."""
+    if not effect or "touched" not in effect:
+        return str(effect["error"]) if effect and "error" in effect else "not reported"
+    unit = effect.get("unit", "units")
+    seen = f" of {effect['seen']:g}" if isinstance(effect.get("seen"), (int, float)) else ""
+    return f"{effect['touched']:g}{seen} {unit}"
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
@@ -41,10 +41,13 @@ class _PauseInjection(Injection):
         super().__init__(fault, ctx)
         self.target: ProcessTarget = ctx.target
         self.pids: list[int] = []
+        self.matched = 0
+        self.stopped = 0
         self.claims: list[Claim] = []
 
     async def apply(self) -> None:
         pids = (await asyncio.to_thread(select_pids, self.target)).hit
+        self.matched = len(pids)
         fraction = self.ctx.blast_radius.fraction
         count = max(1, round(len(pids) * fraction)) if fraction > 0 else 0
         chosen = sorted(self.ctx.rng.sample(pids, count))
@@ -66,12 +69,17 @@ class _PauseInjection(Injection):
             except PermissionError as exc:
                 await self.revert()
                 raise InjectionError(f"not allowed to pause pid {pid}: {exc}") from exc
+            self.stopped += 1
 
     async def revert(self) -> None:
         for pid in self.pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
         self._release()
+
+    def effect(self) -> dict[str, Any]:
+        """Processes matched and paused (a pid that left before its SIGSTOP is not)."""
+        return {"seen": self.matched, "touched": self.stopped, "unit": "processes paused"}
 
     def _release(self) -> None:
         claims, self.claims = self.claims, []

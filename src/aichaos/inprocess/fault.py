@@ -167,7 +167,19 @@ class RemoteHookInjection(Injection):
 
     def effect(self) -> dict[str, Any] | None:
         """What each hook did while armed, as its service tallied it (counts only)."""
-        return {"hooks": self.effects} if self.effects else None
+        if not self.effects:
+            return None
+        # an empty tally is a hook nobody called while it was armed: it touched nothing
+        data = any("batches" in e for e in self.effects.values())
+        return {
+            "hooks": self.effects,
+            "seen": sum(_num(e, "calls") + _num(e, "batches") for e in self.effects.values()),
+            "touched": sum(
+                _num(e, "fired") + max(_num(e, "cells_changed"), _num(e, "rows_changed"))
+                for e in self.effects.values()
+            ),
+            "unit": "calls fired or cells changed" if data else "calls fired",
+        }
 
     def undo_actions(self) -> list[UndoAction]:
         # with token_env the watchdog reads the token from its environment: none on disk
@@ -177,3 +189,8 @@ class RemoteHookInjection(Injection):
             HttpRequest(method="DELETE", url=self._url(name), headers=headers, bearer_env=env)
             for name in self.armed
         ]
+
+
+def _num(tally: dict[str, Any], key: str) -> int:
+    value = tally.get(key, 0)
+    return int(value) if isinstance(value, (int, float)) else 0

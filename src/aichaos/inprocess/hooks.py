@@ -199,13 +199,20 @@ class Hook:
     def shot(self, method: str = "", path: str = "") -> Shot:
         """Decide for one call: armed, selected by ``when``, in HTTP scope, within ``rate``."""
         sw = self.board.switch(self.name)
-        if sw is None or not self._selected():
+        if sw is None:
             return _MISS
-        if self.http is not None and method and not self.http.matches(method, path):
+        # while armed, every call and every firing is tallied: the fault's proof that it
+        # reached the code (a hook armed on a path nobody calls fires 0 of 0)
+        if not self._selected() or (
+            self.http is not None and method and not self.http.matches(method, path)
+        ):
+            self.board.tally(self.name, {"calls": 1, "fired": 0})
             return _MISS
         rate = self.rate if sw.rate is None else sw.rate
         if self.rng.random() >= rate:
+            self.board.tally(self.name, {"calls": 1, "fired": 0})
             return _MISS
+        self.board.tally(self.name, {"calls": 1, "fired": 1})
         self.fired += 1
         delay = 0.0
         if self.latency is not None:

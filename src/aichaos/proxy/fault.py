@@ -144,6 +144,19 @@ class ProxyHttpError(ProxyToxic):
         return body
 
 
+def _stats(answer: Any, toxic: str) -> dict[str, Any]:
+    """The effect report from a toxic's GET answer (its ``stats``)."""
+    from aichaos.proxy.toxics.base import TOXICS
+
+    if answer.status_code != 200:
+        return {"error": f"toxic gone before its revert ({answer.status_code}): expired?"}
+    stats = answer.json().get("stats") or {}
+    if not isinstance(stats.get("seen"), int) or not isinstance(stats.get("affected"), int):
+        return {"error": "the proxy reports no counters (not an aichaos proxy?)"}
+    unit = "requests" if TOXICS.get(toxic).kind == "http" else "connections"
+    return {"seen": stats["seen"], "touched": stats["affected"], "unit": unit}
+
+
 def _wire_name(cls: type[Any], key: str) -> str:
     """The wire (alias) name of attribute ``key`` of toxic class ``cls``."""
     f = cls.model_fields.get(key)
@@ -159,6 +172,7 @@ class ProxyToxicInjection(Injection):
         self.spec = fault
         self.target: ProxyTarget = ctx.target
         self.name = fault.name or f"aichaos-{fault.toxic}-{ctx.rng.getrandbits(32):08x}"
+        self._effect: dict[str, Any] | None = None
 
     def body(self) -> dict[str, Any]:
         """The create body: blast radius folded in, TTL attached."""
@@ -224,8 +238,15 @@ class ProxyToxicInjection(Injection):
             raise InjectionError(f"proxy refused toxic {self.name}: {r.status_code} {r.text}")
 
     async def revert(self) -> None:
-        """DELETE the toxic; already gone (expired) counts as reverted."""
-        r = await self._call("DELETE", self.target.toxics_url(self.name))
+        """Read the toxic's counters, then DELETE it; already gone counts as reverted."""
+        url = self.target.toxics_url(self.name)
+        try:
+            got = await self._call("GET", url)
+        except TargetError as exc:
+            self._effect = {"error": f"counters not read: {exc}"}
+        else:
+            self._effect = _stats(got, self.spec.toxic)
+        r = await self._call("DELETE", url)
         if r.status_code not in (204, 404):
             raise InjectionError(f"proxy kept toxic {self.name}: {r.status_code} {r.text}")
 
@@ -244,6 +265,10 @@ class ProxyToxicInjection(Injection):
                 bearer_env=self.target.token_env,
             )
         ]
+
+    def effect(self) -> dict[str, Any] | None:
+        """Requests (HTTP toxics) or connections (TCP toxics) seen and affected."""
+        return self._effect
 
     def describe(self) -> dict[str, Any]:
         """Journal entry: the fault, the proxy and the toxic's name."""

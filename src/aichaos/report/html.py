@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from aichaos.faults.base import effect_text
 from aichaos.report.model import SCORE_LEGEND, RunReport, resilience_score
 from aichaos.report.plots import breaking_point_svg, ramped_steps, timeline_svg
 
@@ -26,7 +27,7 @@ table{border-collapse:collapse;margin:10px 0}
 th,td{border-bottom:1px solid #ddd;padding:5px 10px;text-align:left;vertical-align:top}
 th{background:#f3f4f6}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff}
-.passed{background:#2b9348}.deviated{background:#e09f3e}.aborted{background:#d00000}
+.passed{background:#2b9348}.deviated{background:#e09f3e}.inconclusive{background:#577590}.aborted{background:#d00000}
 .failed-baseline{background:#7b2cbf}.error{background:#9d0208}.incomplete{background:#6c757d}
 .empty{background:#adb5bd}
 .score{font-size:34px;font-weight:700}
@@ -110,12 +111,13 @@ def _run_section(i: int, r: RunReport) -> str:
         rows = "".join(
             f"<tr><td>{escape(w.step)}</td><td>{escape(w.fault_type)}</td>"
             f"<td>{_fmt(w.level)}</td><td>{w.start - r.start:.2f}s</td>"
-            f"<td>{w.end - r.start:.2f}s{'' if w.closed else ' (not reverted)'}</td></tr>"
+            f"<td>{w.end - r.start:.2f}s{'' if w.closed else ' (not reverted)'}</td>"
+            f"<td>{escape(effect_text(w.effect))}</td></tr>"
             for w in r.faults
         )
         parts.append(
             "<table class='faults'><tr><th>step</th><th>fault</th><th>level</th>"
-            f"<th>applied</th><th>reverted</th></tr>{rows}</table>"
+            f"<th>applied</th><th>reverted</th><th>touched</th></tr>{rows}</table>"
         )
     for bp_event in r.breaking_points:
         parts.append(

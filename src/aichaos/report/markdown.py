@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from aichaos.faults.base import effect_text
 from aichaos.report.model import SCORE_LEGEND, RunReport, resilience_score
 
 __all__ = ["render_markdown"]
@@ -12,6 +13,7 @@ __all__ = ["render_markdown"]
 _ICON = {
     "passed": "✅",
     "deviated": "⚠️",
+    "inconclusive": "❔",
     "aborted": "🛑",
     "failed-baseline": "⛔",
     "error": "❌",
@@ -55,6 +57,14 @@ def render_markdown(
                 f"- {_cell(r.title)}: `{p.get('step')}` {p.get('field')} held at "
                 f"{p.get('held')}, broke at {p.get('broke')}"
             )
+    steps = [(r, w) for r in runs for w in r.faults]
+    if steps:
+        lines += ["", "**What each fault touched**", ""]
+        lines += [
+            f"- {_cell(r.title)}: `{w.step}` ({w.fault_type}"
+            f"{'' if w.level is None else f', level {w.level:g}'}): {_cell(effect_text(w.effect))}"
+            for r, w in steps
+        ]
     incomplete = [r for r in runs if not r.complete]
     if incomplete:
         lines += ["", "**Incomplete journals** (no verdict: the runner was stopped or killed)", ""]

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 _PREDICTION = re.compile(r"predicted verdict:\s*([a-z][a-z-]*)", re.IGNORECASE)
-VERDICTS = ("passed", "deviated", "aborted", "failed-baseline", "error")
+VERDICTS = ("passed", "deviated", "inconclusive", "aborted", "failed-baseline", "error")
 
 
 class ReportError(ValidationError):
@@ -61,6 +61,8 @@ class FaultWindow:
     end: float
     level: float | None = None
     closed: bool = True
+    #: what the fault touched, as its revert reported it (None: not reported)
+    effect: dict[str, Any] | None = None
 
 
 @dataclass
@@ -266,6 +268,8 @@ def load_run(path: str | Path) -> RunReport:
             if window_or_none is not None:
                 window_or_none.end = t
                 window_or_none.closed = kind == "fault-reverted"
+                effect = e.get("effect")
+                window_or_none.effect = effect if isinstance(effect, dict) else None
         elif kind == "steady-state":
             run.steady.append(e)
         elif kind == "guardrail" and not e.get("ok", True):

@@ -68,6 +68,10 @@ class _KillInjection(Injection):
                 raise InjectionError(f"not allowed to signal pid {pid}: {exc}") from exc
             self.killed.append(pid)
 
+    def effect(self) -> dict[str, Any]:
+        """Processes matched and killed."""
+        return {"seen": len(self.matched), "touched": len(self.killed), "unit": "processes killed"}
+
     async def revert(self) -> None:
         """A kill cannot be undone; the system under test has to recover by itself."""
 
