@@ -22,11 +22,7 @@ from aichaos.data import batch_fn, make
 from aichaos.data.hooks import SPARK_STRIDE, batch_seed
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is in the 'spark' extra")
-pytestmark = [
-    pytest.mark.slow,
-    # the pandas we test with is newer than PySpark's supported range; the test is the proof
-    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
-]
+pytestmark = pytest.mark.slow  # PySpark's warning about pandas 3: ignored in pyproject.toml
 if shutil.which("java") is None:
     pytest.skip(
         "Spark needs Java (.ci/run installs openjdk-17-jre-headless)", allow_module_level=True
