@@ -245,6 +245,10 @@ def run_command(
     if gc.isenabled():
         gc.disable()
         click.get_current_context().call_on_close(gc.enable)
+    # httpx imports its own command-line client (rich, pygments: megabytes, a tenth of a
+    # second) whenever those are installed; a run never uses it, and httpx falls back
+    # to a stub when the import fails
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     from aichaos.experiment.loader import load_experiment
 
     try:
