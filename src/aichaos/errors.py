@@ -12,8 +12,7 @@ are translated at the boundary with ``raise ... from exc``::
     │   └── RevertError          a revert failed or timed out: something may be left applied
     ├── ProbeError               a probe could not take its measurement
     ├── OperationTimeout         a probe, apply or revert ran past its enforced timeout
-    ├── SafetyError              a safety rule refused the action (floors, environments)
-    └── Aborted                  the run was stopped (guardrail, kill switch, signal)
+    └── SafetyError              a safety rule refused the action (floors, environments)
 
 :func:`http_status` is the one place that maps an error to an HTTP status.
 """
@@ -25,7 +24,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
-    "Aborted",
     "AichaosError",
     "ExperimentError",
     "InjectionError",
@@ -102,14 +100,6 @@ class OperationTimeout(AichaosError, TimeoutError):
 
 class SafetyError(AichaosError):
     """A safety rule refused the action (resource floors, allowed environments...)."""
-
-
-class Aborted(AichaosError):
-    """The run was stopped: guardrail breach, kill switch or signal."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

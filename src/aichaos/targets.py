@@ -37,7 +37,7 @@ TARGETS: Registry[Target] = Registry(
     builtin_modules=(
         "aichaos.targets",
         "aichaos.inprocess.fault",
-        "aichaos.model.registry",
+        "aichaos.model.directory_registry",
         "aichaos.model.mlflow_registry",
         "aichaos.proxy.target",
         "aichaos.integrations.kubernetes",

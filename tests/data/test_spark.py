@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 
 from aichaos.data import batch_fn, make
-from aichaos.data.hooks import SPARK_STRIDE, batch_seed
+from aichaos.data.inject import SPARK_STRIDE, batch_seed
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is in the 'spark' extra")
 pytestmark = pytest.mark.slow  # PySpark's warning about pandas 3: ignored in pyproject.toml

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from aichaos.engine.slo import parse_slo
 from aichaos.errors import ValidationError
 from aichaos.experiment.loader import parse_experiment
+from aichaos.experiment.slo import parse_slo
 from aichaos.load.quality import QualityWindow
 from aichaos.load.stats import WindowStats, window_metric_names
 

@@ -29,7 +29,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from aichaos.inprocess import ControlServer, Hook, Switchboard, UvicornThread
-from aichaos.model.registry import DirectoryRegistry
+from aichaos.model.directory_registry import DirectoryRegistry
 
 TOKEN = "model-test-token"
 

@@ -14,7 +14,7 @@ import pytest
 from aichaos.faults import FAULTS
 from aichaos.faults.base import InjectionContext
 from aichaos.inprocess import Switchboard, UvicornThread
-from aichaos.model.registry import DirectoryRegistry, ModelRegistryTarget
+from aichaos.model.directory_registry import DirectoryRegistry, ModelRegistryTarget
 from tests.model.conftest import Data, make_service, quality
 
 

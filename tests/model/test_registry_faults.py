@@ -15,7 +15,7 @@ from aichaos.faults import FAULTS
 from aichaos.faults.base import InjectionContext
 from aichaos.faults.swap import sha256
 from aichaos.faults.undo import perform
-from aichaos.model.registry import DirectoryRegistry, ModelRegistryTarget
+from aichaos.model.directory_registry import DirectoryRegistry, ModelRegistryTarget
 from tests.model.conftest import Data, Service, quality
 
 
@@ -137,7 +137,7 @@ def test_an_orphaned_hold_does_not_swallow_promotions(registry: DirectoryRegistr
     """A hold whose fault and watchdog both died (not refreshed for HOLD_FRESH_S) is an
     orphan: promote goes live instead of writing into it; a fresh hold takes the
     promotion."""
-    from aichaos.model.registry import HOLD_FRESH_S
+    from aichaos.model.directory_registry import HOLD_FRESH_S
 
     hold = registry.new_hold()
     registry.write_pointer("v1", where=hold)
@@ -153,7 +153,7 @@ def test_an_orphaned_hold_does_not_swallow_promotions(registry: DirectoryRegistr
 
 
 async def test_a_holding_fault_keeps_its_hold_fresh(registry: DirectoryRegistry) -> None:
-    from aichaos.model.registry import HOLD_FRESH_S
+    from aichaos.model.directory_registry import HOLD_FRESH_S
 
     fault = FAULTS.get("model-stale-version").model_validate({"poll_ms": 20})
     async with fault.injection(_ctx(registry)):

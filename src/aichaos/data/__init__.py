@@ -1,7 +1,7 @@
 """aichaos.data: corrupted, dropped and late data, at the speed of the data.
 
 Corruptions over pandas, Arrow and numpy batches (:func:`make`, ``CORRUPTIONS``), loader
-hooks (:class:`corrupt`, :class:`Stream`, :func:`batch_fn`), file and delivery faults
+hooks (:func:`corrupt`, :class:`Stream`, :func:`batch_fn`), file and delivery faults
 (:mod:`aichaos.data.files`, registered in ``FAULTS``), image helpers
 (:mod:`aichaos.data.image`) and the data experiment runner (:func:`run_experiment`).
 
@@ -18,24 +18,26 @@ from aichaos._lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     "CORRUPTIONS": "aichaos.data.base",
     "CellCorruption": "aichaos.data.base",
-    "Corrupted": "aichaos.data.report",
+    "ChangeReport": "aichaos.data.changes",
+    "CorruptHook": "aichaos.data.inject",
+    "Corrupted": "aichaos.data.changes",
     "Corruption": "aichaos.data.base",
-    "DataExperiment": "aichaos.data.experiment",
-    "Report": "aichaos.data.report",
-    "Stream": "aichaos.data.hooks",
-    "batch_fn": "aichaos.data.hooks",
-    "corrupt": "aichaos.data.hooks",
+    "DataExperiment": "aichaos.data.robustness",
+    "Stream": "aichaos.data.inject",
+    "batch_fn": "aichaos.data.inject",
+    "corrupt": "aichaos.data.inject",
     "make": "aichaos.data.base",
-    "run_experiment": "aichaos.data.experiment",
+    "run_experiment": "aichaos.data.robustness",
 }
 
 __all__ = [
     "CORRUPTIONS",
     "CellCorruption",
+    "ChangeReport",
+    "CorruptHook",
     "Corrupted",
     "Corruption",
     "DataExperiment",
-    "Report",
     "Stream",
     "batch_fn",
     "corrupt",
@@ -45,9 +47,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from aichaos.data.base import CORRUPTIONS, CellCorruption, Corruption, make
-    from aichaos.data.experiment import DataExperiment, run_experiment
-    from aichaos.data.hooks import Stream, batch_fn, corrupt
-    from aichaos.data.report import Corrupted, Report
+    from aichaos.data.changes import ChangeReport, Corrupted
+    from aichaos.data.inject import CorruptHook, Stream, batch_fn, corrupt
+    from aichaos.data.robustness import DataExperiment, run_experiment
 
 
 __getattr__, __dir__ = lazy_exports("aichaos.data", _EXPORTS, globals())

@@ -2,7 +2,7 @@
 
 A corruption is frozen plain data (its intensity, its columns, its seed) registered by
 name; :meth:`Corruption.apply` runs it on a batch of any backend and returns the
-corrupted batch and a :class:`~aichaos.data.report.Report` of exactly what changed.
+corrupted batch and a :class:`~aichaos.data.changes.ChangeReport` of exactly what changed.
 Intensity is either a ``fraction`` of cells / rows (0..1) or a ``severity`` on the
 five-level scale of image-corruption benchmarks (1 = mild .. 5 = severe), which sets the
 fraction and, where a corruption has one, its magnitude.
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from aichaos.data.changes import Corrupted
     from aichaos.data.frame import Frame, Native
-    from aichaos.data.report import Corrupted
 
 __all__ = [
     "CORRUPTIONS",
@@ -125,10 +125,10 @@ class Corruption(BaseModel):
         """Compute the corruption on ``frame`` with ``rng``."""
 
     def _report(self, frame: Frame, **kw: Any) -> Any:
-        from aichaos.data.report import Report
+        from aichaos.data.changes import ChangeReport
 
         n_out = kw.pop("n_rows_out", frame.n_rows)
-        return Report(
+        return ChangeReport(
             corruption=self.type,
             params=self.model_dump(mode="json"),
             n_rows_in=frame.n_rows,
@@ -182,7 +182,7 @@ class CellCorruption(Corruption):
             )
 
     def _run(self, frame: Frame, rng: np.random.Generator, history: Any) -> Corrupted:
-        from aichaos.data.report import Cells, Corrupted
+        from aichaos.data.changes import Cells, Corrupted
 
         names = self.select_columns(frame)
         new: dict[str, pa.Array | Native] = {}

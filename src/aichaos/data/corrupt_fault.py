@@ -231,7 +231,7 @@ class DataCorruptInjection(Injection):
         marker, so they must first hold still for one poll (``settled``).
         """
         from aichaos.data import formats
-        from aichaos.data.hooks import batch_seed
+        from aichaos.data.inject import batch_seed
 
         fmt = self.fault.format or formats.infer(path)
         if not settled and not formats.self_delimiting(fmt):

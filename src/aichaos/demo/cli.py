@@ -42,16 +42,15 @@ def _run(coro: Any) -> Any:
 def _table(rows: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
-    from aichaos.engine.progress import _STYLE
+    from aichaos.engine.progress import verdict_markup
 
     table = Table(title="aichaos demo")
     for col in ("experiment", "verdict", "predicted", "why"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        style = _STYLE.get(r["status"], "")
         mark = "[green]✓[/green]" if r["status"] == r["predicted"] else "[red]✗[/red]"
         table.add_row(
-            r["title"], f"[{style}]{r['status']}[/{style}]", f"{r['predicted']} {mark}", r["reason"]
+            r["title"], verdict_markup(r["status"]), f"{r['predicted']} {mark}", r["reason"]
         )
     return table
 

@@ -52,7 +52,7 @@ class Pipeline:
         from prometheus_client import CollectorRegistry, Counter, Gauge
 
         from aichaos.inprocess import Hook
-        from aichaos.model.registry import DirectoryRegistry
+        from aichaos.model.directory_registry import DirectoryRegistry
 
         self.root = root
         self.landing = root / "landing"

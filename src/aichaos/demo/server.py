@@ -105,7 +105,7 @@ def build_app(registry_dir: Path, features_url: str, seed: int = 7) -> Any:
 
     from aichaos.demo.dataset import load_data
     from aichaos.demo.policy import BreakerOpen, CircuitBreaker, FeatureClient
-    from aichaos.model.registry import DirectoryRegistry
+    from aichaos.model.directory_registry import DirectoryRegistry
 
     data = load_data(seed)
     holder = ModelHolder(DirectoryRegistry(registry_dir), data)

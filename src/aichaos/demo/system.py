@@ -22,7 +22,6 @@ import atexit
 import contextlib
 import json
 import secrets
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -184,10 +183,6 @@ class DemoSystem:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-    def remove_files(self) -> None:
-        """Delete the system's working folder (after :meth:`stop`)."""
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 if __name__ == "__main__":  # manual: start, print the endpoints, wait for Ctrl-C

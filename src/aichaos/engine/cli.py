@@ -17,6 +17,7 @@ import click
 
 from aichaos.errors import AichaosError, ExperimentError, SafetyError, ValidationError
 from aichaos.integrations.observe import Observers, observer_options
+from aichaos.verdict import EXIT_BAD_INPUT, Verdict
 
 __all__ = ["faults_command", "halt_command", "run_command", "schema_command", "validate_command"]
 
@@ -42,7 +43,7 @@ def validate_command(files: tuple[str, ...]) -> None:
             exp = loaded.experiment
             click.echo(f"{f}: ok ({len(exp.method)} step(s), {exp.planned_duration_s:g}s planned)")
     if bad:
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
 
 
 @click.command("schema")
@@ -171,19 +172,19 @@ def halt_command(clear: bool, path: str | None) -> None:
     if clear:
         if p.is_dir() and not p.is_symlink():
             _err(f"cannot clear kill switch {p}: it is a directory, not a kill-switch file")
-            sys.exit(2)
+            sys.exit(EXIT_BAD_INPUT)
         try:
             p.unlink(missing_ok=True)  # a symlink is removed itself, never its target
         except OSError as exc:
             _err(f"cannot clear kill switch {p}: {exc.strerror}")
-            sys.exit(2)
+            sys.exit(EXIT_BAD_INPUT)
         click.echo(f"kill switch cleared: {p}")
         return
     try:
         _set_kill_switch(p, f"halted by pid {os.getpid()} at {time.ctime()}\n")
     except OSError as exc:
         _err(f"cannot create kill switch {p}: {exc.strerror}")
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     click.echo(f"kill switch set: {p} (running experiments abort; 'aichaos halt --clear' re-arms)")
 
 
@@ -255,7 +256,7 @@ def run_command(
         loaded = load_experiment(file)
     except ExperimentError as exc:
         click.echo(str(exc), err=True)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     exp = loaded.experiment
     if dry_run or exp.safety.dry_run:
         from aichaos.engine.plan import plan
@@ -268,7 +269,7 @@ def run_command(
         return
     from aichaos.engine.journal import Journal
     from aichaos.engine.recover_cli import recover_orphans
-    from aichaos.engine.runner import EXIT_CODES, Engine
+    from aichaos.engine.runner import Engine
 
     recover_orphans()  # a dead run's faults would distort this one's baseline
 
@@ -277,17 +278,17 @@ def run_command(
         journal = Journal(path, redactor=loaded.redactor, overwrite=overwrite)
     except ValidationError as exc:
         _err(loaded.redactor.text(str(exc)))
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     engine = Engine(exp, journal=journal, seed=seed, environment=environment, handle_signals=True)
     try:
         engine.check_environment()
     except SafetyError as exc:
         _err(loaded.redactor.text(str(exc)))
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     halted = engine.kill_switch_set()
     if halted:  # refused before it starts: no journal
         _err(loaded.redactor.text(f"aborted: {halted}"))
-        sys.exit(EXIT_CODES["aborted"])
+        sys.exit(Verdict.ABORTED.exit_code)
     if not quiet:
         from rich.console import Console  # only for the live display
 
@@ -298,22 +299,22 @@ def run_command(
         observers = Observers.attach(journal, **observe)
     except ValidationError as exc:
         _err(str(exc))
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     if observers.url:
         click.echo(f"metrics: {observers.url}", err=True)
     try:
         journal.open()
     except ValidationError as exc:
         _err(loaded.redactor.text(str(exc)))
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     except OSError as exc:
         _err(f"cannot write journal {path}: {exc.strerror}")
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     try:
         result = _run_loop(engine.run())
     except AichaosError as exc:
         _err(loaded.redactor.text(str(exc)))
-        sys.exit(5)
+        sys.exit(Verdict.ERROR.exit_code)
     finally:
         observers.flush()
     click.echo(loaded.redactor.text(f"{result.status}: {result.reason}"))

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aichaos.errors import ValidationError
-from aichaos.experiment.loader import Redactor
+from aichaos.redact import Redactor
 
 __all__ = ["Journal", "read_journal", "summary_path"]
 

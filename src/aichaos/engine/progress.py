@@ -5,18 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
-__all__ = ["Progress", "summary_table"]
+from aichaos.verdict import Verdict
 
-_STYLE = {
-    "passed": "bold green",
-    "deviated": "bold yellow",
-    "inconclusive": "bold blue",
-    "aborted": "bold red",
-    "failed-baseline": "bold magenta",
-    "error": "bold red",
+__all__ = ["STYLES", "Progress", "verdict_markup"]
+
+#: the rich style of each verdict
+STYLES: dict[Verdict, str] = {
+    Verdict.PASSED: "bold green",
+    Verdict.DEVIATED: "bold yellow",
+    Verdict.INCONCLUSIVE: "bold blue",
+    Verdict.ABORTED: "bold red",
+    Verdict.FAILED_BASELINE: "bold magenta",
+    Verdict.ERROR: "bold red",
 }
+
+
+def verdict_markup(status: str, text: str | None = None) -> str:
+    """``text`` (default: ``status``) in the rich markup of verdict ``status``."""
+    style = STYLES.get(status, "bold")  # type: ignore[call-overload]
+    return f"[{style}]{status if text is None else text}[/{style}]"
 
 
 class Progress:
@@ -74,17 +82,4 @@ class Progress:
             ok = "[green]ok[/green]" if e["ok"] else f"[red]failed: {e.get('error')}[/red]"
             c.print(f"{t} rollback {e['action']}: {ok}")
         elif kind == "run-ended":
-            style = _STYLE.get(e["status"], "bold")
-            c.print(f"{t} [{style}]{e['status'].upper()}[/{style}] {e['reason']}")
-
-
-def summary_table(rows: list[dict[str, Any]]) -> Table:
-    """One row per experiment: title, verdict, reason."""
-    table = Table(title="aichaos results")
-    table.add_column("experiment")
-    table.add_column("verdict")
-    table.add_column("why")
-    for r in rows:
-        style = _STYLE.get(r["status"], "")
-        table.add_row(r["title"], f"[{style}]{r['status']}[/{style}]", r["reason"])
-    return table
+            c.print(f"{t} {verdict_markup(e['status'], e['status'].upper())} {e['reason']}")

@@ -1,4 +1,4 @@
-"""The verdict of a run and the exit code for each."""
+"""The result of a run: its verdict and what led to it."""
 
 from __future__ import annotations
 
@@ -6,25 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EXIT_CODES", "RunResult"]
+from aichaos.verdict import Verdict
 
-#: process exit code of ``aichaos run`` for each verdict (2 is bad input / refused)
-EXIT_CODES = {
-    "passed": 0,
-    "deviated": 1,
-    "aborted": 3,
-    "failed-baseline": 4,
-    "error": 5,
-    # the steady state held, but a fault provably touched nothing: no proof either way
-    "inconclusive": 6,
-}
+__all__ = ["RunResult"]
 
 
 @dataclass
 class RunResult:
     """The verdict of a run and what led to it."""
 
-    status: str
+    status: Verdict
     reason: str
     seed: int
     breaking_points: list[dict[str, Any]] = field(default_factory=list)
@@ -36,4 +27,4 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         """The documented exit code for :attr:`status`."""
-        return EXIT_CODES[self.status]
+        return self.status.exit_code

@@ -9,9 +9,9 @@ import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from aichaos.callables import call_maybe_async, import_callable
 from aichaos.engine.journal import Journal
 from aichaos.experiment.model import Experiment, HttpRollback, PythonRollback
-from aichaos.faults.python_callable import call_maybe_async, import_callable
 
 if TYPE_CHECKING:
     import httpx

@@ -26,22 +26,23 @@ from pathlib import Path
 from aichaos.engine.deadman import DeadMan
 from aichaos.engine.journal import Journal
 from aichaos.engine.method import MethodRunner
-from aichaos.engine.metrics import MetricStore
 from aichaos.engine.plan import plan
-from aichaos.engine.result import EXIT_CODES, RunResult
+from aichaos.engine.result import RunResult
 from aichaos.engine.rollback import run_rollbacks
 from aichaos.engine.sampler import Sampler
-from aichaos.engine.slo import NO_SUCCESS, Check, Condition
-from aichaos.engine.state import ExperimentState, Phase
 from aichaos.engine.tasks import cancel, settle, task_error
 from aichaos.errors import SafetyError
+from aichaos.experiment.metrics import MetricStore
 from aichaos.experiment.model import Experiment
+from aichaos.experiment.slo import NO_SUCCESS, Check, Condition
+from aichaos.experiment.state import ExperimentState, Phase
 from aichaos.faults.clients import ControlClients
 from aichaos.httpclient import async_client
 from aichaos.load.base import WorkloadContext
 from aichaos.probes.base import ProbeContext
+from aichaos.verdict import Verdict
 
-__all__ = ["EXIT_CODES", "Engine", "RunResult"]
+__all__ = ["Engine", "RunResult"]
 
 
 class Engine:
@@ -270,16 +271,16 @@ class Engine:
             pid=os.getpid(),
         )
         restore_signals = self._install_signals() if self.handle_signals else None
-        status, reason = "error", ""
+        status, reason = Verdict.ERROR, ""
         try:
             status, reason = await self._run()
         except Exception as exc:
-            status, reason = "error", f"{type(exc).__name__}: {exc}"
+            status, reason = Verdict.ERROR, f"{type(exc).__name__}: {exc}"
         finally:
             if restore_signals is not None:
                 restore_signals()
-        if self.abort_reason is not None and status not in ("error", "failed-baseline"):
-            status, reason = "aborted", self.abort_reason
+        if self.abort_reason is not None and status not in (Verdict.ERROR, Verdict.FAILED_BASELINE):
+            status, reason = Verdict.ABORTED, self.abort_reason
         m = self.method
         result = RunResult(
             status=status,
@@ -308,7 +309,7 @@ class Engine:
         journal.close()
         return result
 
-    async def _run(self) -> tuple[str, str]:
+    async def _run(self) -> tuple[Verdict, str]:
         exp = self.experiment
         safety = exp.safety
         journal = self.journal
@@ -316,7 +317,7 @@ class Engine:
         halted = self.kill_switch_set()
         if halted:
             self.abort(halted)
-            return "aborted", halted
+            return Verdict.ABORTED, halted
         async with AsyncExitStack() as stack:
             deadman = DeadMan.on_demand(safety.ttl_s) if self.watchdog else None
             if deadman is not None:
@@ -354,11 +355,12 @@ class Engine:
             stack.push_async_callback(cancel, ticker)
 
             if await self._wait(exp.phases.baseline_s):
-                return "aborted", self.abort_reason or ""
+                return Verdict.ABORTED, self.abort_reason or ""
             check = self._check_steady("baseline")
             if check is not None and not check.ok:
                 failing = "; ".join(f"{c.expr} ({c.detail})" for c in check.failing())
-                return "failed-baseline", f"steady state did not hold before injection: {failing}"
+                reason = f"steady state did not hold before injection: {failing}"
+                return Verdict.FAILED_BASELINE, reason
 
             self.method = MethodRunner(
                 exp,
@@ -389,32 +391,32 @@ class Engine:
             self._enter(Phase.RECOVERING)
             await run_rollbacks(exp, targets=targets, journal=journal, client=client)
             if error is not None:
-                return "error", error
+                return Verdict.ERROR, error
             if self.abort_reason is not None:
-                return "aborted", self.abort_reason
+                return Verdict.ABORTED, self.abort_reason
             await self._wait(exp.phases.recovery_s)
             if self.abort_reason is not None:
-                return "aborted", self.abort_reason
+                return Verdict.ABORTED, self.abort_reason
             await sampler.sample_all()
             after = self._check_steady("recovery")
             self._enter(Phase.DONE)
             if self.method.revert_failures:
-                return "error", "some faults could not be reverted: " + "; ".join(
+                return Verdict.ERROR, "some faults could not be reverted: " + "; ".join(
                     self.method.revert_failures
                 )
             if unobserved:
-                return "deviated", "; ".join(unobserved)
+                return Verdict.DEVIATED, "; ".join(unobserved)
             if after is not None and not after.ok:
                 failing = "; ".join(f"{c.expr} ({c.detail})" for c in after.failing())
-                return "deviated", f"steady state did not recover: {failing}"
+                return Verdict.DEVIATED, f"steady state did not recover: {failing}"
             if self._deviations:
                 return (
-                    "deviated",
+                    Verdict.DEVIATED,
                     f"steady state broke during injection ({self._deviations} check(s))",
                 )
             idle = self.method.idle_steps()
             if idle:
-                return "inconclusive", (
+                return Verdict.INCONCLUSIVE, (
                     "the steady state held, but not under the fault: step " + "; step ".join(idle)
                 )
-            return "passed", "steady state held during injection and after recovery"
+            return Verdict.PASSED, "steady state held during injection and after recovery"

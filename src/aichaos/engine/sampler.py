@@ -8,7 +8,7 @@ Every probe sample carries ``error``: 0 for a sample that succeeded, 1 for one t
 raised or timed out (a probe may also report ``error: 1`` itself, as the HTTP probe does
 for a connection failure). A failed sample is stored as ``ok = 0``, ``latency_ms`` at
 least the probe's timeout and ``timeout`` 0 or 1, and SLOs treat it as a failed
-observation for every condition over that probe (see :mod:`aichaos.engine.slo`).
+observation for every condition over that probe (see :mod:`aichaos.experiment.slo`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import contextlib
 from collections.abc import Callable, Mapping
 
 from aichaos.engine.journal import Journal
-from aichaos.engine.metrics import MetricStore
 from aichaos.engine.tasks import cancel
+from aichaos.experiment.metrics import MetricStore
 from aichaos.load.base import Workload, WorkloadContext
-from aichaos.probes.base import Probe, ProbeContext, Stateful
+from aichaos.probes.base import Probe, ProbeContext, StatefulProbe
 
 __all__ = ["Sampler"]
 
@@ -57,12 +57,12 @@ class Sampler:
         self.on_sample = on_sample
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._opened: list[Stateful] = []
+        self._opened: list[StatefulProbe] = []
 
     async def start(self) -> None:
         """Open stateful probes and start every sampling task."""
         for name, probe in self.probes.items():
-            if isinstance(probe, Stateful):
+            if isinstance(probe, StatefulProbe):
                 await asyncio.wait_for(probe.open(self.probe_ctx), self.probe_ctx.timeout_s)
                 self._opened.append(probe)
             self._tasks.append(asyncio.create_task(self._probe_loop(name, probe)))

@@ -26,8 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from aichaos.engine.slo import SLO, slo
 from aichaos.errors import did_you_mean
+from aichaos.experiment.slo import SLO, slo
 from aichaos.faults.base import FAULTS, BlastRadius, Fault
 from aichaos.limits import number_problems
 from aichaos.load.base import WORKLOADS, Workload

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from aichaos.engine.slo import AGGREGATES
 from aichaos.experiment.model import Experiment
+from aichaos.experiment.slo import AGGREGATES
 from aichaos.faults.base import FAULTS
 from aichaos.load.base import WORKLOADS
 from aichaos.probes.base import PROBES

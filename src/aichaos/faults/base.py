@@ -156,11 +156,6 @@ class Fault(BaseModel):
                 )
         return None
 
-    @classmethod
-    def summary(cls) -> str:
-        """First line of the docstring, for ``aichaos faults``."""
-        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-
 
 class Injection(ABC):
     """A live fault on a target. ``async with`` applies it; leaving reverts it.

@@ -13,86 +13,19 @@ takes no ``fraction`` is refused when the fault is applied (and by the preflight
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import functools
-import importlib
 import inspect
-import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from aichaos.errors import InjectionError, ValidationError
+from aichaos.callables import call_maybe_async, import_callable
+from aichaos.errors import InjectionError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 
-__all__ = ["PythonCallable", "import_callable"]
+__all__ = ["PythonCallable"]
 
 _REF = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
-
-
-def import_callable(ref: str) -> Callable[..., Any]:
-    """Import ``package.module:function`` and return the callable, with a clear error."""
-    module_name, _, attr = ref.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValidationError(
-            f"cannot import module {module_name!r} (from {ref!r}): {exc}"
-        ) from exc
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ValidationError(
-                f"{module_name!r} has no attribute {attr!r} (from {ref!r})"
-            ) from None
-    if not callable(obj):
-        raise ValidationError(f"{ref!r} is not callable")
-    return obj  # type: ignore[no-any-return]
-
-
-async def call_maybe_async(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call ``fn``; await it if it is async; run it in a daemon thread if it is sync.
-
-    A daemon thread, not the loop's executor: a user callable stuck on a dependency that
-    never answers is abandoned at its timeout, and the runner can still exit (the
-    executor's threads are joined at interpreter exit, so one stuck call would hang it).
-    """
-    if inspect.iscoroutinefunction(fn):
-        return await fn(**kwargs)
-    result = await _in_daemon_thread(fn, kwargs)
-    if inspect.isawaitable(result):
-        return await result
-    return result
-
-
-class _DaemonExecutor(concurrent.futures.Executor):
-    """One daemon thread per call: a call that never returns does not block interpreter exit."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-        def work() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                future.set_result(fn(*args, **kwargs))
-            except BaseException as exc:  # handed to the awaiting task
-                future.set_exception(exc)
-
-        name = f"aichaos-call-{getattr(fn, '__name__', 'callable')}"
-        threading.Thread(target=work, name=name, daemon=True).start()
-        return future
-
-
-_DAEMON = _DaemonExecutor()
-
-
-async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_DAEMON, functools.partial(fn, **kwargs))
 
 
 @FAULTS.register("python-callable")

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from aichaos.callables import import_callable
+
 __all__ = [
     "HttpRequest",
     "PythonCall",
@@ -137,9 +139,6 @@ def perform(action: UndoAction) -> None:
     elif isinstance(action, RestoreManifest):
         _restore_manifest(action.manifest)
     elif isinstance(action, PythonCall):
-        # imported here: python_callable imports faults.base, which imports this module
-        from aichaos.faults.python_callable import import_callable
-
         try:
             import_callable(action.function)(**action.arguments)
         except Exception as exc:

@@ -50,7 +50,7 @@ class DataHook:
 
     def _stream_for(self, sw: Switch) -> Any:
         from aichaos.data.corrupt_fault import CorruptionEntry
-        from aichaos.data.hooks import Stream
+        from aichaos.data.inject import Stream
 
         with self._lock:
             if self._stream is None or self._stream[0] != sw.generation:

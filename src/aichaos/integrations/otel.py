@@ -23,11 +23,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from aichaos.errors import ValidationError
+from aichaos.verdict import Verdict
 
 __all__ = ["NOT_PASSED", "SpanWriter", "export_journal", "otlp_tracer_provider"]
 
 #: verdicts whose run span has status ERROR
-NOT_PASSED = frozenset({"deviated", "aborted", "failed-baseline", "error"})
+NOT_PASSED = frozenset(v for v in Verdict if v is not Verdict.PASSED)
 # bounded in number per run (steps x levels): these stay span events of the run span
 _RUN_EVENTS = frozenset(
     {

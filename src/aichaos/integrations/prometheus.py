@@ -147,7 +147,7 @@ class EngineMetrics:
             self._l(self.status, str(event.get("status"))).set(1)
 
     def _started(self, event: dict[str, Any]) -> None:
-        from aichaos.engine.slo import slo
+        from aichaos.experiment.slo import slo
 
         exp = event.get("experiment") or {}
         self._base = (str(event.get("title") or exp.get("title", "")), str(event.get("run_id", "")))

@@ -243,7 +243,13 @@ def chaos_experiment(
         from aichaos.engine.journal import Journal, read_journal
         from aichaos.engine.runner import Engine
         from aichaos.experiment.loader import load_experiment
+        from aichaos.verdict import Verdict
 
+        expected = tuple(expect)
+        unknown = [e for e in expected if e not in set(Verdict)]
+        if unknown:
+            known = ", ".join(Verdict)
+            pytest.fail(f"expect must hold verdicts ({known}), got {unknown}", pytrace=False)
         try:
             loaded = load_experiment(path)
         except AichaosError as exc:
@@ -258,7 +264,6 @@ def chaos_experiment(
         journal_obj = Journal(journal_path, redactor=loaded.redactor, overwrite=True)
         engine = Engine(exp, journal=journal_obj, seed=seed)
         result = run_in_thread(engine.run())
-        expected = tuple(expect)
         if result.status not in expected:
             table = slo_table(read_journal(journal_path))
             pytest.fail(

@@ -38,7 +38,7 @@ class RayBatchFn:
     """A picklable ``pyarrow.Table -> pyarrow.Table`` applying corruption specs."""
 
     def __init__(self, *specs: Any) -> None:
-        from aichaos.data.hooks import batch_fn
+        from aichaos.data.inject import batch_fn
 
         if not specs:
             raise ValidationError("give at least one corruption spec")

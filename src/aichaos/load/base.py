@@ -52,11 +52,6 @@ class Workload(BaseModel):
         """The metrics its windows may report, or ``None`` when only a run can tell."""
         return None
 
-    @classmethod
-    def summary(cls) -> str:
-        """First line of the docstring."""
-        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-
 
 WORKLOADS: Registry[Workload] = Registry(
     "workload", "aichaos.workloads", builtin_modules=("aichaos.load.workload",)

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from aichaos.errors import AichaosError, ValidationError
+from aichaos.verdict import EXIT_BAD_INPUT
 
 __all__ = ["load_command", "parse_duration"]
 
@@ -159,7 +160,7 @@ def load_command(**kw: Any) -> None:
         summary = _main(**kw)
     except AichaosError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     if kw["as_json"]:
         click.echo(json.dumps(summary))
 

@@ -12,20 +12,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol, cast
 
-__all__ = ["Connection", "Owner"]
+__all__ = ["ClientConnection", "Owner"]
 
 
 class Owner(Protocol):
-    """What a :class:`Connection` reports to (the generator)."""
+    """What a :class:`ClientConnection` reports to (the generator)."""
 
-    def on_response(self, conn: Connection, status: int, body: bytes, keep_alive: bool) -> None:
+    def on_response(
+        self, conn: ClientConnection, status: int, body: bytes, keep_alive: bool
+    ) -> None:
         """A full response arrived for the request in flight on ``conn``."""
 
-    def on_failure(self, conn: Connection, kind: str) -> None:
+    def on_failure(self, conn: ClientConnection, kind: str) -> None:
         """The request in flight on ``conn`` failed (``reset`` or ``invalid``)."""
 
 
-class Connection(asyncio.Protocol):
+class ClientConnection(asyncio.Protocol):
     """One HTTP/1.1 connection; at most one request in flight (no pipelining)."""
 
     __slots__ = (

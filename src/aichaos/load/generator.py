@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from aichaos.load.client import Connection
+from aichaos.load.client import ClientConnection
 from aichaos.load.quality import QualityBaseline, QualityTracker
 from aichaos.load.requests import Endpoint, RequestItem, RequestSource
 from aichaos.load.schedule import arrivals
@@ -43,7 +43,7 @@ class _Req:
     def __init__(self, intended: float, item: RequestItem) -> None:
         self.intended = intended
         self.item = item
-        self.conn: Connection | None = None
+        self.conn: ClientConnection | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.done = False
 
@@ -86,8 +86,8 @@ class Generator:
         self._on_window = on_window
         self._clock = clock
         self._arr = arrivals(arrival, rate_rps, rng or random.Random(0), offset_s)
-        self._idle: list[Connection] = []
-        self._conns: set[Connection] = set()
+        self._idle: list[ClientConnection] = []
+        self._conns: set[ClientConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight = 0
         # sends in intended-time order; the front is the oldest request in flight
@@ -298,7 +298,7 @@ class Generator:
         keep_body = self.quality is not None
         try:
             _, conn = await self._loop.create_connection(
-                lambda: Connection(self, keep_body), ep.host, ep.port
+                lambda: ClientConnection(self, keep_body), ep.host, ep.port
             )
         except ConnectionRefusedError:
             self._fail(req, "refused")
@@ -313,7 +313,7 @@ class Generator:
         conn.req, req.conn = req, conn
         conn.send(req.item.raw)
 
-    def _park(self, conn: Connection) -> None:
+    def _park(self, conn: ClientConnection) -> None:
         if self._finished is not None and self._finished.done():
             conn.close()
             self._conns.discard(conn)
@@ -321,8 +321,10 @@ class Generator:
             self._idle.append(conn)
 
     # ---------------------------------------------------------------- outcomes
-    def on_response(self, conn: Connection, status: int, body: bytes, keep_alive: bool) -> None:
-        """A response arrived (called by :class:`Connection`)."""
+    def on_response(
+        self, conn: ClientConnection, status: int, body: bytes, keep_alive: bool
+    ) -> None:
+        """A response arrived (called by :class:`ClientConnection`)."""
         req: Any = conn.req
         conn.req = None
         if req is None or req.done:
@@ -348,8 +350,8 @@ class Generator:
             self._conns.discard(conn)
         self._release()
 
-    def on_failure(self, conn: Connection, kind: str) -> None:
-        """The request in flight on ``conn`` failed (called by :class:`Connection`)."""
+    def on_failure(self, conn: ClientConnection, kind: str) -> None:
+        """The request in flight on ``conn`` failed (called by :class:`ClientConnection`)."""
         self._conns.discard(conn)
         req = conn.req
         conn.req = None

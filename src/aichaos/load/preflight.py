@@ -11,7 +11,7 @@ import asyncio
 import json
 
 from aichaos.errors import ValidationError
-from aichaos.load.client import Connection
+from aichaos.load.client import ClientConnection
 from aichaos.load.requests import Endpoint, RequestItem
 
 __all__ = ["preflight"]
@@ -23,11 +23,13 @@ class _One:
     def __init__(self, fut: asyncio.Future[tuple[int, bytes] | str]) -> None:
         self.fut = fut
 
-    def on_response(self, conn: Connection, status: int, body: bytes, keep_alive: bool) -> None:
+    def on_response(
+        self, conn: ClientConnection, status: int, body: bytes, keep_alive: bool
+    ) -> None:
         if not self.fut.done():
             self.fut.set_result((status, body))
 
-    def on_failure(self, conn: Connection, kind: str) -> None:
+    def on_failure(self, conn: ClientConnection, kind: str) -> None:
         if not self.fut.done():
             self.fut.set_result(kind)
 
@@ -45,7 +47,9 @@ async def preflight(
     owner = _One(fut)
     try:
         _, conn = await asyncio.wait_for(
-            loop.create_connection(lambda: Connection(owner, True), endpoint.host, endpoint.port),
+            loop.create_connection(
+                lambda: ClientConnection(owner, True), endpoint.host, endpoint.port
+            ),
             timeout_s,
         )
     except TimeoutError:

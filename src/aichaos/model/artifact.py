@@ -15,8 +15,8 @@ from aichaos.errors import TargetError, ValidationError
 from aichaos.faults.base import Injection, InjectionContext
 from aichaos.faults.swap import FileSwap
 from aichaos.faults.undo import UndoAction
+from aichaos.model.directory_registry import ModelRegistryTarget
 from aichaos.model.mlflow_registry import MlflowRegistryTarget
-from aichaos.model.registry import ModelRegistryTarget
 
 __all__ = ["ArtifactSource", "ArtifactSwapInjection", "artifact_path"]
 

@@ -14,8 +14,8 @@ from pydantic import ConfigDict, Field
 from aichaos.errors import TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.model.artifact import ARTIFACT_KINDS, ArtifactSwapInjection, artifact_path
+from aichaos.model.directory_registry import ModelRegistryTarget
 from aichaos.model.mlflow_registry import MlflowRegistryTarget
-from aichaos.model.registry import ModelRegistryTarget
 
 __all__ = ["CorruptArtifact", "artifact_path"]
 

@@ -32,8 +32,8 @@ from pydantic import ConfigDict, Field
 from aichaos.errors import TargetError, ValidationError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.undo import RestoreFile, UndoAction
+from aichaos.model.directory_registry import DirectoryRegistry, ModelRegistryTarget
 from aichaos.model.mlflow_registry import MlflowRegistryTarget
-from aichaos.model.registry import DirectoryRegistry, ModelRegistryTarget
 
 __all__ = ["DelayedPromotion", "DirectoryPointer", "Pointer", "StaleVersion", "WrongVersion"]
 

@@ -18,7 +18,7 @@ from pydantic import Field
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.model.artifact import ArtifactSwapInjection
-from aichaos.model.registry import ModelRegistryTarget
+from aichaos.model.directory_registry import ModelRegistryTarget
 from aichaos.model.weights import perturb
 
 __all__ = ["WeightPerturbation"]

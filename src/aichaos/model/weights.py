@@ -14,7 +14,6 @@ before, so the model is restored exactly or a :class:`~aichaos.errors.RevertErro
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -159,9 +158,3 @@ def perturb(
             masks = np.left_shift(1, gen.integers(0, bits, size=idx.size)).astype(ints.dtype)
             ints[idx] ^= masks
     return Perturbation(model, saved, before)
-
-
-def iter_arrays(model: Any) -> Iterator[np.ndarray]:
-    """Just the arrays of :func:`parameters` (for quick inspections)."""
-    for _, a in parameters(model):
-        yield a

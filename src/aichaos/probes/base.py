@@ -4,7 +4,7 @@ A probe is plain data (its settings) plus an async :meth:`Probe.measure`. The en
 calls it every ``every_s`` seconds under an enforced timeout and stores each metric as
 ``<probe name>.<metric>``, which SLOs then name (``api.latency_ms < 250``).
 
-Optional capability: :class:`Stateful` probes get ``open`` before the run and ``close``
+Optional capability: :class:`StatefulProbe` probes get ``open`` before the run and ``close``
 after it (a connection pool, a baseline recording).
 """
 
@@ -25,7 +25,7 @@ from aichaos.registry import Registry
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["PROBES", "Probe", "ProbeContext", "Stateful"]
+__all__ = ["PROBES", "Probe", "ProbeContext", "StatefulProbe"]
 
 
 @dataclass
@@ -90,14 +90,9 @@ class Probe(BaseModel):
         """
         return None
 
-    @classmethod
-    def summary(cls) -> str:
-        """First line of the docstring, for ``aichaos faults``."""
-        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-
 
 @runtime_checkable
-class Stateful(Protocol):
+class StatefulProbe(Protocol):
     """Optional capability: set up before the first sample, tear down after the run."""
 
     async def open(self, ctx: ProbeContext) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import Field
 
+from aichaos.callables import call_maybe_async, import_callable
 from aichaos.errors import ProbeError
-from aichaos.faults.python_callable import call_maybe_async, import_callable
 from aichaos.probes.base import PROBES, Probe, ProbeContext
 
 __all__ = ["CallableProbe"]

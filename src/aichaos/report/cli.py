@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from aichaos.verdict import EXIT_BAD_INPUT
+
 if TYPE_CHECKING:
     from aichaos.report.model import RunReport
 
@@ -116,9 +118,9 @@ def report_command(
         )
     except ReportError as exc:
         click.echo(f"aichaos: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     except OSError as exc:
         click.echo(f"aichaos: cannot write report: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     for kind, path in written.items():
         click.echo(f"{kind}: {path}")

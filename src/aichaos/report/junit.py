@@ -11,10 +11,11 @@ import re
 import xml.etree.ElementTree as ET
 
 from aichaos.report.model import RunReport
+from aichaos.verdict import Verdict
 
 __all__ = ["render_junit"]
 
-_FAILURES = ("deviated", "aborted", "failed-baseline")
+_FAILURES = {v for v in Verdict if v.system_failed}
 # XML 1.0 forbids most control characters even when escaped
 _BAD_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -30,7 +31,7 @@ def _slug(text: str) -> str:
 def render_junit(runs: list[RunReport], *, suite: str = "aichaos") -> str:
     """The XML document (UTF-8 declaration included)."""
     failures = sum(1 for r in runs if r.verdict in _FAILURES)
-    errors = sum(1 for r in runs if r.verdict not in _FAILURES and r.verdict != "passed")
+    errors = sum(1 for r in runs if r.verdict not in _FAILURES and r.verdict != Verdict.PASSED)
     total_time = sum(r.duration_s for r in runs)
     root = ET.Element("testsuites", name=suite)
     ts = ET.SubElement(
@@ -58,7 +59,7 @@ def render_junit(runs: list[RunReport], *, suite: str = "aichaos") -> str:
         if r.verdict in _FAILURES:
             el = ET.SubElement(case, "failure", message=_clean(r.reason), type=r.verdict)
             el.text = detail
-        elif r.verdict != "passed":
+        elif r.verdict != Verdict.PASSED:
             el = ET.SubElement(case, "error", message=_clean(r.reason), type=r.verdict)
             el.text = detail
         out = ET.SubElement(case, "system-out")

@@ -7,16 +7,18 @@ from pathlib import Path
 
 from aichaos.faults.base import effect_text
 from aichaos.report.model import SCORE_LEGEND, RunReport, resilience_score
+from aichaos.verdict import Verdict
 
-__all__ = ["render_markdown"]
+__all__ = ["ICONS", "render_markdown"]
 
-_ICON = {
-    "passed": "✅",
-    "deviated": "⚠️",
-    "inconclusive": "❔",
-    "aborted": "🛑",
-    "failed-baseline": "⛔",
-    "error": "❌",
+#: the icon of each verdict (and of a journal cut short)
+ICONS: dict[str, str] = {
+    Verdict.PASSED: "✅",
+    Verdict.DEVIATED: "⚠️",
+    Verdict.INCONCLUSIVE: "❔",
+    Verdict.ABORTED: "🛑",
+    Verdict.FAILED_BASELINE: "⛔",
+    Verdict.ERROR: "❌",
     "incomplete": "⏸️",
     "empty": "∅",
 }
@@ -45,7 +47,7 @@ def render_markdown(
         pred = r.prediction
         mark = "" if pred is None else (" ✓" if pred == r.verdict else " ✗")
         lines.append(
-            f"| {_cell(r.title)} | {_ICON.get(r.verdict, '')} {r.verdict} | "
+            f"| {_cell(r.title)} | {ICONS.get(r.verdict, '')} {r.verdict} | "
             f"{pred or '-'}{mark} | {r.checks_held}/{r.checks_total} | {r.weight:g} | "
             f"{_cell(r.reason)} |"
         )

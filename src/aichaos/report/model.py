@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aichaos.errors import ValidationError
+from aichaos.verdict import Verdict
 
 __all__ = [
     "FaultWindow",
@@ -32,7 +33,6 @@ __all__ = [
 ]
 
 _PREDICTION = re.compile(r"predicted verdict:\s*([a-z][a-z-]*)", re.IGNORECASE)
-VERDICTS = ("passed", "deviated", "inconclusive", "aborted", "failed-baseline", "error")
 
 
 class ReportError(ValidationError):
@@ -46,7 +46,7 @@ class EmptyJournal(ReportError):
 def predicted_verdict(description: str) -> str | None:
     """The verdict an experiment's description predicts (``Predicted verdict: passed.``)."""
     m = _PREDICTION.search(description)
-    if m is None or m.group(1).lower() not in VERDICTS:
+    if m is None or m.group(1).lower() not in set(Verdict):
         return None
     return m.group(1).lower()
 

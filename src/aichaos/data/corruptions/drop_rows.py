@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from aichaos.data.base import CORRUPTIONS, Corruption
+from aichaos.data.changes import Corrupted
 from aichaos.data.columns import pick
 from aichaos.data.frame import Frame
-from aichaos.data.report import Corrupted
 
 __all__ = ["DropRows"]
 

@@ -13,9 +13,9 @@ import numpy as np
 from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, Corruption
+from aichaos.data.changes import Corrupted
 from aichaos.data.columns import pick
 from aichaos.data.frame import Frame
-from aichaos.data.report import Corrupted
 
 __all__ = ["DuplicateRows"]
 

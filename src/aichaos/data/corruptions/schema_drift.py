@@ -16,8 +16,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, Corruption
+from aichaos.data.changes import Corrupted
 from aichaos.data.frame import Frame
-from aichaos.data.report import Corrupted
 from aichaos.errors import ValidationError
 
 __all__ = ["SchemaDrift"]

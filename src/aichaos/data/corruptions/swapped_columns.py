@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aichaos.data.base import CORRUPTIONS, CellCorruption
+from aichaos.data.changes import Cells, Corrupted
 from aichaos.data.columns import pick
 from aichaos.data.frame import Frame
-from aichaos.data.report import Cells, Corrupted
 from aichaos.data.views import num_col
 from aichaos.errors import ValidationError
 

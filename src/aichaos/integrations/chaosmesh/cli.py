@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from aichaos.verdict import EXIT_BAD_INPUT, Verdict
+
 __all__ = ["export_command"]
 
 
@@ -43,15 +45,15 @@ def chaos_mesh_command(
     """Turn the network, HTTP, pod and stress steps of EXPERIMENT into Chaos Mesh resources
     and a Workflow with a StatusCheck guardrail; every manifest is validated first."""
     from aichaos.errors import AichaosError, ValidationError
-    from aichaos.integrations.chaosmesh.export import _slug, export, load_for_export
+    from aichaos.integrations.chaosmesh.export import export, load_for_export, slug
 
     try:
         exp = load_for_export(experiment)
         result = export(exp, namespace)
     except ValidationError as exc:
         click.echo(f"aichaos: {exc}", err=True)
-        sys.exit(2)
-    out = Path(output) if output else Path(f"chaos-mesh-{_slug(exp.title, 30)}")
+        sys.exit(EXIT_BAD_INPUT)
+    out = Path(output) if output else Path(f"chaos-mesh-{slug(exp.title, 30)}")
     for path in result.write(out):
         click.echo(f"wrote {path}")
     for line in result.unsupported:
@@ -61,7 +63,6 @@ def chaos_mesh_command(
     if not do_apply:
         click.echo(f"apply with: kubectl apply -f {out / 'workflow.yaml'}")
         return
-    from aichaos.engine.result import EXIT_CODES
     from aichaos.integrations.chaosmesh.apply import NoCluster, apply
 
     assert result.workflow is not None
@@ -75,16 +76,16 @@ def chaos_mesh_command(
         applied = apply([result.workflow], wait_s=exp.method_duration_s + 30, echo=click.echo)
     except AichaosError as exc:
         click.echo(f"aichaos: {exc}", err=True)
-        sys.exit(2 if isinstance(exc, NoCluster) else 5)
+        sys.exit(EXIT_BAD_INPUT if isinstance(exc, NoCluster) else Verdict.ERROR.exit_code)
     except (_Terminated, KeyboardInterrupt):
         click.echo("aborted: stopped by a signal (what was created is deleted)", err=True)
-        sys.exit(EXIT_CODES["aborted"])
+        sys.exit(Verdict.ABORTED.exit_code)
     finally:
         signal.signal(signal.SIGTERM, previous)
     if applied.aborted:
         # a guardrail breach must fail a CI job, as an aborted `aichaos run` does
         click.echo("aborted: a guardrail's StatusCheck failed", err=True)
-        sys.exit(EXIT_CODES["aborted"])
+        sys.exit(Verdict.ABORTED.exit_code)
 
 
 class _Terminated(BaseException):

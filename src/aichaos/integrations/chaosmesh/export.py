@@ -26,7 +26,7 @@ from aichaos.integrations.chaosmesh.validate import CHAOS_KINDS, validate
 from aichaos.integrations.kubernetes import KubernetesTarget
 from aichaos.targets import Target
 
-__all__ = ["ChaosMeshExport", "ExportExperiment", "export", "load_for_export"]
+__all__ = ["ChaosMeshExport", "ExportExperiment", "export", "load_for_export", "slug"]
 
 API_VERSION = "chaos-mesh.org/v1alpha1"
 
@@ -105,7 +105,8 @@ class ChaosMeshExport:
         return written
 
 
-def _slug(text: str, limit: int) -> str:
+def slug(text: str, limit: int) -> str:
+    """``text`` as a Kubernetes name: lowercase, dashes, at most ``limit`` characters."""
     s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-")
     return s or "x"
 
@@ -143,8 +144,8 @@ def export(
     Names end in ``run_id`` (default: fresh random hex), so a re-run never collides with
     a Workflow of an earlier run still in the namespace.
     """
-    suffix = _slug(run_id, 12) if run_id else uuid.uuid4().hex[:6]
-    base = f"{_slug(exp.title, 30)}-{suffix}"
+    suffix = slug(run_id, 12) if run_id else uuid.uuid4().hex[:6]
+    base = f"{slug(exp.title, 30)}-{suffix}"
     result = ChaosMeshExport(workflow=None)
     k8s = [t for t in exp.targets.values() if isinstance(t, KubernetesTarget)]
     ns = namespace or (k8s[0].namespace if k8s else "default")
@@ -166,7 +167,7 @@ def export(
         result.notes += [
             f"{label}: {n}" for n in dict.fromkeys(n for t, _ in levels for n in t.notes)
         ]
-        seq = f"s{i}-{_slug(step.label, 40)}"
+        seq = f"s{i}-{slug(step.label, 40)}"
         children = []
         if step.start_s > 0:
             templates.append(
@@ -297,7 +298,7 @@ def _status_check(exp: Experiment, notes: list[str]) -> list[dict[str, Any]]:
             )
         out.append(
             {
-                "name": f"guardrail-{_slug(name, 40)}",
+                "name": f"guardrail-{slug(name, 40)}",
                 "templateType": "StatusCheck",
                 "deadline": duration(math.ceil(exp.method_duration_s)),
                 "abortWithStatusCheck": True,

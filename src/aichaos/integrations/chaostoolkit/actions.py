@@ -68,7 +68,8 @@ def stop_proxy(name: str | None = None) -> list[str]:
     return stopped
 
 
-def _handle(proxy: str, api_url: str | None) -> ProxyHandle:
+def proxy_handle(proxy: str, api_url: str | None) -> ProxyHandle:
+    """The API handle of ``proxy``: at ``api_url``, or one this process started."""
     if api_url is not None:  # a proxy started elsewhere (aichaos proxy, Toxiproxy)
         return ProxyHandle(api_url, proxy, "")
     proc = state.proxies.get(proxy)
@@ -93,7 +94,7 @@ def add_toxic(
     """Add a toxic to ``proxy``: TCP (``latency``, ``bandwidth``, ``reset_peer``...), HTTP
     (``http_error``, ``http_delay``) or AI (``stream_stall``, ``stream_cut``,
     ``json_corrupt``, ``truncate``). Returns the toxic as the proxy stored it."""
-    h = _handle(proxy, api_url)
+    h = proxy_handle(proxy, api_url)
     name = h.add_toxic(
         type, stream=stream, toxicity=toxicity, name=toxic_name, ttl_s=ttl_s, **(attributes or {})
     )
@@ -105,13 +106,13 @@ def add_toxic(
 
 def remove_toxic(proxy: str, toxic_name: str, api_url: str | None = None) -> str:
     """Remove one toxic (already gone is fine); returns its name."""
-    _handle(proxy, api_url).remove_toxic(toxic_name)
+    proxy_handle(proxy, api_url).remove_toxic(toxic_name)
     return toxic_name
 
 
 def reset_proxy(proxy: str, api_url: str | None = None) -> int:
     """Remove every toxic of ``proxy``; returns how many there were."""
-    h = _handle(proxy, api_url)
+    h = proxy_handle(proxy, api_url)
     n = len(h.toxics())
     h.clear()
     return n

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from aichaos.verdict import EXIT_BAD_INPUT
+
 __all__ = ["import_ctk_command"]
 
 
@@ -68,10 +70,10 @@ def import_ctk_command(file: str, output: str | None, allow_weaker_hypothesis: b
             )
     except OSError as exc:
         click.echo(f"aichaos: cannot read {file}: {exc.strerror}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     except (ValueError, ValidationError, ExperimentError) as exc:
         click.echo(f"aichaos: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     header = f"# converted from Chaos Toolkit experiment {Path(file).name} by aichaos import-ctk\n"
     for line in result.weaker:
         header += f"# WEAKER HYPOTHESIS: {line} did not convert\n"

@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from aichaos.integrations.chaostoolkit._state import state
-from aichaos.integrations.chaostoolkit.actions import _handle
+from aichaos.integrations.chaostoolkit.actions import proxy_handle
 
 __all__ = ["active_faults", "load", "model_quality", "proxy_toxics"]
 
@@ -43,7 +43,7 @@ def load(
     if (url is None) == (proxy is None):
         raise ValidationError("give exactly one of url, proxy")
     if proxy is not None:
-        url = _handle(proxy, None).url + "/" + path.lstrip("/")
+        url = proxy_handle(proxy, None).url + "/" + path.lstrip("/")
 
     spec = validated(
         LoadSpec,
@@ -99,7 +99,7 @@ def model_quality(
 
 def proxy_toxics(proxy: str, api_url: str | None = None) -> list[dict[str, Any]]:
     """The toxics on ``proxy`` now, with their ``seen`` / ``affected`` counters."""
-    return _handle(proxy, api_url).toxics()
+    return proxy_handle(proxy, api_url).toxics()
 
 
 def active_faults() -> list[str]:

@@ -18,11 +18,11 @@ from aichaos.proxy.toxics.base import (
     ToxicAttributes,
 )
 
-__all__ = ["Latency"]
+__all__ = ["LatencyToxic"]
 
 
 @TOXICS.register("latency")
-class Latency(ToxicAttributes):
+class LatencyToxic(ToxicAttributes):
     """Add ``latency`` ms (± uniform ``jitter`` ms) to every chunk."""
 
     latency_ms: int = Field(0, alias="latency", ge=0, strict=True)
@@ -38,7 +38,7 @@ class _LatencyStage(StageBase):
 
     async def pipe(self, chunk: Chunk, out: Out) -> None:
         attrs = self.env.toxic.attributes
-        assert isinstance(attrs, Latency)
+        assert isinstance(attrs, LatencyToxic)
         delay_ms = float(attrs.latency_ms)
         if attrs.jitter_ms:
             delay_ms += self.env.rng.uniform(-attrs.jitter_ms, attrs.jitter_ms)

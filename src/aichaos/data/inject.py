@@ -3,7 +3,7 @@
 * :class:`Stream` -- applies specs to a sequence of batches: a fresh seed per batch
   (derived from each spec's seed and the batch's position, so a replay is exact) and the
   history stateful corruptions (``stale-batch``) need.
-* :class:`corrupt` -- a decorator / context manager around a loader function: when the
+* :func:`corrupt` -- a decorator / context manager around a loader function: when the
   hook is on, what the loader returns is corrupted; the reports are kept on the hook.
 * :func:`batch_fn` -- a plain function of one batch, for distributed engines: Ray Data
   ``map_batches``, Dask ``map_partitions`` (pandas), Spark ``mapInArrow`` (an iterator of
@@ -20,10 +20,10 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from aichaos.data.base import Corruption
-from aichaos.data.report import Report
+from aichaos.data.changes import ChangeReport
 from aichaos.errors import ValidationError
 
-__all__ = ["BatchFn", "History", "Stream", "batch_fn", "corrupt"]
+__all__ = ["BatchFn", "CorruptHook", "History", "Stream", "batch_fn", "corrupt"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,7 +66,7 @@ class Stream:
         self.history: deque[Any] = deque(maxlen=max(history_size, 1))
         self._lock = threading.Lock()
 
-    def apply(self, batch: Any) -> tuple[Any, list[Report]]:
+    def apply(self, batch: Any) -> tuple[Any, list[ChangeReport]]:
         """Corrupt the next batch of the stream -> (batch, one report per spec)."""
         with self._lock:
             index = self.index
@@ -75,7 +75,7 @@ class Stream:
             past.start = index - len(past)
             # The history holds what the source delivered (inputs are never modified).
             self.history.append(batch)
-        reports: list[Report] = []
+        reports: list[ChangeReport] = []
         data = batch
         for spec in self.specs:
             data, report = spec.apply(
@@ -85,8 +85,8 @@ class Stream:
         return data, reports
 
 
-class corrupt:
-    """Corrupt what a loader returns, while the hook is on.
+class CorruptHook:
+    """Corrupt what a loader returns, while the hook is on (built by :func:`corrupt`).
 
     ::
 
@@ -103,7 +103,7 @@ class corrupt:
     def __init__(self, *specs: Corruption, enabled: bool = True, history_size: int = 8) -> None:
         self.stream = Stream(*specs, history_size=history_size)
         self.enabled = enabled
-        self.reports: list[list[Report]] = []
+        self.reports: list[list[ChangeReport]] = []
         self._outer: list[bool] = []
 
     def enable(self) -> None:
@@ -132,7 +132,7 @@ class corrupt:
         wrapper.chaos = self  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
-    def __enter__(self) -> corrupt:
+    def __enter__(self) -> CorruptHook:
         self._outer.append(self.enabled)
         self.enabled = True
         return self
@@ -146,6 +146,11 @@ class corrupt:
         self.enabled = self._outer.pop()
 
 
+def corrupt(*specs: Corruption, enabled: bool = True, history_size: int = 8) -> CorruptHook:
+    """A :class:`CorruptHook` applying ``specs`` to what a decorated loader returns."""
+    return CorruptHook(*specs, enabled=enabled, history_size=history_size)
+
+
 class BatchFn:
     """A picklable batch -> batch function for distributed engines.
 
@@ -153,7 +158,9 @@ class BatchFn:
     the position in :meth:`over`'s iterator, or else from a per-call counter.
     """
 
-    def __init__(self, specs: tuple[Corruption, ...], report: Callable[[Report], None] | None):
+    def __init__(
+        self, specs: tuple[Corruption, ...], report: Callable[[ChangeReport], None] | None
+    ):
         self.specs = _check(specs)
         self.report = report
         self.calls = 0
@@ -208,6 +215,6 @@ def spark_partition() -> int:
     return ctx.partitionId() if ctx is not None else 0
 
 
-def batch_fn(*specs: Corruption, report: Callable[[Report], None] | None = None) -> BatchFn:
+def batch_fn(*specs: Corruption, report: Callable[[ChangeReport], None] | None = None) -> BatchFn:
     """A batch function applying ``specs``: ``ddf.map_partitions(batch_fn(spec))``."""
     return BatchFn(specs, report)

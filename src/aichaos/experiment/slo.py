@@ -38,11 +38,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aichaos.engine.metrics import MetricStore, aggregate
 from aichaos.errors import ValidationError, did_you_mean
+from aichaos.experiment.metrics import MetricStore, aggregate
 
 if TYPE_CHECKING:
-    from aichaos.engine.state import ExperimentState
+    from aichaos.experiment.state import ExperimentState
 
 __all__ = [
     "AGGREGATES",

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from aichaos.data import Stream, batch_fn, corrupt, make
-from aichaos.data.hooks import batch_seed
+from aichaos.data.inject import batch_seed
 from tests.data._data_helpers import assert_same_batch, canon, make_frame
 
 

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from aichaos.engine.slo import AllOf, AnyOf, parse_slo, slo
-from aichaos.engine.state import make_state
 from aichaos.errors import ValidationError
+from aichaos.experiment.slo import AllOf, AnyOf, parse_slo, slo
+from tests.experiment.states import make_state
 
 
 @pytest.mark.parametrize(

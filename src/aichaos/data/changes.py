@@ -1,10 +1,11 @@
 """What a corruption changed: the ground truth for "did the pipeline notice?".
 
-A :class:`Report` says exactly which cells and rows differ between a corruption's input
-and output. Cell corruptions fill :attr:`Report.cells` (one boolean mask per touched
-column, over output rows); row corruptions fill :attr:`Report.source_rows` (output row ->
-input row) and :attr:`Report.row_mask`; schema drift fills :attr:`Report.schema_changes`.
-:meth:`Report.summary` is plain JSON-able data for journals and reports.
+A :class:`ChangeReport` says exactly which cells and rows differ between a corruption's
+input and output. Cell corruptions fill :attr:`ChangeReport.cells` (one boolean mask per
+touched column, over output rows); row corruptions fill :attr:`ChangeReport.source_rows`
+(output row -> input row) and :attr:`ChangeReport.row_mask`; schema drift fills
+:attr:`ChangeReport.schema_changes`. :meth:`ChangeReport.summary` is plain JSON-able data
+for journals and reports.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Cells", "Corrupted", "Report"]
+__all__ = ["Cells", "ChangeReport", "Corrupted"]
 
 
 class Cells(Mapping[str, np.ndarray]):
@@ -64,7 +65,7 @@ class Cells(Mapping[str, np.ndarray]):
 
 
 @dataclass(frozen=True, eq=False)
-class Report:
+class ChangeReport:
     """Exactly what one corruption changed in one batch.
 
     ``cells[c][i]`` is True when output row ``i`` of column ``c`` differs from its input
@@ -142,7 +143,7 @@ def _count(cells: Mapping[str, np.ndarray], name: str) -> int:
 
 
 class Corrupted(NamedTuple):
-    """The corrupted batch (same backend as the input) and its :class:`Report`."""
+    """The corrupted batch (same backend as the input) and its :class:`ChangeReport`."""
 
     data: Any
-    report: Report
+    report: ChangeReport

@@ -101,7 +101,7 @@ class DataExperiment(BaseModel):
         metrics: list[float] = []
         cells: list[int] = []
         for trial in range(self.repeats):
-            from aichaos.data.hooks import batch_seed
+            from aichaos.data.inject import batch_seed
 
             data, report = spec.apply(batch, seed=batch_seed(self.seed + sev, trial))
             cells.append(report.n_cells_changed + report.n_rows_changed)
