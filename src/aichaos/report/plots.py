@@ -22,7 +22,7 @@ from aichaos.errors import ValidationError
 from aichaos.report.model import RunReport
 
 if TYPE_CHECKING:
-    from aichaos.engine.slo import Condition
+    from aichaos.experiment.slo import Condition
 
 __all__ = ["PANELS", "Panel", "breaking_point_svg", "panels_for", "timeline_svg"]
 
@@ -54,7 +54,7 @@ class Panel:
 
 def _conditions(run: RunReport) -> list[tuple[str, Condition]]:
     """(role, condition) for every steady-state and guardrail condition of the run."""
-    from aichaos.engine.slo import slo
+    from aichaos.experiment.slo import slo
 
     out: list[tuple[str, Condition]] = []
     for role, specs in (("steady state", run.steady_state), ("guardrail", run.guardrail_specs)):
