@@ -22,9 +22,10 @@ def test_each_verdict_has_a_style_and_an_icon(verdict: Verdict) -> None:
 
 
 def test_values_are_the_journal_strings() -> None:
-    assert [str(v) for v in Verdict][:5] == [
+    assert [str(v) for v in Verdict][:6] == [
         "passed",
         "deviated",
+        "inconclusive",
         "aborted",
         "failed-baseline",
         "error",
