@@ -59,7 +59,9 @@ def test_the_next_command_undoes_what_a_killed_run_and_watchdog_left(
 ) -> None:
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
+    locks = tmp_path / "locks"
     env = {**os.environ, "TMPDIR": str(tmpdir), "AICHAOS_KILL_SWITCH": str(tmp_path / "halt")}
+    env["AICHAOS_LOCK_DIR"] = str(locks)
     runner = subprocess.Popen(
         [sys.executable, "-m", "aichaos.cli", "run", str(_exp(tmp_path, sleeper.pid, "a", 60)),
          "-q", "--journal", str(tmp_path / "a.jsonl")],
@@ -78,6 +80,7 @@ def test_the_next_command_undoes_what_a_killed_run_and_watchdog_left(
             runner.kill()
     time.sleep(0.5)
     assert process_state(sleeper.pid) == "T", "nobody is left to resume it"
+    assert len(list(locks.glob("*.claim"))) == 1  # the dead run's claim on the process
 
     args = {
         "recover": ["recover"],
@@ -96,6 +99,7 @@ def test_the_next_command_undoes_what_a_killed_run_and_watchdog_left(
     assert "recovered a fault of a dead run ('process-pause'" in proc.stderr, proc.stderr
     assert ": undone" in proc.stderr
     assert process_state(sleeper.pid) != "T"
+    assert list(locks.glob("*.claim")) == [], "the dead run's claim is pruned"
     # nothing left to recover
     again = subprocess.run(
         [sys.executable, "-m", "aichaos.cli", "recover"],

@@ -9,6 +9,7 @@ before anything else, so the next command a user types repairs the machine.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -20,9 +21,14 @@ __all__ = ["recover_command", "recover_orphans"]
 def recover_orphans(directories: tuple[str, ...] = ()) -> tuple[int, int]:
     """Undo orphaned leases, telling the user on stderr; returns (undone, failed)."""
     from aichaos.engine.deadman import lease_directories, recover
+    from aichaos.errors import SafetyError
+    from aichaos.faults.claims import prune
 
     dirs = [Path(d) for d in directories] if directories else lease_directories()
     reports = recover(dirs)
+    # after the undo: a claim is stale once its fault cannot be on any more
+    with contextlib.suppress(OSError, SafetyError):
+        prune()
     failed = 0
     for report in reports:
         raw = report.get("errors")

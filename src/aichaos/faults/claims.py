@@ -36,7 +36,16 @@ from pathlib import Path
 from aichaos.errors import SafetyError
 from aichaos.targets import pid_start_time
 
-__all__ = ["Claim", "claim", "claiming", "exclusive", "file_resource", "lock_dir", "pid_resource"]
+__all__ = [
+    "Claim",
+    "claim",
+    "claiming",
+    "exclusive",
+    "file_resource",
+    "lock_dir",
+    "pid_resource",
+    "prune",
+]
 
 
 def lock_dir() -> Path:
@@ -89,12 +98,29 @@ def exclusive(resource: str, timeout_s: float = 30.0) -> Iterator[None]:
         os.close(fd)  # closing drops the flock
 
 
-def _held(info: dict[str, object]) -> bool:
+def _watchdog_parents() -> set[int]:
+    """The runner pids that some live aichaos watchdog answers for (one /proc scan)."""
+    parents = set()
+    pattern = re.compile(r"aichaos\.engine\.watchdog .* --parent (\d+)(?: |$)")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                raw = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            m = pattern.search(raw.replace(b"\0", b" ").decode(errors="replace").strip())
+            if m:
+                parents.add(int(m.group(1)))
+    return parents
+
+
+def _held(info: dict[str, object], watched: set[int] | None = None) -> bool:
     """Whether the claimed fault may still be on.
 
     With ``evidence`` (a file that exists exactly while the fault is on: a swap's kept
     original), that file decides. Otherwise: while the claim's runner lives, or a watchdog
-    of that runner does (it exits only once every lease is undone).
+    of that runner does (it exits only once every lease is undone). ``watched`` is
+    :func:`_watchdog_parents`, when the caller already has it.
     """
     evidence = info.get("evidence")
     if isinstance(evidence, str):
@@ -104,16 +130,28 @@ def _held(info: dict[str, object]) -> bool:
         return False
     if _start_time(pid) == info.get("start"):
         return True
-    watchdog = re.compile(rf"aichaos\.engine\.watchdog .* --parent {pid}( |$)")
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+    return pid in (_watchdog_parents() if watched is None else watched)
+
+
+def prune() -> int:
+    """Remove every claim whose fault can no longer be on; returns how many.
+
+    A claim is removed by its own revert; one whose runner was killed stays until the
+    next claim of that resource finds it stale. ``aichaos recover`` (and so each run and
+    halt) calls this, so the lock directory does not grow with every killed run.
+    """
+    removed = 0
+    with exclusive("claims"):
+        watched = _watchdog_parents()
+        for path in lock_dir().glob("*.claim"):
             try:
-                raw = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if watchdog.search(raw.replace(b"\0", b" ").decode(errors="replace").strip()):
-                return True
-    return False
+                info = json.loads(path.read_text())
+            except (OSError, ValueError):
+                info = {}
+            if not isinstance(info, dict) or not _held(info, watched):
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 class Claim:
