@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -199,3 +200,62 @@ async def test_a_corruption_that_does_not_fit_the_batch_is_reported_not_raised(
     (tally,) = effect["hooks"].values()
     assert tally["errors"] == 1 and "labels must be int" in tally["last_error"]
     assert "cells_changed" not in tally
+
+
+@pytest.mark.slow
+def test_the_hooks_effect_reaches_the_journal_of_a_real_run(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from aichaos.engine.journal import read_journal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.inprocess.data_hook_pipeline", str(tmp_path)]
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "control.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        control = json.loads((tmp_path / "control.json").read_text())
+        exp = tmp_path / "exp.yaml"
+        exp.write_text(
+            f"""
+title: flipped labels from one data hook
+seed: 3
+targets:
+  pipeline: {{type: inprocess, url: "{control["url"]}", token_env: PIPE_TOKEN}}
+method:
+  - name: flip
+    target: pipeline
+    fault:
+      type: inprocess
+      hooks: [loader]
+      corruption: {{name: label-flip, fraction: 0.2, columns: [label]}}
+    duration_s: 1.5
+phases: {{baseline_s: 0.5, recovery_s: 0.5}}
+"""
+        )
+        journal = tmp_path / "run.jsonl"
+        run = subprocess.run(
+            [sys.executable, "-m", "aichaos.cli", "run", str(exp), "--journal", str(journal), "-q"],
+            env={**os.environ, "PIPE_TOKEN": control["token"]},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "Traceback" not in run.stderr, run.stderr
+        time.sleep(0.2)  # one more batch: the pipeline sees clean data again
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    (reverted,) = [e for e in read_journal(journal) if e["event"] == "fault-reverted"]
+    tally = reverted["effect"]["hooks"]["loader"]
+    seen = [
+        json.loads(line)["changed"] for line in (tmp_path / "seen.jsonl").read_text().splitlines()
+    ]
+    hit = [n for n in seen if n]
+    assert hit and tally["batches"] == len(hit)  # every corrupted batch, as the pipeline saw it
+    assert tally["cells_changed.label"] == sum(hit) and seen[-1] == 0

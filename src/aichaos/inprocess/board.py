@@ -11,10 +11,11 @@ The name ``"*"`` arms every hook at once.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -59,6 +60,9 @@ class Switchboard:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._lock = threading.Lock()
+        #: calls of a hook that found it armed and have not tallied yet (see firing)
+        self._busy = threading.Condition(self._lock)
+        self._inflight = 0
         self._names: set[str] = set()
         self._data: set[str] = set()
         self._armed: dict[str, Switch] = {}
@@ -144,9 +148,36 @@ class Switchboard:
         with self._lock:
             _add(self._tallies.setdefault(name, {}), counts)
 
-    def take_tally(self, name: str) -> dict[str, float | str]:
-        """What ``name`` (``"*"``: every hook) did since it was armed; resets it."""
+    @contextlib.contextmanager
+    def firing(self, name: str) -> Iterator[Switch | None]:
+        """The switch arming ``name`` now, held as a call in flight until the block ends.
+
+        A hook that tallies what it did inside this block is counted by a
+        :meth:`take_tally` that follows a disarm, even if the call began before it.
+        """
+        sw = None
+        if self._armed:  # the quiet service's fast path, as in switch()
+            with self._lock:  # looked up and counted at once: a disarm sees the call
+                sw = self._live(name) or self._live(WILDCARD)
+                if sw is not None:
+                    self._inflight += 1
+        if sw is None:
+            yield None
+            return
+        try:
+            yield sw
+        finally:
+            with self._lock:
+                self._inflight -= 1
+                self._busy.notify_all()
+
+    def take_tally(self, name: str, wait_s: float = 2.0) -> dict[str, float | str]:
+        """What ``name`` (``"*"``: every hook) did since it was armed; resets it.
+
+        Calls still in flight (:meth:`firing`) are waited for, up to ``wait_s``.
+        """
         with self._lock:
+            self._busy.wait_for(lambda: self._inflight == 0, timeout=wait_s)
             if name != WILDCARD:
                 return self._tallies.pop(name, {})
             out: dict[str, float | str] = {}

@@ -60,9 +60,12 @@ class DataHook:
 
     def apply(self, batch: Any) -> Any:
         """Corrupt ``batch`` if the name is armed with a corruption; else return it as is."""
-        sw = self.board.switch(self.name)
-        if sw is None or sw.corruption is None:
-            return batch
+        with self.board.firing(self.name) as sw:
+            if sw is None or sw.corruption is None:
+                return batch
+            return self._corrupt(sw, batch)
+
+    def _corrupt(self, sw: Switch, batch: Any) -> Any:
         try:
             data, reports = self._stream_for(sw).apply(batch)
         except AichaosError as exc:
