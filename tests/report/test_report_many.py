@@ -40,6 +40,7 @@ def _killed_copy(journal: Path, dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.slow
 def test_every_readable_journal_is_rendered_and_the_others_marked(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     runs.mkdir()

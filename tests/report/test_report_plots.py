@@ -21,6 +21,7 @@ def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AICHAOS_KILL_SWITCH", str(tmp_path / "halt"))
 
 
+@pytest.mark.slow
 def test_every_condition_metric_is_plotted_with_threshold_and_breaches(tmp_path: Path) -> None:
     exp = Experiment.model_validate(
         {
