@@ -56,6 +56,15 @@ class Problem:
     message: str
     line: int | None = None
 
+    def under(self, parent: str) -> Problem:
+        """This problem with its path below ``parent`` (``method[1]`` + ``fault``)."""
+        if not parent:
+            return self
+        path = (
+            parent if not self.path else f"{parent}{'' if self.path[0] == '[' else '.'}{self.path}"
+        )
+        return Problem(path, self.message, self.line)
+
     def __str__(self) -> str:
         where = self.path or "<file>"
         if self.line is not None:

@@ -39,7 +39,7 @@ def test_bad_json_paths(path: str) -> None:
 
 
 def test_bad_json_path_in_a_spec_is_a_validation_error() -> None:
-    with pytest.raises(ValidationError, match=r"quality.json_path .*got '\$\.\.x'"):
+    with pytest.raises(ValidationError, match=r"quality.json_path is not understood at '\.\.x'"):
         validated(LoadSpec, url="http://x", rate_rps=1, quality={"json_path": "$..x"})
 
 

@@ -87,7 +87,7 @@ async def test_workload_unknown_target() -> None:
 def test_load_spec_errors_name_field_and_value() -> None:
     from aichaos.load.spec import validated
 
-    with pytest.raises(ValidationError, match=r"rate_rps must be greater than 0, got -5"):
+    with pytest.raises(ValidationError, match=r"rate_rps must be > 0, got -5"):
         validated(LoadSpec, url="http://x", rate_rps=-5)
 
 
@@ -124,8 +124,8 @@ def _cli(*args: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--rate", "0"], "rate_rps must be greater than 0, got 0.0"),
-        (["--rate", "-3"], "rate_rps must be greater than 0"),
+        (["--rate", "0"], "rate_rps must be > 0, got 0.0"),
+        (["--rate", "-3"], "rate_rps must be > 0"),
         (["--rate", "10", "--duration", "0s"], "duration must be > 0"),
         (["--rate", "10", "--duration", "100000h"], "at most 7 days"),
         (["--rate", "10", "--duration", "soon"], "duration must look like 30s"),

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aichaos.errors import ValidationError
 from aichaos.registry import Registry
+from aichaos.validation import SpecError, problems
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,13 +45,9 @@ SEVERITY_FRACTIONS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.4)
 
 
 def explain(kind: str, exc: pydantic.ValidationError) -> str:
-    """One readable line per pydantic problem: field, value, expectation."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "value"
-        value = err.get("input")
-        parts.append(f"{loc} {err['msg'].lower()}, got {value!r}")
-    return f"{kind}: " + "; ".join(parts)
+    """Every pydantic problem in the house form, naming the corruption: ``field must ...,
+    got value (kind)``."""
+    return str(SpecError(problems(exc), kind))
 
 
 class Corruption(BaseModel):

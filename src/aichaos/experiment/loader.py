@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from aichaos.experiment.model import Experiment
 from aichaos.experiment.yamlsafe import parse_yaml
 from aichaos.limits import number_problems
 from aichaos.redact import Redactor
+from aichaos.validation import expectation, format_path
 
 __all__ = [
     "Loaded",
@@ -47,17 +47,6 @@ class Loaded:
     experiment: Experiment
     source: str
     redactor: Redactor
-
-
-def format_path(loc: Iterable[str | int]) -> str:
-    """``('method', 1, 'fault')`` -> ``method[1].fault``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 def _line_map(node: yaml.Node | None) -> dict[Path_, int]:
@@ -149,32 +138,6 @@ def _describe(value: Any, redactor: Redactor) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _message(err: Any, redactor: Redactor) -> str:
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    got = _describe(err.get("input"), redactor)
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        return "is not a known field"
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        op = {
-            "greater_than_equal": ">=",
-            "greater_than": ">",
-            "less_than_equal": "<=",
-            "less_than": "<",
-        }[kind]
-        bound = next(iter(ctx.values()))
-        return f"must be {op} {bound}, got {got}"
-    if kind == "value_error":
-        return str(ctx.get("error", err["msg"]))
-    if kind == "string_pattern_mismatch":
-        return f"must match {ctx.get('pattern')}, got {got}"
-    if kind in ("too_short", "too_long"):
-        return f"{err['msg'][0].lower()}{err['msg'][1:]}"
-    return f"{err['msg'][0].lower()}{err['msg'][1:]}, got {got}"
-
-
 def parse_experiment(text: str | bytes, source: str = "<experiment>") -> Loaded:
     """Validate experiment text (YAML or JSON); :class:`ExperimentError` lists every problem."""
     if isinstance(text, bytes):
@@ -261,7 +224,7 @@ def _problems(
     out: list[Problem] = []
     for err in exc.errors(include_url=False):
         loc: Path_ = tuple(err["loc"])
-        msg = _message(err, redactor)
+        msg = expectation(err, lambda v: _describe(v, redactor))
         if (err["type"] == "value_error" and not loc and "\n" in msg) or re.match(
             r"^[\w\[\]\.]+: ", msg
         ):

@@ -34,10 +34,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
 
 from aichaos.errors import AichaosError, ValidationError, http_status
 from aichaos.inprocess.board import Switchboard
+from aichaos.validation import SpecError, problems, validate
 
 __all__ = ["ArmBody", "ControlServer", "RenewBody"]
 
@@ -66,12 +66,7 @@ class RenewBody(BaseModel):
 
 
 def _parse(model: type[BaseModel], raw: bytes) -> Any:
-    try:
-        return model.model_validate_json(raw or b"{}")
-    except PydanticValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        raise ValidationError(f"{where}: {err['msg']}, got {err.get('input')!r}") from None
+    return validate(model, raw, "body")
 
 
 def _check_corruption(spec: dict[str, Any]) -> None:
@@ -83,10 +78,7 @@ def _check_corruption(spec: dict[str, Any]) -> None:
     try:
         CorruptionEntry.model_validate(spec)
     except pydantic.ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(["corruption", *(str(p) for p in err["loc"])])
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ValidationError(f"{where}: {msg}") from None
+        raise SpecError(problems(exc, ("corruption",))) from None
 
 
 def _is_loopback(host: str) -> bool:

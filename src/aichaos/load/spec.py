@@ -30,6 +30,7 @@ from aichaos.load.requests import (
     read_jsonl,
 )
 from aichaos.load.schedule import Arrival
+from aichaos.validation import SpecError, problems
 
 __all__ = [
     "LoadOptions",
@@ -84,16 +85,7 @@ def validated(cls: type[M], **values: Any) -> M:
 
 def describe(exc: pydantic.ValidationError) -> str:
     """``field must ..., got value`` for each error of a pydantic ValidationError."""
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "value"
-        msg = err["msg"]
-        if msg.startswith("Input should be "):
-            msg = "must be " + msg.removeprefix("Input should be ")
-        elif msg.startswith("Value error, "):
-            msg = msg.removeprefix("Value error, ")
-        parts.append(f"{field} {msg}, got {err.get('input')!r}")
-    return "; ".join(parts)
+    return str(SpecError(problems(exc)))
 
 
 def build_source(
