@@ -113,7 +113,7 @@ class Corruption(BaseModel):
         frame = as_frame(batch)
         if frame.n_rows == 0:
             raise ValidationError(f"{self.type}: the batch is empty (0 rows); nothing to corrupt")
-        # == default_rng(seed), minus a dispatch layer that costs ~50 us on a cold cache
+        # == default_rng(seed), minus its dispatch layer (paid on every batch)
         rng = np.random.Generator(np.random.PCG64(self.seed if seed is None else seed))
         return self._run(frame, rng, history)
 

@@ -69,8 +69,8 @@ def skips(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
         gaps = rng.standard_exponential(m)
         np.multiply(gaps, inv, out=gaps)
         np.minimum(gaps, float(n), out=gaps)  # a huge gap ends the run; no int overflow
-        # floor(E * inv) is the number of rows skipped before a hit; integer cumsum (a
-        # float one is latency-bound, ~10x slower) turns skips into rows
+        # floor(E * inv) is the number of rows skipped before a hit; an integer cumsum (a
+        # float one is latency-bound) turns skips into rows
         rows = gaps.view(np.int64)  # reuse the buffer: an exact-overlap ufunc is safe
         np.floor(gaps, out=rows, casting="unsafe")
         rows += 1
@@ -153,7 +153,7 @@ def moments(values: np.ndarray) -> tuple[float, float]:
 
     Only ever a centre and a scale for noise and outliers: at most ``2 * SPREAD_SAMPLE``
     cells (every cell of a smaller column) give them within about
-    ``1 / sqrt(2 * 65536)`` = 0.3 % of the std, for a fixed ~0.1 ms instead of trips
+    ``1 / sqrt(2 * 65536)`` = 0.3 % of the std, for a fixed cost instead of trips
     through a large column. The stride depends only on the length, so every backend
     gets the same figures for the same cells. ``values`` must hold no NaN / infinity
     (see :meth:`aichaos.data.views.NumCol.ok_all`).

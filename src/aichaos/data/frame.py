@@ -151,7 +151,7 @@ class Frame:
         return series if isinstance(series.dtype, pd.CategoricalDtype) else None
 
     def series(self, name: str) -> Any:
-        """pandas column ``name`` (looked up once: ``df[name]`` costs ~30 us)."""
+        """pandas column ``name`` (looked up once: ``df[name]`` is not free)."""
         series = self._series.get(name)
         if series is None:
             series = self._series[name] = self.data[name]

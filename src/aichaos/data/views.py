@@ -182,7 +182,7 @@ class NumCol:
         else:
             out = values.astype(dtype)  # always a copy: astype copies by default
         # a scattered mask is written through its indices: numpy's masked writes branch
-        # per cell (1.5 ms for 10 % of 1M random cells here; flatnonzero + scatter 0.65)
+        # per cell, flatnonzero + scatter does not
         out[np.flatnonzero(idx) if idx.dtype == bool else idx] = np.nan
         return self._wrap(out, None)
 

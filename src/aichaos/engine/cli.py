@@ -327,7 +327,7 @@ def run_command(
 def _add_pids(exp: Any, the_plan: dict[str, Any]) -> None:
     """Show, per step on a process target, the pids a fault would hit and those excluded."""
     from aichaos.errors import TargetError
-    from aichaos.resource.pids import select_pids
+    from aichaos.faults.pids import select_pids
     from aichaos.targets import ProcessTarget
 
     for step, entry in zip(exp.method, the_plan["steps"], strict=True):

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.claims import Claim, claim, pid_resource
+from aichaos.faults.pids import select_pids
 from aichaos.faults.undo import SendSignal, UndoAction
-from aichaos.resource.pids import select_pids
 from aichaos.targets import ProcessTarget
 
 __all__ = ["ProcessPause"]

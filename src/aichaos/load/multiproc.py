@@ -133,7 +133,7 @@ async def run_multiprocess(
         )
         for i in range(n)
     ]
-    from aichaos.resource.pids import register_own
+    from aichaos.faults.pids import register_own
 
     for p in procs:
         p.start()

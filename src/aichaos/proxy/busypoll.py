@@ -10,15 +10,14 @@ queue non-empty) only for ``window_s`` after the last I/O, then lets it sleep ag
 exchange's reply, the next request of a keep-alive client and a new connection's first
 bytes usually arrive within that window; an idle proxy costs no CPU.
 
-Off by default, because it helps only in some placements. Measured with
-``bench/proxy.py``: client and server on different cores, 100 us of polling took the
-proxy's added round trip from 0.35-0.55x the direct one to about 0; everything pinned
-to one core, no change (1.34-1.37x vs 1.34-1.36x); client and server sharing a core
-with the proxy left to float, 3.2-4.2x instead of 1.4x (a polling proxy never sleeps,
-so the kernel no longer pulls it onto its peers' core, and every hop crosses cores).
-Each spin yields the core first (``sched_yield``) so a peer waiting for it runs. Cost: at most
-``window_s`` of CPU per burst of traffic (a spin is one ``epoll_wait`` and one Python
-call, ~2 us); under steady load the loop is busy anyway.
+Off by default, because it helps only in some placements (``bench/proxy.py`` measures
+each): with client and server on other cores it removes most of the proxy's added round
+trip; with everything pinned to one core it changes nothing; with client and server
+sharing a core and the proxy left to float it makes hops slower (a polling proxy never
+sleeps, so the kernel no longer pulls it onto its peers' core, and every hop crosses
+cores). Each spin yields the core first (``sched_yield``) so a peer waiting for it runs.
+Cost: at most ``window_s`` of CPU per burst of traffic (a spin is one ``epoll_wait`` and
+one Python call); under steady load the loop is busy anyway.
 """
 
 from __future__ import annotations

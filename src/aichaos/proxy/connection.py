@@ -223,7 +223,7 @@ class Connection:
 
     def _roll(self, toxic: Toxic) -> _Slot:
         toxic.seen += 1
-        # toxicity 1 (the default) or 0 needs no roll: no RNG made (seeding one costs ~4 us)
+        # toxicity 1 (the default) or 0 needs no roll: no RNG made (seeding one is not free)
         chance = toxic.toxicity
         if chance <= 0.0 or (chance < 1.0 and self.rng.random() >= chance):
             return _Slot(toxic, None)

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
-from aichaos.resource.pids import select_pids
+from aichaos.faults.pids import select_pids
 from aichaos.targets import ProcessTarget
 
 __all__ = ["CgroupLimit", "cgroup_v2_controllers"]

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
-from aichaos.resource.pids import select_pids
+from aichaos.faults.pids import select_pids
 from aichaos.targets import ProcessTarget
 
 __all__ = ["ProcessKill"]

@@ -83,7 +83,7 @@ class StageEnv:
     """What a stage gets when it is built for one connection.
 
     ``rng`` may be given as a function that makes it: it is then made on first use (a
-    noop or fixed-latency stage never draws, and seeding an RNG costs ~4 us).
+    noop or fixed-latency stage never draws, and seeding an RNG is not free).
     """
 
     __slots__ = ("_rng", "conn", "loop", "toxic")
@@ -136,7 +136,7 @@ def stateful(stage: object) -> Stateful | None:
     """``stage`` as a :class:`Stateful` if it is one, else None; known per class.
 
     ``isinstance`` against a runtime-checkable protocol walks the protocol's members on
-    every call (~20 us on Python 3.11); a connection asks twice per stage.
+    every call; a connection asks twice per stage.
     """
     cls = type(stage)
     known = _STATEFUL.get(cls)
