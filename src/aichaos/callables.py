@@ -18,7 +18,7 @@ from typing import Any
 
 from aichaos.errors import ValidationError
 
-__all__ = ["call_maybe_async", "import_callable"]
+__all__ = ["call_maybe_async", "import_callable", "import_problem", "keyword_parameters"]
 
 
 def import_callable(ref: str) -> Callable[..., Any]:
@@ -82,3 +82,24 @@ _DAEMON = _DaemonExecutor()
 async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_DAEMON, functools.partial(fn, **kwargs))
+
+
+def keyword_parameters(fn: Callable[..., Any]) -> set[str]:
+    """The keyword names ``fn`` accepts (``fraction`` and ``ramp_level`` with ``**kwargs``)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature takes only what it says
+        return set()
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        names |= {"fraction", "ramp_level"}
+    return names
+
+
+def import_problem(ref: str) -> list[str]:
+    """``[]`` when ``module:function`` imports, else the one reason it does not."""
+    try:
+        import_callable(ref)
+    except Exception as exc:  # the user's module may raise anything while importing
+        return [f"{ref} does not import: {exc}"]
+    return []

@@ -296,7 +296,8 @@ phases: {{baseline_s: 1, recovery_s: 1}}
     loop = async_solipsism.EventLoop()
     journal = Journal(path, redactor=loaded.redactor, clock=loop.time)
     result = loop.run_until_complete(
-        Engine(loaded.experiment, journal=journal, watchdog=False).run()
+        # the target is never reached: only its header's secret matters here
+        Engine(loaded.experiment, journal=journal, watchdog=False, check_targets=False).run()
     )
     loop.close()
     assert result.status == "passed"

@@ -340,7 +340,10 @@ safety: {{guardrail_interval_s: 0.1, ttl_s: 3}}
         )
         events = [json.loads(line) for line in journal.read_text().splitlines()]
         kinds = [e["event"] for e in events]
-        assert run.returncode == 0, (run.stdout, run.stderr, kinds)
+        # no traffic went through the toxic: the counters, read with the token before
+        # its DELETE, prove it touched nothing, so the verdict cannot be "passed"
+        assert run.returncode == 6, (run.stdout, run.stderr, kinds)
+        assert "touched 0 of 0 connections" in run.stdout
         assert "fault-applied" in kinds and "fault-reverted" in kinds
         for f in (journal, journal.with_name("run.summary.json")):
             assert TOKEN not in f.read_text()

@@ -264,7 +264,18 @@ def run_command(
         the_seed = seed if seed is not None else (exp.seed if exp.seed is not None else 0)
         the_plan = plan(exp, the_seed)
         _add_pids(exp, the_plan)
+        from aichaos.engine.preflight import preflight
+
+        the_plan["preflight"] = problems = asyncio.run(preflight(exp))
         click.echo(json.dumps(loaded.redactor.data(the_plan), indent=2))
+        if problems:
+            _err(
+                loaded.redactor.text(
+                    "dry run: the preflight found problems; nothing was touched:\n"
+                    + "\n".join(f"  - {p}" for p in problems)
+                )
+            )
+            sys.exit(2)
         click.echo("dry run: nothing was touched", err=True)
         return
     from aichaos.engine.journal import Journal

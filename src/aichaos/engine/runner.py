@@ -62,6 +62,7 @@ class Engine:
         clock: Callable[[], float] | None = None,
         watchdog: bool = True,
         handle_signals: bool = False,
+        check_targets: bool = True,
     ) -> None:
         self.experiment = experiment
         self.seed = (
@@ -79,6 +80,8 @@ class Engine:
         self.journal = journal
         self.watchdog = watchdog
         self.handle_signals = handle_signals
+        #: the preflight asks every target to answer (off only where no network is)
+        self.check_targets = check_targets
         self.store = MetricStore()
         #: names this run in metrics and traces (the journal path may be reused)
         self.run_id = uuid.uuid4().hex[:12]
@@ -348,6 +351,12 @@ class Engine:
                 phase=lambda: self.phase,
                 on_sample=self._on_sample,
             )
+            from aichaos.engine.preflight import preflight
+
+            problems = await preflight(exp, client, control=control, targets=self.check_targets)
+            if problems:  # found before the baseline, not seconds into the run
+                journal.write("preflight", ok=False, problems=problems)
+                return Verdict.ERROR, "preflight: " + "; ".join(problems)
             self._enter(Phase.BASELINE)
             await sampler.start()
             stack.push_async_callback(sampler.stop)

@@ -121,6 +121,13 @@ class Fault(BaseModel):
             return f"fault {cls.type!r} acts on {' or '.join(kinds)}, but {shown}"
         return None
 
+    def preflight(self) -> list[str]:
+        """Why this fault cannot work on this host, checked before anything starts.
+
+        Touches nothing: imports, capability and permission checks only. Default: none.
+        """
+        return []
+
     @classmethod
     def used_fields(cls) -> list[str]:
         """What a ramp can raise: numeric fields and the blast radius fields it acts on."""

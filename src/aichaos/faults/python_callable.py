@@ -13,13 +13,17 @@ takes no ``fraction`` is refused when the fault is applied (and by the preflight
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from aichaos.callables import call_maybe_async, import_callable
+from aichaos.callables import (
+    call_maybe_async,
+    import_callable,
+    import_problem,
+    keyword_parameters,
+)
 from aichaos.errors import InjectionError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 
@@ -40,6 +44,10 @@ class PythonCallable(Fault):
     )
     arguments: dict[str, Any] = Field(default_factory=dict, description="keyword arguments")
 
+    def preflight(self) -> list[str]:
+        """``apply`` and ``revert`` import and are callable."""
+        return [p for ref in (self.apply, self.revert) if ref for p in import_problem(ref)]
+
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection that calls the user's functions."""
         return _CallableInjection(self, ctx)
@@ -55,7 +63,7 @@ class _CallableInjection(Injection):
     def _kwargs(self, fn: Callable[..., Any]) -> dict[str, Any]:
         """The user's arguments plus ``fraction`` and ``ramp_level`` where ``fn`` takes them."""
         kwargs = dict(self.fault.arguments)
-        takes = _parameters(fn)
+        takes = keyword_parameters(fn)
         if "fraction" in takes:
             kwargs["fraction"] = self.ctx.blast_radius.fraction
         if "ramp_level" in takes:
@@ -66,7 +74,7 @@ class _CallableInjection(Injection):
         """Refuse a blast radius or ramp the apply callable cannot see."""
         if self.ctx.blast_radius.fraction == 1.0 and self.ctx.level is None:
             return
-        if "fraction" not in _parameters(import_callable(self.fault.apply)):
+        if "fraction" not in keyword_parameters(import_callable(self.fault.apply)):
             raise InjectionError(
                 f"{self.fault.apply} takes no 'fraction' argument, so the step's blast radius "
                 "or ramp would not change what it does; give it a 'fraction' parameter"
@@ -92,15 +100,3 @@ class _CallableInjection(Injection):
             await call_maybe_async(fn, **kwargs)
         except Exception as exc:
             raise InjectionError(f"{self.fault.revert} raised {type(exc).__name__}: {exc}") from exc
-
-
-def _parameters(fn: Callable[..., Any]) -> set[str]:
-    """The keyword names ``fn`` accepts (``fraction`` and ``ramp_level`` with ``**kwargs``)."""
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):  # a builtin without a signature takes only what it says
-        return set()
-    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        names |= {"fraction", "ramp_level"}
-    return names

@@ -55,6 +55,19 @@ class CgroupLimit(Fault):
             raise ValueError("give memory_max_mb, cpu_max_fraction or both")
         return self
 
+    def preflight(self) -> list[str]:
+        """A cgroup v2 hierarchy with the needed controllers delegated to us."""
+        need = {"memory"} if self.memory_max_mb is not None else set()
+        need |= {"cpu"} if self.cpu_max_fraction is not None else set()
+        missing = need - cgroup_v2_controllers()
+        if not missing:
+            return []
+        return [
+            f"cgroup-limit cannot work on this host: {CGROUP_ROOT} offers no cgroup v2 "
+            f"controller(s) {', '.join(sorted(missing))} (cgroup v1/hybrid host or no "
+            "delegation)"
+        ]
+
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection on ``ctx.target``'s processes."""
         if not isinstance(ctx.target, ProcessTarget):
