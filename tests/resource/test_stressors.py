@@ -47,6 +47,13 @@ async def test_memory_pressure_holds_the_asked_rss_and_releases_it() -> None:
         rss = child.memory_info().rss / MIB
         assert 256 <= rss <= 256 + 40  # the ballast plus an interpreter
     assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    # the level reached, as the journal records it at revert
+    assert inj.effect() == {  # type: ignore[attr-defined]
+        "seen": 256,
+        "touched": 256,
+        "unit": "MiB held",
+        "stopped_by_floor": False,
+    }
     assert _children() == before
 
 

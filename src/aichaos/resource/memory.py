@@ -41,12 +41,14 @@ class _MemoryInjection(Injection):
     def __init__(self, fault: MemoryPressure, ctx: InjectionContext) -> None:
         super().__init__(fault, ctx)
         self.child: StressChild | None = None
+        self.held: dict[str, object] = {}
 
     async def apply(self) -> None:
         size = int(self.fault.size_mb * 1024 * 1024)
         floor = check_memory_floor(size, self.fault.floor_fraction)
         args = ["--bytes", str(size), "--floor-bytes", str(floor)]
         self.child = await asyncio.to_thread(StressChild.start, "memory", args, self.ctx.ttl_s)
+        self.held = dict(self.child.info)
 
     async def renew(self, ttl_s: float) -> None:
         if self.child is not None:
@@ -56,6 +58,18 @@ class _MemoryInjection(Injection):
         child, self.child = self.child, None
         if child is not None:
             await asyncio.to_thread(child.stop)
+
+    def effect(self) -> dict[str, Any] | None:
+        """The level reached: MiB the ballast really held, of the MiB asked for."""
+        held = self.held.get("held_bytes")
+        if not isinstance(held, int):
+            return None
+        return {
+            "seen": round(self.fault.size_mb, 3),
+            "touched": round(held / (1024 * 1024), 3),
+            "unit": "MiB held",
+            "stopped_by_floor": bool(self.held.get("stopped_by_floor")),
+        }
 
     def describe(self) -> dict[str, Any]:
         info = dict(self.child.info) if self.child is not None else {}
