@@ -29,7 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from aichaos.load.spec import LoadSpec, freeze_gc, new_event_loop, run_load
+from aichaos.eventloop import new_event_loop
+from aichaos.load.spec import LoadSpec, freeze_gc, run_load
 
 HERE = Path(__file__).parent
 SATURATION_S = 5.0

@@ -12,7 +12,6 @@ interrupted, 2 on bad input.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from importlib import resources
@@ -32,11 +31,9 @@ def bundled_experiments() -> list[tuple[str, str]]:
 
 
 def _run(coro: Any) -> Any:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - the `fast` extra is optional
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+    from aichaos.eventloop import run
+
+    return run(coro)
 
 
 def _table(rows: list[dict[str, Any]]) -> Any:

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
-    from aichaos.proxy.server import new_event_loop
+    from aichaos.eventloop import new_event_loop
 
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(_serve(args.seed))

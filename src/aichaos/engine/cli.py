@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import importlib
@@ -362,8 +361,6 @@ def _run_loop(coro: Any) -> Any:
     # one at interpreter exit included (a few hundred milliseconds on a loaded box).
     gc.freeze()
     gc.enable()
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+    from aichaos.eventloop import run
+
+    return run(coro)

@@ -223,7 +223,8 @@ def _main(argv: list[str]) -> None:
     import asyncio
     import signal
 
-    from aichaos.proxy.server import ApiSite, ProxyApp, new_event_loop
+    from aichaos.eventloop import new_event_loop
+    from aichaos.proxy.server import ApiSite, ProxyApp
 
     ap = argparse.ArgumentParser(prog="python -m aichaos.integrations.proxyproc")
     ap.add_argument("config", help="JSON array of proxies (Toxiproxy's format)")

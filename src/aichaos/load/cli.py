@@ -166,7 +166,8 @@ def load_command(**kw: Any) -> None:
 
 
 def _main(**kw: Any) -> dict[str, Any]:
-    from aichaos.load.spec import LoadSpec, freeze_gc, new_event_loop, validated
+    from aichaos.eventloop import new_event_loop
+    from aichaos.load.spec import LoadSpec, freeze_gc, validated
 
     duration_s = parse_duration(kw["duration"])
     headers = {}

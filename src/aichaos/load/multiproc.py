@@ -45,8 +45,9 @@ def _child(
     phase: Any,
 ) -> None:
     """Body of one generator process (module level so ``spawn`` can import it)."""
+    from aichaos.eventloop import new_event_loop
     from aichaos.load.requests import parse_url
-    from aichaos.load.spec import build_generator, freeze_gc, new_event_loop
+    from aichaos.load.spec import build_generator, freeze_gc
 
     try:
         spec = LoadSpec.model_validate_json(spec_json)

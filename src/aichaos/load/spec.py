@@ -37,7 +37,6 @@ __all__ = [
     "LoadSpec",
     "build_generator",
     "freeze_gc",
-    "new_event_loop",
     "run_load",
     "validated",
 ]
@@ -155,16 +154,6 @@ async def run_load(
     )
     await gen.run(duration_s=duration_s, stop=stop)
     return gen
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """A uvloop loop where uvloop is installed, the standard one otherwise."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - the `fast` extra is optional
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
 
 
 def freeze_gc() -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aichaos.errors import ValidationError
+from aichaos.eventloop import new_event_loop
 from aichaos.proxy.api import ControlApi
 from aichaos.proxy.busypoll import DEFAULT_WINDOW_S
 from aichaos.proxy.errors import ApiError
@@ -38,7 +39,6 @@ __all__ = [
     "check_exposure",
     "is_loopback",
     "load_config",
-    "new_event_loop",
     "run",
     "serve",
 ]
@@ -191,16 +191,6 @@ async def serve(
     finally:
         await site.stop()
         await app.close()
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop where it is installed (it forwards bytes faster), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
 
 
 def run(
