@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import importlib
@@ -274,7 +275,7 @@ def run_command(
                     + "\n".join(f"  - {p}" for p in problems)
                 )
             )
-            sys.exit(2)
+            sys.exit(EXIT_BAD_INPUT)
         click.echo("dry run: nothing was touched", err=True)
         return
     from aichaos.engine.journal import Journal
