@@ -5,9 +5,13 @@ are translated at the boundary with ``raise ... from exc``::
 
     AichaosError
     ├── ValidationError          bad user input: experiment file, CLI flag, API body, batch
-    │   └── ExperimentError      an experiment file that does not validate (many problems)
+    │   ├── ExperimentError      an experiment file that does not validate (many problems)
+    │   ├── SpecError            a spec that does not validate (validation.py; Problems)
+    │   ├── ApiError             a proxy control-API error with its status (proxy/errors.py)
+    │   └── ReportError          a journal that is missing, empty or not one (report/model.py)
     ├── RegistryError            an unknown fault / probe type, a duplicate registration
     ├── TargetError              a target that cannot be reached or does not exist
+    │   └── NoCluster            no Kubernetes cluster is configured (chaosmesh/apply.py)
     ├── InjectionError           applying or reverting a fault failed
     │   └── RevertError          a revert failed or timed out: something may be left applied
     ├── ProbeError               a probe could not take its measurement
