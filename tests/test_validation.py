@@ -90,3 +90,20 @@ def test_spec_error_keeps_problems_structured() -> None:
     assert [p.under("method[1].fault").path for p in err.problems] == ["method[1].fault.latency_ms"]
     assert house_form(Problem("", "is required")) == "is required"
     assert format_path(("method", 1, "fault")) == "method[1].fault"
+
+
+def test_model_level_problems_arrive_structured_with_their_lines() -> None:
+    text = textwrap.dedent(
+        """
+        title: references
+        method:
+          - fault: {type: process-pause}
+            target: nowhere
+            duration_s: 1
+        """
+    )
+    with pytest.raises(ExperimentError) as info:
+        parse_experiment(text)
+    (problem,) = [p for p in info.value.problems if p.path == "method[0].target"]
+    assert problem.message.startswith("unknown target 'nowhere'")
+    assert problem.line == 5

@@ -23,7 +23,7 @@ from aichaos.experiment.model import Experiment
 from aichaos.experiment.yamlsafe import parse_yaml
 from aichaos.limits import number_problems
 from aichaos.redact import Redactor
-from aichaos.validation import expectation, format_path
+from aichaos.validation import SpecError, expectation, format_path
 
 __all__ = [
     "Loaded",
@@ -224,15 +224,13 @@ def _problems(
     out: list[Problem] = []
     for err in exc.errors(include_url=False):
         loc: Path_ = tuple(err["loc"])
-        msg = expectation(err, lambda v: _describe(v, redactor))
-        if (err["type"] == "value_error" and not loc and "\n" in msg) or re.match(
-            r"^[\w\[\]\.]+: ", msg
-        ):
-            # model-level check: each line is "path: message"
-            for line in msg.splitlines():
-                path, _, text = line.partition(": ")
-                out.append(Problem(path, text, _line_for(lines, _parse_path(path))))
+        inner = (err.get("ctx") or {}).get("error")
+        if isinstance(inner, SpecError):  # a model-level check: its own structured problems
+            for p in inner.problems:
+                p = p.under(format_path(loc))
+                out.append(Problem(p.path, p.message, _line_for(lines, _parse_path(p.path))))
             continue
+        msg = expectation(err, lambda v: _describe(v, redactor))
         out.append(Problem(format_path(loc), msg, _line_for(lines, loc)))
     return out
 

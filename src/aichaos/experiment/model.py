@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from aichaos.errors import did_you_mean
+from aichaos.errors import Problem, did_you_mean
 from aichaos.experiment.slo import SLO, slo
 from aichaos.faults.base import FAULTS, BlastRadius, Fault
 from aichaos.limits import number_problems
@@ -34,6 +34,7 @@ from aichaos.load.base import WORKLOADS, Workload
 from aichaos.probes.base import PROBES, Probe
 from aichaos.registry import Registry
 from aichaos.targets import TARGETS, Target
+from aichaos.validation import SpecError
 
 __all__ = [
     "Experiment",
@@ -294,45 +295,50 @@ class Experiment(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> Experiment:
-        problems: list[str] = []
+        problems: list[Problem] = []
         for i, step in enumerate(self.method):
             target = None if step.target is None else self.targets.get(step.target)
             if step.target is not None and target is None:
+                known = ", ".join(self.targets) or "none"
                 problems.append(
-                    f"method[{i}].target: unknown target {step.target!r}; "
-                    f"known: {', '.join(self.targets) or 'none'}"
+                    Problem(
+                        f"method[{i}].target", f"unknown target {step.target!r}; known: {known}"
+                    )
                 )
                 continue
             problem = self._target_problem(step, target)
             if problem:
-                problems.append(f"method[{i}].target: {problem}")
+                problems.append(Problem(f"method[{i}].target", problem))
         for i, rb in enumerate(self.rollbacks):
             if isinstance(rb, HttpRollback) and rb.target not in self.targets:
-                problems.append(f"rollbacks[{i}].target: unknown target {rb.target!r}")
+                problems.append(Problem(f"rollbacks[{i}].target", f"unknown target {rb.target!r}"))
         problems += self._metric_problems()
         for name, probe in self.probes.items():
             ref = getattr(probe, "target", None)
             if isinstance(ref, str) and ref not in self.targets:
-                problems.append(f"probes.{name}.target: unknown target {ref!r}")
+                problems.append(Problem(f"probes.{name}.target", f"unknown target {ref!r}"))
         if self.workload is not None:
             ref = getattr(self.workload, "target", None)
             if isinstance(ref, str) and ref not in self.targets:
-                problems.append(f"workload.target: unknown target {ref!r}")
+                problems.append(Problem("workload.target", f"unknown target {ref!r}"))
         planned = self.planned_duration_s
         if planned > self.safety.max_duration_s:
             problems.append(
-                f"safety.max_duration_s: the plan takes {planned:g}s, more than "
-                f"max_duration_s={self.safety.max_duration_s:g}"
+                Problem(
+                    "safety.max_duration_s",
+                    f"the plan takes {planned:g}s, more than "
+                    f"max_duration_s={self.safety.max_duration_s:g}",
+                )
             )
         if problems:
-            raise ValueError("\n".join(problems))
+            raise SpecError(problems)  # structured: the loader reads the Problems, not text
         return self
 
     def _target_problem(self, step: Step, target: Target | None) -> str | None:
         """Why ``step``'s fault cannot act on ``target`` here (a hook for export models)."""
         return type(step.fault).target_problem(step.target, target)
 
-    def _metric_problems(self) -> list[str]:
+    def _metric_problems(self) -> list[Problem]:
         """Every SLO metric checked against what the probes and the workload produce."""
         produced: dict[str, tuple[str, frozenset[str] | None]] = {
             name: (f"probe {name!r} ({p.type})", _with_error(p.metric_names()))
@@ -341,23 +347,30 @@ class Experiment(_Model):
         if self.workload is not None:
             w = self.workload
             produced[w.name] = (f"workload {w.name!r} ({w.type})", w.metric_names())
-        problems: list[str] = []
+        problems: list[Problem] = []
         for section in ("steady_state", "guardrails"):
             for i, s in enumerate(getattr(self, section)):
                 for metric in sorted(s.metrics()):
                     source, _, key = metric.partition(".")
                     if source not in produced:
                         problems.append(
-                            f"{section}[{i}]: {metric!r} names source {source!r}"
-                            f"{did_you_mean(source, produced)}, which is no probe or workload; "
-                            f"known: {', '.join(sorted(produced)) or 'none'}"
+                            Problem(
+                                f"{section}[{i}]",
+                                f"{metric!r} names source {source!r}"
+                                f"{did_you_mean(source, produced)}, which is no probe or "
+                                f"workload; known: {', '.join(sorted(produced)) or 'none'}",
+                            )
                         )
                         continue
                     who, names = produced[source]
                     if names is not None and key not in names:
                         problems.append(
-                            f"{section}[{i}]: {metric!r}: {who} reports no metric {key!r}"
-                            f"{did_you_mean(key, names)}; it reports {', '.join(sorted(names))}"
+                            Problem(
+                                f"{section}[{i}]",
+                                f"{metric!r}: {who} reports no metric {key!r}"
+                                f"{did_you_mean(key, names)}; "
+                                f"it reports {', '.join(sorted(names))}",
+                            )
                         )
         return problems
 
