@@ -6,7 +6,9 @@ answer); through ``aichaos proxy`` with **no toxic** (connections are only track
 bytes take the fast path); with an **HTTP toxic on a path no request takes** (every
 connection is in the HTTP layer: each request is parsed, matched and forwarded); and
 with ``"http": false`` (never parsed). Goals: no toxic >= 0.5x direct, an HTTP toxic on a
-non-matching path >= 0.4x direct.
+non-matching path >= 0.4x direct. It also prints the proxy's CPU time per request (user
+and system, from ``/proc/PID/stat`` around each wrk run), which the machine's load
+changes far less than it changes the rates.
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``).
 
@@ -15,6 +17,7 @@ Needs ``wrk`` (Debian: ``apt-get install wrk``).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import statistics
@@ -24,8 +27,17 @@ import sys
 CONNECTIONS = 32
 
 
-def wrk(url: str, seconds: float) -> float:
-    """Requests per second wrk reaches against ``url`` (2 threads, 32 connections)."""
+def cpu_s(pid: int) -> tuple[float, float]:
+    """User and system CPU time a process has used so far, from ``/proc/PID/stat``."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def wrk(url: str, seconds: float) -> tuple[float, int]:
+    """Requests per second wrk reaches against ``url`` (2 threads, 32 connections), and
+    how many requests it completed."""
     out = subprocess.run(
         ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", url],
         capture_output=True,
@@ -34,9 +46,10 @@ def wrk(url: str, seconds: float) -> float:
         check=True,
     ).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if m is None or "Non-2xx" in out or "Socket errors" in out:
+    n = re.search(r"(\d+) requests in", out)
+    if m is None or n is None or "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"wrk did not measure cleanly:\n{out}")
-    return float(m.group(1))
+    return float(m.group(1)), int(n.group(1))
 
 
 def http_throughput(py: str, quick: bool) -> dict[str, float]:
@@ -52,7 +65,7 @@ def http_throughput(py: str, quick: bool) -> dict[str, float]:
         process(
             [py, "-m", "aichaos.cli", "proxy", "--port", "0", "--seed", "1"],
             r"(http://127\.0\.0\.1:\d+)",
-        ) as (_, base),
+        ) as (proxy_proc, base),
     ):
         port = int(out.split()[0])
         upstream = f"127.0.0.1:{port}"
@@ -65,9 +78,16 @@ def http_throughput(py: str, quick: bool) -> dict[str, float]:
         toxic = {"type": "http_error", "attributes": {"path": "/never/*", "status": 503}}
         api(base, "POST", "/proxies/other/toxics", toxic)
         samples: dict[str, list[float]] = {k: [] for k in addrs}
+        # the proxy's CPU time per request: what the machine's load does not change much
+        cpu_us: dict[str, list[tuple[float, float]]] = {k: [] for k in addrs if k != "direct"}
         for _ in range(rounds):
             for name, (host, p) in addrs.items():
-                samples[name].append(wrk(f"http://{host}:{p}/v1/models", seconds))
+                user0, sys0 = cpu_s(proxy_proc.pid)
+                rate, n = wrk(f"http://{host}:{p}/v1/models", seconds)
+                user1, sys1 = cpu_s(proxy_proc.pid)
+                samples[name].append(rate)
+                if name in cpu_us:
+                    cpu_us[name].append(((user1 - user0) / n * 1e6, (sys1 - sys0) / n * 1e6))
     med = {k: statistics.median(v) for k, v in samples.items()}
     d = med["direct"]
     goals = {"no toxic": 0.5, "http toxic, other path": 0.4}
@@ -78,6 +98,14 @@ def http_throughput(py: str, quick: bool) -> dict[str, float]:
             f"{k} {v:,.0f} req/s = {v / d:.2f}x" + (f" (goal >= {goals[k]}x)" if k in goals else "")
             for k, v in med.items()
             if k != "direct"
+        )
+    )
+    print(
+        "proxy CPU time per request (medians, user + system): "
+        + ", ".join(
+            f"{k} {statistics.median(u for u, _ in v):.1f} + "
+            f"{statistics.median(s for _, s in v):.1f} us"
+            for k, v in cpu_us.items()
         )
     )
     return med
