@@ -27,23 +27,26 @@ def test_auth_is_required(control: ControlServer) -> None:
 
 def test_arm_renew_disarm_and_ttl(control: ControlServer, board: Switchboard) -> None:
     hook = Hook("predict", error=Raise(), board=board)
-    url = control.url + "/faults/predict"
-    r = httpx.post(url, json={"ttl_s": 0.4, "rate": 1.0}, headers=AUTH)
-    assert r.status_code == 200
-    assert hook.shot().fired
-    status = httpx.get(control.url + "/faults", headers=AUTH).json()
-    assert status["hooks"] == ["predict"] and "predict" in status["armed"]
-    time.sleep(0.25)
-    assert httpx.post(url + "/renew", json={"ttl_s": 0.4}, headers=AUTH).status_code == 200
-    time.sleep(0.25)
-    assert hook.shot().fired  # 0.5 s after arming, alive thanks to the renewal
-    time.sleep(0.3)
-    assert not hook.shot().fired  # the TTL lapsed: disarmed by itself
-    assert httpx.post(url + "/renew", json={"ttl_s": 1}, headers=AUTH).status_code == 409
-    httpx.post(url, json={"ttl_s": 30}, headers=AUTH)
-    r = httpx.delete(url, headers=AUTH)
-    assert r.json() == {"disarmed": "predict", "was_armed": True, "effect": {}}
-    assert not hook.shot().fired
+    url = "/faults/predict"
+    # one client for the whole test: a new client per call costs enough under CPU
+    # contention to eat a short TTL before the renewal is sent
+    with httpx.Client(base_url=control.url, headers=AUTH) as c:
+        r = c.post(url, json={"ttl_s": 0.8, "rate": 1.0})
+        assert r.status_code == 200
+        assert hook.shot().fired
+        status = c.get("/faults").json()
+        assert status["hooks"] == ["predict"] and "predict" in status["armed"]
+        time.sleep(0.4)
+        assert c.post(url + "/renew", json={"ttl_s": 0.8}).status_code == 200
+        time.sleep(0.6)
+        assert hook.shot().fired  # 1 s after arming, alive thanks to the renewal
+        time.sleep(0.6)
+        assert not hook.shot().fired  # the TTL lapsed: disarmed by itself
+        assert c.post(url + "/renew", json={"ttl_s": 1}).status_code == 409
+        c.post(url, json={"ttl_s": 30})
+        r = c.delete(url)
+        assert r.json() == {"disarmed": "predict", "was_armed": True, "effect": {}}
+        assert not hook.shot().fired
 
 
 @pytest.mark.parametrize(

@@ -330,7 +330,7 @@ def test_marker_mistakes_fail_with_one_line(inner: pytest.Pytester) -> None:
         "chaos marker 'proxy-latency': latency_ms: input should be a valid integer, unable to "
         "parse string as an integer, got 'slow'",
         "chaos marker 'proxy-latency': colour: is not a known field",
-        "chaos marker 'proxy-latency': blast_radius.fraction: must be <= 1.0, got 2",
+        "chaos marker 'proxy-latency': blast_radius.fraction: must be <= 1, got 2",
         "chaos marker 'process-pause': ttl_s must be a number of seconds > 0, got -1",
         "chaos marker 'cpu-burn': target: fault 'cpu-burn' acts on this machine and takes "
         "no target, but the target is 'kubernetes'",
