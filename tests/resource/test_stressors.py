@@ -94,6 +94,24 @@ async def test_cpu_burn_uses_the_asked_share_of_cpu() -> None:
     # other work on this shared 2-core machine can starve the burner.
     assert 0.15 * wall <= used <= 0.5 * wall
     assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    # The effect journaled at revert is the OS's account too, and agrees with ours
+    effect = inj.effect()  # type: ignore[attr-defined]
+    assert effect["seen"] == 0.4
+    assert effect["unit"] == "CPU share"
+    assert abs(effect["touched"] - used / wall) <= 0.1
+
+
+async def test_cpu_burn_reports_the_share_the_os_gave_not_the_share_asked() -> None:
+    fault = FAULTS.get("cpu-burn")(workers=1, load_fraction=1.0)
+    inj = fault.injection(InjectionContext(ttl_s=30))
+    await inj.apply()
+    burner = psutil.Process(inj.children[0].pid)  # type: ignore[attr-defined]
+    burner.suspend()  # the OS gives it no CPU at all: a burn that did not happen
+    time.sleep(0.3)  # noqa: ASYNC251 - the burner's wall time passes while stopped
+    await inj.revert()
+    effect = inj.effect()  # type: ignore[attr-defined]
+    assert effect["seen"] == 1.0
+    assert effect["touched"] <= 0.3  # only its few ms before the SIGSTOP
 
 
 def test_cpu_burn_bad_workers() -> None:
@@ -109,7 +127,10 @@ async def test_disk_fill_takes_the_asked_space_and_gives_it_back(tmp_path: Path)
         assert _size(path) == 128 * MIB
         taken = (free0 - shutil.disk_usage(tmp_path).free) / MIB
         assert 96 <= taken <= 160  # other writers share this disk
+        blocks = os.stat(path).st_blocks * 512 / MIB
     assert _listing(tmp_path) == []
+    assert inj.effect() == {"seen": 128, "touched": blocks, "unit": "MiB allocated"}  # type: ignore[attr-defined]
+    assert 128 <= blocks <= 129
 
 
 @pytest.mark.parametrize(
@@ -150,9 +171,11 @@ def low_fd_limit() -> Iterator[int]:
 
 
 async def test_fd_exhaustion_leaves_exactly_the_asked_headroom(low_fd_limit: int) -> None:
+    _devnull_before = _devnull_fds()
     before = open_fd_count()
     fault = FAULTS.get("fd-exhaustion")(leave_free=5)
-    async with fault.injection(InjectionContext(ttl_s=30)):
+    async with fault.injection(InjectionContext(ttl_s=30)) as inj:
+        held = _devnull_fds() - _devnull_before
         extra = []
         with pytest.raises(OSError, match="Too many open files"):
             for _ in range(50):
@@ -161,6 +184,30 @@ async def test_fd_exhaustion_leaves_exactly_the_asked_headroom(low_fd_limit: int
         for fd in extra:
             os.close(fd)
     assert open_fd_count() == before
+    assert inj.effect() == {"seen": len(held), "touched": len(held), "unit": "fds held"}  # type: ignore[attr-defined]
+    assert len(held) >= 150
+
+
+def _devnull_fds() -> set[int]:
+    out = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{name}") == os.devnull:
+                out.add(int(name))
+        except OSError:
+            continue
+    return out
+
+
+async def test_fd_exhaustion_counts_what_the_os_shows_held(tmp_path: Path) -> None:
+    fault = FAULTS.get("fd-exhaustion")(count=20)
+    async with fault.injection(InjectionContext(ttl_s=30)) as inj:
+        # Someone else replaces three of the held descriptors: they no longer hold /dev/null
+        other = os.open(tmp_path / "f", os.O_CREAT | os.O_RDONLY)
+        for fd in inj.hold.fds[:3]:  # type: ignore[attr-defined]
+            os.dup2(other, fd)
+        os.close(other)
+    assert inj.effect() == {"seen": 20, "touched": 17, "unit": "fds held"}  # type: ignore[attr-defined]
 
 
 async def test_fd_count_above_the_limit_is_refused(low_fd_limit: int) -> None:
@@ -175,12 +222,16 @@ async def test_thread_exhaustion_and_ttl_release() -> None:
     inj = FAULTS.get("thread-exhaustion")(count=200).injection(InjectionContext(ttl_s=0.5))
     await inj.apply()
     assert threading.active_count() >= base + 200
+    tasks0 = len(os.listdir("/proc/self/task"))
     t0 = time.monotonic()
     while threading.active_count() > base + 1 and time.monotonic() - t0 < 3:
         time.sleep(0.02)  # noqa: ASYNC251 - waiting for the TTL, bounded
     assert threading.active_count() <= base + 1  # released by its own TTL (timer may linger)
     assert 0.4 <= time.monotonic() - t0 <= 1.5
     await inj.revert()
+    # counted from the OS when the TTL released them
+    assert inj.effect() == {"seen": 200, "touched": 200, "unit": "threads held"}  # type: ignore[attr-defined]
+    assert tasks0 - len(os.listdir("/proc/self/task")) >= 199
 
 
 @pytest.fixture

@@ -145,6 +145,10 @@ class StressChild:
     def __init__(self, proc: subprocess.Popen[bytes], info: dict[str, object]) -> None:
         self.proc = proc
         self.info = info
+        # The OS's account from the moment the child was ready: its start-up (interpreter
+        # import) is not load the fault asked for.
+        self.ready_at = time.monotonic()
+        self.cpu_at_ready = self.cpu_seconds() if info else 0.0
 
     @property
     def pid(self) -> int:
@@ -168,6 +172,23 @@ class StressChild:
             cls(proc, {}).stop()
             raise InjectionError(f"{mode} stressor child did not start (exit {proc.poll()})")
         return cls(proc, json.loads(line[6:]))
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the OS has charged to the child so far (0 once reaped)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            return 0.0
+        # The command name may hold spaces or parentheses: fields start after the last ')'.
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def cpu_share(self) -> float:
+        """Share of one CPU the child used since it was ready, as the OS counted it."""
+        wall = time.monotonic() - self.ready_at
+        # A child already reaped reads 0: it burned nothing we can vouch for.
+        return max(0.0, self.cpu_seconds() - self.cpu_at_ready) / wall if wall > 0 else 0.0
 
     def renew(self, ttl_s: float) -> None:
         """Push the child's deadline to now + ``ttl_s``."""

@@ -45,6 +45,7 @@ class _CpuInjection(Injection):
     def __init__(self, fault: CpuBurn, ctx: InjectionContext) -> None:
         super().__init__(fault, ctx)
         self.children: list[StressChild] = []
+        self.shares: list[float] | None = None
 
     async def apply(self) -> None:
         args = ["--load", str(self.fault.load_fraction)]
@@ -62,8 +63,27 @@ class _CpuInjection(Injection):
 
     async def revert(self) -> None:
         children, self.children = self.children, []
+        if children:
+            # Read from the OS just before the burners stop: what they really got, which a
+            # loaded machine can hold below what was asked.
+            self.shares = [child.cpu_share() for child in children]
         for child in children:
             await asyncio.to_thread(child.stop)
+
+    def effect(self) -> dict[str, Any] | None:
+        """The level reached: CPU share the OS charged to the burners, of the share asked.
+
+        Both are summed over workers (two workers at 0.5 ask for 1.0 CPU); ``touched`` is
+        each burner's user + system time over its wall time, read just before it stopped.
+        """
+        if self.shares is None:
+            return None
+        return {
+            "seen": round(self.fault.workers * self.fault.load_fraction, 3),
+            "touched": round(sum(self.shares), 3),
+            "unit": "CPU share",
+            "per_worker": [round(s, 3) for s in self.shares],
+        }
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "pids": [c.pid for c in self.children]}

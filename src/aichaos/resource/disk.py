@@ -79,6 +79,7 @@ class _DiskInjection(Injection):
         super().__init__(fault, ctx)
         self.path: Path | None = None
         self.size = 0
+        self.allocated: int | None = None
 
     def _size(self, directory: Path) -> int:
         if self.fault.size_mb is not None:
@@ -110,7 +111,23 @@ class _DiskInjection(Injection):
         path, self.path = self.path, None
         if path is not None:
             with contextlib.suppress(FileNotFoundError):
-                await asyncio.to_thread(os.remove, path)
+                await asyncio.to_thread(self._measure_and_remove, path)
+
+    def _measure_and_remove(self, path: Path) -> None:
+        # The blocks the filesystem really gave the file (a sparse or compressed one
+        # would hold fewer than its size), read just before it goes.
+        self.allocated = os.stat(path).st_blocks * 512
+        os.remove(path)
+
+    def effect(self) -> dict[str, Any] | None:
+        """The level reached: MiB the filesystem allocated to the fill file, of the MiB asked."""
+        if self.allocated is None:
+            return None
+        return {
+            "seen": round(self.size / (1024 * 1024), 3),
+            "touched": round(self.allocated / (1024 * 1024), 3),
+            "unit": "MiB allocated",
+        }
 
     def undo_actions(self) -> list[UndoAction]:
         return [RemovePath(path=str(self.path))] if self.path is not None else []

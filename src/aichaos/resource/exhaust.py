@@ -39,6 +39,16 @@ class FdHold:
         for fd in fds:
             os.close(fd)
 
+    def count_held(self) -> int:
+        """How many of the held descriptors the OS still shows open on ``/dev/null``."""
+        held = 0
+        for fd in self.fds:
+            try:
+                held += os.readlink(f"/proc/self/fd/{fd}") == os.devnull
+            except OSError:
+                continue
+        return held
+
 
 def hold_fds(count: int | None = None, leave_free: int = 0) -> FdHold:
     """Open ``count`` descriptors, or as many as leave only ``leave_free`` under the limit."""
@@ -66,6 +76,11 @@ class ThreadHold:
     def __init__(self, threads: list[threading.Thread], event: threading.Event) -> None:
         self.threads = threads
         self.event = event
+
+    def count_held(self) -> int:
+        """How many of the held threads the OS still lists among this process's tasks."""
+        tasks = set(os.listdir("/proc/self/task"))
+        return sum(str(t.native_id) in tasks for t in self.threads if t.is_alive())
 
     def release(self) -> None:
         """Wake every held thread and wait for it (idempotent)."""
@@ -97,17 +112,23 @@ def hold_threads(count: int, stack_kib: int = 64) -> ThreadHold:
 class _Expiring(Injection):
     """An in-process hold that releases itself ``ttl_s`` after the last renewal."""
 
+    unit = "units"
+
     def __init__(self, fault: Fault, ctx: InjectionContext) -> None:
         super().__init__(fault, ctx)
         self.hold: FdHold | ThreadHold | None = None
         self.timer: threading.Timer | None = None
         self.lock = threading.Lock()
+        self.asked = 0
+        self.held: int | None = None
 
     def _make(self) -> FdHold | ThreadHold:
         raise NotImplementedError
 
     async def apply(self) -> None:
-        self.hold = await asyncio.to_thread(self._make)
+        hold = await asyncio.to_thread(self._make)
+        self.asked = len(hold.fds) if isinstance(hold, FdHold) else len(hold.threads)
+        self.hold = hold
         self._arm(self.ctx.ttl_s)
 
     def _arm(self, ttl_s: float) -> None:
@@ -125,7 +146,15 @@ class _Expiring(Injection):
                 self.timer.cancel()
                 self.timer = None
         if hold is not None:
+            # Counted from the OS just before the hold goes (on revert or at TTL expiry).
+            self.held = hold.count_held()
             hold.release()
+
+    def effect(self) -> dict[str, Any] | None:
+        """How many descriptors or threads the OS showed held at release, of those opened."""
+        if self.held is None:
+            return None
+        return {"seen": self.asked, "touched": self.held, "unit": self.unit}
 
     async def renew(self, ttl_s: float) -> None:
         if self.hold is not None:
@@ -149,6 +178,7 @@ class FdExhaustion(Fault):
 
 class _FdInjection(_Expiring):
     fault: FdExhaustion
+    unit = "fds held"
 
     def _make(self) -> FdHold:
         return hold_fds(self.fault.count, self.fault.leave_free)
@@ -172,6 +202,7 @@ class ThreadExhaustion(Fault):
 
 class _ThreadInjection(_Expiring):
     fault: ThreadExhaustion
+    unit = "threads held"
 
     def _make(self) -> ThreadHold:
         return hold_threads(self.fault.count, self.fault.stack_kib)
