@@ -111,6 +111,10 @@ async def test_stale_version_holds_a_promotion_and_applies_it_on_revert(
         assert _alias(mlreg) == "4"  # the pipeline's promotion wins after the fault
         assert (await _serve(mlreg, data))["version"] == "4"
         assert client.get_registered_model(MODEL).tags == {}
+        # the registry's word, read before revert: alias on 1 while the pipeline wanted 4
+        effect = inj.effect()
+        assert effect is not None
+        assert (effect["touched"], effect["live"], effect["wanted"]) == (1, "1", "4")
     finally:
         client.set_registered_model_alias(MODEL, ALIAS, "2")
 

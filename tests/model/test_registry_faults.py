@@ -8,6 +8,8 @@ import random
 import time
 from pathlib import Path
 
+import joblib
+import numpy as np
 import pytest
 
 from aichaos.errors import TargetError, ValidationError
@@ -16,6 +18,7 @@ from aichaos.faults.base import InjectionContext
 from aichaos.faults.swap import sha256
 from aichaos.faults.undo import perform
 from aichaos.model.directory_registry import DirectoryRegistry, ModelRegistryTarget
+from aichaos.model.weights import parameters
 from tests.model.conftest import Data, Service, quality
 
 
@@ -63,23 +66,53 @@ async def test_pointer_faults_change_quality_and_revert_exactly(
     before = _snapshot(registry)
     base = await _check(service.url, data)
     spec = FAULTS.get(fault["type"]).model_validate({k: v for k, v in fault.items() if k != "type"})
-    async with spec.injection(_ctx(registry)):
+    async with spec.injection(_ctx(registry)) as inj:
         q = await _check(service.url, data)
         assert q["version"] == version and q["accuracy"] < max_accuracy  # type: ignore[operator]
     after = await _check(service.url, data)
     assert after == base
     assert _snapshot(registry) == before
+    effect = inj.effect()
+    assert effect is not None
+    assert (effect["touched"], effect["unit"], effect["live"]) == (1, "pointer moved", version)
+
+
+async def test_pinning_the_live_version_proves_it_moved_nothing(
+    service: Service, registry: DirectoryRegistry, data: Data
+) -> None:
+    fault = FAULTS.get("model-wrong-version").model_validate({"version": "v2"})  # already live
+    async with fault.injection(_ctx(registry)) as inj:
+        assert (await _check(service.url, data))["version"] == "v2"
+    effect = inj.effect()
+    assert effect is not None
+    assert (effect["seen"], effect["touched"], effect["unit"]) == (1, 0, "pointer moved")
+
+
+async def test_a_pointer_put_back_behind_the_fault_is_not_counted(
+    registry: DirectoryRegistry,
+) -> None:
+    # The registry, not aichaos's intent, is the proof: a pointer someone set back to the
+    # wanted version just before revert moved nothing at the end.
+    fault = FAULTS.get("model-wrong-version").model_validate({"version": "v3", "poll_ms": 10_000})
+    async with fault.injection(_ctx(registry)) as inj:
+        registry.write_pointer("v2")
+    effect = inj.effect()
+    assert effect is not None and effect["touched"] == 0 and effect["live"] == "v2"
 
 
 async def test_stale_version_holds_back_a_promotion_until_revert(
     service: Service, registry: DirectoryRegistry, data: Data
 ) -> None:
     fault = FAULTS.get("model-stale-version").model_validate({"poll_ms": 20})
-    async with fault.injection(_ctx(registry)):
+    async with fault.injection(_ctx(registry)) as inj:
         registry.promote("v4")  # the pipeline deploys during the fault
         await asyncio.sleep(0.2)
         assert (await _check(service.url, data))["version"] == "v1"
     assert registry.current() == "v4"  # the pipeline's promotion wins after the fault
+    effect = inj.effect()
+    assert effect is not None
+    assert (effect["touched"], effect["live"], effect["wanted"]) == (1, "v1", "v4")
+    assert effect["promotions_held"] == 1
     assert (await _check(service.url, data))["version"] == "v4"
 
 
@@ -88,7 +121,7 @@ async def test_delayed_promotion_takes_effect_after_the_delay(
     service: Service, registry: DirectoryRegistry, data: Data
 ) -> None:
     fault = FAULTS.get("model-delayed-promotion").model_validate({"delay_s": 1.0, "poll_ms": 20})
-    async with fault.injection(_ctx(registry)):
+    async with fault.injection(_ctx(registry)) as inj:
         t0 = time.monotonic()
         registry.promote("v4")
         seen = []
@@ -102,6 +135,16 @@ async def test_delayed_promotion_takes_effect_after_the_delay(
     assert all(v == "v2" for t, v in seen if t < switch)
     assert 1.0 <= switch <= 1.5
     assert registry.current() == "v4"
+    assert inj.effect() == {"touched": 1, "unit": "promotions held back"}
+
+
+async def test_delayed_promotion_without_a_promotion_touched_nothing(
+    registry: DirectoryRegistry,
+) -> None:
+    fault = FAULTS.get("model-delayed-promotion").model_validate({"delay_s": 1.0, "poll_ms": 20})
+    async with fault.injection(_ctx(registry)) as inj:
+        await asyncio.sleep(0.1)
+    assert inj.effect() == {"touched": 0, "unit": "promotions held back"}
 
 
 async def test_promotions_into_a_hold_are_never_glimpsed(registry: DirectoryRegistry) -> None:
@@ -187,6 +230,7 @@ async def test_corrupt_artifact_and_exact_restore(
     params = {"mode": mode, "flip_fraction": 0.01}
     fault = FAULTS.get("model-corrupt-artifact").model_validate(params)
     async with fault.injection(_ctx(registry, seed=3)) as inj:
+        served = path.read_bytes()
         assert sha256(path) != original
         if mode == "truncate":
             backup = inj.undo_actions()[0].backup  # type: ignore[union-attr]
@@ -195,6 +239,13 @@ async def test_corrupt_artifact_and_exact_restore(
         assert q != base  # the service fails to load it, or serves a damaged model
     assert sha256(path) == original
     assert await _check(service.url, data) == base
+    # the bytes changed, counted here from the two files as a reader sees them
+    good = path.read_bytes()
+    n = min(len(good), len(served))
+    changed = sum(a != b for a, b in zip(good[:n], served[:n], strict=True))
+    changed += len(good) - len(served)
+    assert inj.effect() == {"seen": len(good), "touched": changed, "unit": "bytes changed"}
+    assert changed > 0
 
 
 async def test_weight_noise_degrades_accuracy_and_restores_exactly(
@@ -204,11 +255,27 @@ async def test_weight_noise_degrades_accuracy_and_restores_exactly(
     original = sha256(path)
     base = await _check(service.url, data)
     fault = FAULTS.get("model-weights").model_validate({"fraction": 0.5, "sigma": 3.0})
-    async with fault.injection(_ctx(registry, seed=1)):
+    async with fault.injection(_ctx(registry, seed=1)) as inj:
+        served = joblib.load(path)
         q = await _check(service.url, data)
         assert q["ok"] and q["accuracy"] < base["accuracy"] - 0.05  # type: ignore[operator]
     assert sha256(path) == original
     assert await _check(service.url, data) == base
+    # the parameters changed, counted here from the served model against the original
+    good = dict(parameters(joblib.load(path)))
+    changed = sum(int(np.count_nonzero(a != good[k])) for k, a in parameters(served))
+    total = sum(int(a.size) for a in good.values())
+    effect = {"seen": total, "touched": changed, "unit": "parameters changed"}
+    assert inj.effect() == effect
+    assert 0.4 * total <= changed <= 0.6 * total  # fraction 0.5 of each array
+
+
+async def test_weight_noise_of_zero_proves_it_changed_nothing(registry: DirectoryRegistry) -> None:
+    fault = FAULTS.get("model-weights").model_validate({"fraction": 0.5, "sigma": 0.0})
+    async with fault.injection(_ctx(registry, seed=1)) as inj:
+        pass
+    effect = inj.effect()
+    assert effect is not None and effect["touched"] == 0 and effect["seen"] > 0
 
 
 async def test_watchdog_undo_restores_what_a_dead_runner_left(registry: DirectoryRegistry) -> None:
@@ -236,11 +303,19 @@ async def test_slow_model_load_through_the_control_endpoint(
 
     target = InProcessTarget(url=service.control.url, token="model-test-token")
     fault = FAULTS.get("model-slow-load").model_validate({"latency_ms": 800})
-    async with fault.injection(InjectionContext(target=target, ttl_s=30)):
+    async with fault.injection(InjectionContext(target=target, ttl_s=30)) as idle:
+        pass  # armed, but no model was loaded meanwhile
+    idle_effect = idle.effect()
+    assert idle_effect is not None
+    assert (idle_effect["touched"], idle_effect["unit"]) == (0, "loads slowed")
+    async with fault.injection(InjectionContext(target=target, ttl_s=30)) as inj:
         registry.promote("v4")  # a cold start: the new model must load
         t0 = time.perf_counter()
         assert (await _check(service.url, data))["version"] == "v4"
         assert time.perf_counter() - t0 >= 0.8
+    effect = inj.effect()
+    assert effect is not None
+    assert (effect["seen"], effect["touched"], effect["unit"]) == (1, 1, "loads slowed")
     registry.promote("v2")
     t0 = time.perf_counter()
     await _check(service.url, data)

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
-from aichaos.faults.swap import FileSwap
+from aichaos.faults.swap import FileSwap, bytes_changed
 from aichaos.faults.undo import UndoAction
 
 __all__ = [
@@ -105,7 +105,7 @@ class FileInjection(Injection):
             "bytes_after": None if data is None else len(data),
             "changed": data != original or self.fault.damaged_mode is not None,
             "seen": len(original),
-            "touched": _bytes_changed(original, data),
+            "touched": bytes_changed(original, data),
             "unit": "bytes changed",
         }
 
@@ -228,21 +228,3 @@ class FilePermissionDenied(FileFault):
     def damage(self, data: bytes, rng: random.Random) -> bytes | None:
         """The same bytes (written with no permission bits; the original keeps its mode)."""
         return data
-
-
-def _bytes_changed(before: bytes, after: bytes | None) -> int:
-    """Bytes that differ, position by position, plus the bytes cut or added."""
-    if after is None:
-        return len(before)  # the file is gone
-    n = min(len(before), len(after))
-    if before[:n] == after[:n]:
-        return abs(len(before) - len(after))
-    try:
-        import numpy as np
-    except ImportError:  # without the data extra: the plain loop
-        return sum(x != y for x, y in zip(before, after, strict=False)) + abs(
-            len(before) - len(after)
-        )
-    a = np.frombuffer(before, dtype=np.uint8, count=n)
-    b = np.frombuffer(after, dtype=np.uint8, count=n)
-    return int(np.count_nonzero(a != b)) + abs(len(before) - len(after))

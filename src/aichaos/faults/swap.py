@@ -42,7 +42,7 @@ from aichaos.faults.undo import (
     sha256,
 )
 
-__all__ = ["FileSwap", "SwapConflict", "SwapFolder", "sha256"]
+__all__ = ["FileSwap", "SwapConflict", "SwapFolder", "bytes_changed", "sha256"]
 
 
 class SwapConflict(InjectionError):
@@ -202,3 +202,21 @@ class SwapFolder:
     def undo_actions(self) -> list[UndoAction]:
         """The watchdog's form of :meth:`restore`."""
         return [RestoreManifest(manifest=str(self.manifest)), RemovePath(path=str(self.root))]
+
+
+def bytes_changed(before: bytes, after: bytes | None) -> int:
+    """Bytes that differ, position by position, plus the bytes cut or added."""
+    if after is None:
+        return len(before)  # the file is gone
+    n = min(len(before), len(after))
+    if before[:n] == after[:n]:
+        return abs(len(before) - len(after))
+    try:
+        import numpy as np
+    except ImportError:  # without the data extra: the plain loop
+        return sum(x != y for x, y in zip(before, after, strict=False)) + abs(
+            len(before) - len(after)
+        )
+    a = np.frombuffer(before, dtype=np.uint8, count=n)
+    b = np.frombuffer(after, dtype=np.uint8, count=n)
+    return int(np.count_nonzero(a != b)) + abs(len(before) - len(after))

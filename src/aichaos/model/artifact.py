@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from aichaos.errors import TargetError, ValidationError
 from aichaos.faults.base import Injection, InjectionContext
-from aichaos.faults.swap import FileSwap
+from aichaos.faults.swap import FileSwap, bytes_changed
 from aichaos.faults.undo import UndoAction
 from aichaos.model.directory_registry import ModelRegistryTarget
 from aichaos.model.mlflow_registry import MlflowRegistryTarget
@@ -70,6 +70,7 @@ class ArtifactSwapInjection(Injection):
     def __init__(self, fault: Any, ctx: InjectionContext) -> None:
         super().__init__(fault, ctx)
         self.swap: FileSwap | None = None
+        self._effect: dict[str, Any] | None = None
 
     def faulty_bytes(self, path: Path) -> bytes:
         """The bytes that replace the artifact whose original is at ``path``."""
@@ -91,10 +92,38 @@ class ArtifactSwapInjection(Injection):
             swap.discard()  # nothing was put: the file is the original
             raise
 
+    def measure(self, original: Path, live: Path) -> dict[str, Any]:
+        """What the fault changed: the artifact's bytes in the directory against the original.
+
+        Read from the files themselves just before the restore, so a swap that a deploy
+        undid or that wrote the same bytes reports 0.
+        """
+        before = original.read_bytes()
+        try:
+            after: bytes | None = live.read_bytes()
+        except FileNotFoundError:
+            after = None
+        return {
+            "seen": len(before),
+            "touched": bytes_changed(before, after),
+            "unit": "bytes changed",
+        }
+
+    def _measure(self, swap: FileSwap) -> None:
+        try:
+            self._effect = self.measure(swap.backup, swap.path)
+        except Exception as exc:  # the proof is lost, never the restore
+            self._effect = {"error": f"artifact not measured before revert: {exc}"}
+
     async def revert(self) -> None:
         swap, self.swap = self.swap, None
         if swap is not None and swap.kept:
+            await asyncio.to_thread(self._measure, swap)
             await asyncio.to_thread(swap.restore)
+
+    def effect(self) -> dict[str, Any] | None:
+        """What :meth:`measure` found just before the original went back."""
+        return self._effect
 
     def undo_actions(self) -> list[UndoAction]:
         if self.swap is None or not self.swap.kept:

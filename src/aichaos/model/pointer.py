@@ -198,6 +198,9 @@ class _PointerInjection(Injection):
         self.promotions_held = 0
         #: the wanted version as last seen in the hold
         self.wanted: str | None = None
+        #: (the live version, the wanted version) read from the registry just before release
+        self.last_look: tuple[str | None, str | None] | None = None
+        self.look_error: str | None = None
 
     async def _io(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.to_thread(fn, *args)
@@ -259,8 +262,38 @@ class _PointerInjection(Injection):
                 await self.task
             self.task = None
         if self.reg is not None:
+            try:
+                # The registry's own word on what the fault left live, read before undoing it
+                self.last_look = await self._io(self.reg.look)
+            except TargetError as exc:
+                self.look_error = f"registry not read before revert: {exc}"
             await self._io(self.reg.release)
             self.reg = None
+
+    def effect(self) -> dict[str, Any] | None:
+        """What the fault touched, as the registry showed it just before revert.
+
+        ``model-delayed-promotion``: the promotions it held back (each seen in the registry
+        while it was on). The pinning faults: 1 pointer moved if the registry's live pointer
+        named another version than the one the pipeline wanted, else 0 (pinning the version
+        already live changes nothing); the promotions held back ride along.
+        """
+        if self.look_error is not None:
+            return {"error": self.look_error}
+        if self.last_look is None:
+            return None
+        if isinstance(self.fault, DelayedPromotion):
+            return {"touched": self.promotions_held, "unit": "promotions held back"}
+        live, wanted = self.last_look
+        moved = live is not None and wanted is not None and live != wanted
+        return {
+            "seen": 1,
+            "touched": int(moved),
+            "unit": "pointer moved",
+            "live": live,
+            "wanted": wanted,
+            "promotions_held": self.promotions_held,
+        }
 
     def undo_actions(self) -> list[UndoAction]:
         if self.reg is None:

@@ -11,7 +11,7 @@ endpoint, for the step's TTL (see :mod:`aichaos.inprocess.fault`).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -35,4 +35,13 @@ class SlowModelLoad(Fault):
         """Build the injection that arms the loader hook."""
         if not isinstance(ctx.target, InProcessTarget):
             raise TargetError(f"{self.type} needs a target of type 'inprocess'")
-        return RemoteHookInjection(self, ctx, [self.hook], rate=1.0, latency_ms=self.latency_ms)
+        return _SlowLoadInjection(self, ctx, [self.hook], rate=1.0, latency_ms=self.latency_ms)
+
+
+class _SlowLoadInjection(RemoteHookInjection):
+    def effect(self) -> dict[str, Any] | None:
+        """The loads the hook delayed, of the loads it saw, as the service tallied them."""
+        effect = super().effect()
+        if effect is None or "touched" not in effect:
+            return effect
+        return {**effect, "unit": "loads slowed"}

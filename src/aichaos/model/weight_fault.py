@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -19,7 +19,7 @@ from aichaos.errors import InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.model.artifact import ArtifactSwapInjection
 from aichaos.model.directory_registry import ModelRegistryTarget
-from aichaos.model.weights import perturb
+from aichaos.model.weights import parameters, perturb
 
 __all__ = ["WeightPerturbation"]
 
@@ -61,3 +61,25 @@ class _WeightsInjection(ArtifactSwapInjection):
 
     def faulty_bytes(self, path: Path) -> bytes:
         return _perturbed_bytes(path, self.fault, self.ctx.rng.getrandbits(63))
+
+    def measure(self, original: Path, live: Path) -> dict[str, Any]:
+        """Parameters whose stored value differs between the artifact served and the original.
+
+        Both files are loaded back from the directory and compared bit for bit (a flip to
+        NaN counts; noise of ``sigma: 0`` changes nothing and says so).
+        """
+        import joblib
+        import numpy as np
+
+        before = dict(parameters(joblib.load(original)))
+        after = dict(parameters(joblib.load(live)))
+        changed = 0
+        for name, a in before.items():
+            b = after.get(name)
+            if b is None or b.shape != a.shape or b.dtype != a.dtype:
+                changed += int(a.size)
+                continue
+            ints = f"u{a.dtype.itemsize}"
+            changed += int(np.count_nonzero(a.view(ints) != b.view(ints)))
+        seen = sum(int(a.size) for a in before.values())
+        return {"seen": seen, "touched": changed, "unit": "parameters changed"}
