@@ -9,11 +9,21 @@ step's blast radius share (0..1), and one that declares ``ramp_level`` the step'
 ramp level (``None`` when the step is not ramped), so ``ramp: {field: fraction, ...}``
 really changes what it does. A step that sets or ramps ``fraction`` on a callable that
 takes no ``fraction`` is refused when the fault is applied (and by the preflight).
+
+**Proof of injection.** Only the callable knows what it touched, so it may say: ``revert``
+may return ``{"touched": N, "seen": M, "unit": "requests"}`` (``touched`` required, a
+number >= 0; ``seen`` and ``unit`` optional; no other keys), read once after it ran.
+Without a ``revert``, ``apply`` may return that dict instead (its return is no token
+then). ``touched: 0`` proves the fault did nothing and makes a run that would have passed
+``inconclusive``. A callable that returns nothing leaves its effect "not reported"
+(never inconclusive, never assumed touched); a report of the wrong shape is an error
+naming the key, after the revert has run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from math import inf
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -24,8 +34,9 @@ from aichaos.callables import (
     import_problem,
     keyword_parameters,
 )
-from aichaos.errors import InjectionError
+from aichaos.errors import InjectionError, did_you_mean
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
+from aichaos.validation import show_value
 
 __all__ = ["PythonCallable"]
 
@@ -53,12 +64,50 @@ class PythonCallable(Fault):
         return _CallableInjection(self, ctx)
 
 
+#: the keys of a callable's effect report
+EFFECT_KEYS = ("touched", "seen", "unit")
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < inf
+
+
+def callable_effect(ref: str, value: Any) -> dict[str, Any] | None:
+    """The effect report ``ref`` returned (None: it reported nothing); InjectionError if
+    the report is not a dict of ``touched`` / ``seen`` / ``unit``."""
+    if value is None:
+        return None
+    where = f"the effect {ref} returned"
+    if not isinstance(value, dict):
+        raise InjectionError(
+            f"{where} must be a dict with 'touched' (and optionally 'seen', 'unit') or "
+            f"nothing, got {type(value).__name__} {value!r:.60}"
+        )
+    for key in value:
+        if key not in EFFECT_KEYS:
+            hint = did_you_mean(str(key), EFFECT_KEYS)
+            raise InjectionError(
+                f"{key!r} is not an effect key; expected touched, seen, unit{hint} ({where})"
+            )
+    if "touched" not in value:
+        raise InjectionError(f"touched is required, a number >= 0 ({where})")
+    for key in ("touched", "seen"):
+        if key in value and not _count(value[key]):
+            got = show_value(value[key])
+            raise InjectionError(f"{key} must be a number >= 0, got {got} ({where})")
+    unit = value.get("unit", "units")
+    if not isinstance(unit, str) or not unit:
+        raise InjectionError(f"unit must be a non-empty string, got {show_value(unit)} ({where})")
+    return {**value, "unit": unit}
+
+
 class _CallableInjection(Injection):
     fault: PythonCallable
 
     def __init__(self, fault: PythonCallable, ctx: InjectionContext) -> None:
         super().__init__(fault, ctx)
         self.token: Any = None
+        self._effect: dict[str, Any] | None = None
 
     def _kwargs(self, fn: Callable[..., Any]) -> dict[str, Any]:
         """The user's arguments plus ``fraction`` and ``ramp_level`` where ``fn`` takes them."""
@@ -91,12 +140,20 @@ class _CallableInjection(Injection):
 
     async def revert(self) -> None:
         if self.fault.revert is None:
+            # apply's return is no token here: a dict of effect keys is its report
+            if isinstance(self.token, dict) and self.token.keys() & set(EFFECT_KEYS):
+                self._effect = callable_effect(self.fault.apply, self.token)
             return
         fn = import_callable(self.fault.revert)
         kwargs = self._kwargs(fn)
         if self.token is not None:
             kwargs["token"] = self.token
         try:
-            await call_maybe_async(fn, **kwargs)
+            answer = await call_maybe_async(fn, **kwargs)
         except Exception as exc:
             raise InjectionError(f"{self.fault.revert} raised {type(exc).__name__}: {exc}") from exc
+        self._effect = callable_effect(self.fault.revert, answer)
+
+    def effect(self) -> dict[str, Any] | None:
+        """What the user's callable reported it touched (None: it reported nothing)."""
+        return self._effect
