@@ -322,7 +322,7 @@ def run_command(
         _err(f"cannot write journal {path}: {exc.strerror}")
         sys.exit(EXIT_BAD_INPUT)
     try:
-        result = _run_loop(engine.run())
+        result = _run_loop(engine.run(), httpx=_needs_httpx(exp))
     except AichaosError as exc:
         _err(loaded.redactor.text(str(exc)))
         sys.exit(Verdict.ERROR.exit_code)
@@ -350,13 +350,33 @@ def _add_pids(exp: Any, the_plan: dict[str, Any]) -> None:
                 entry["pids"] = {"error": str(exc)}
 
 
-def _run_loop(coro: Any) -> Any:
-    import httpx  # noqa: F401 - the engine's HTTP client: loaded before the freeze
+def _needs_httpx(exp: Any) -> bool:
+    """Whether the run may use httpx: anything beyond plain-HTTP targets and probes.
 
-    with contextlib.suppress(ImportError):
-        # httpx's connection pool loads anyio's asyncio backend at its first request;
-        # loaded here, that is not inside the baseline window, delaying its first sample
-        importlib.import_module("anyio._backends._asyncio")
+    Plain ``http://`` targets are asked and probed over the load generator's raw
+    connection; proxy control APIs, HTTPS, HEAD and Prometheus scrapes go through httpx.
+    """
+    for target in exp.targets.values():
+        if target.type == "process":
+            continue
+        if target.type != "http" or not str(target.url).startswith("http://"):
+            return True
+    for probe in exp.probes.values():
+        if probe.type == "http" and probe.method == "HEAD":
+            return True
+        if probe.type not in ("http", "python", "process"):
+            return True
+    return any(rb.type == "http" for rb in exp.rollbacks)
+
+
+def _run_loop(coro: Any, httpx: bool = True) -> Any:
+    if httpx:
+        # the engine's HTTP client: loaded before the freeze, not inside the baseline
+        importlib.import_module("httpx")
+        with contextlib.suppress(ImportError):
+            # httpx's connection pool loads anyio's asyncio backend at its first
+            # request; loaded here, that does not delay the baseline's first sample
+            importlib.import_module("anyio._backends._asyncio")
 
     # What start-up built lives until exit: frozen, no collection walks it again, the
     # one at interpreter exit included (a few hundred milliseconds on a loaded box).

@@ -42,6 +42,9 @@ class Live:
     injection: Injection
     lease: Lease | None
     level: float | None = None
+    #: the renewal in flight, which a revert lets finish before it starts
+    renewal: asyncio.Future[None] | None = None
+    reverting: bool = False
 
 
 @dataclass
@@ -239,9 +242,8 @@ class MethodRunner:
         # A revert, once started, runs to its end (bounded by its timeout): when the
         # engine cancels the method mid-revert, the cancellation waits for it instead of
         # cutting it short and leaving the fault applied until its TTL.
-        revert = asyncio.ensure_future(
-            asyncio.wait_for(live.injection.revert(), self.timeouts.revert_s)
-        )
+        live.reverting = True
+        revert = asyncio.ensure_future(self._revert_after_renewal(live))
         cancelled = False
         while not revert.done():
             try:
@@ -286,13 +288,26 @@ class MethodRunner:
             if effects and all(e is not None and e.get("touched") == 0 for e in effects)
         ]
 
+    async def _revert_after_renewal(self, live: Live) -> None:
+        # a renewal racing the revert would overlap it on the fault's control API (a
+        # second connection, a renewal landing after the delete): it finishes first
+        if live.renewal is not None:
+            await asyncio.wait({live.renewal})
+        await asyncio.wait_for(live.injection.revert(), self.timeouts.revert_s)
+
     async def renew(self) -> None:
         """Push every live fault's deadline (leases and self-expiring remote faults)."""
         for live in list(self.live):
+            if live.reverting:
+                continue
             if live.lease is not None:
                 live.lease.renew()
+            live.renewal = asyncio.ensure_future(
+                asyncio.wait_for(live.injection.renew(self.ttl_s), self.timeouts.apply_s)
+            )
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(live.injection.renew(self.ttl_s), self.timeouts.apply_s)
+                await live.renewal
+            live.renewal = None
 
 
 def _effect(injection: Injection) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from aichaos.callables import import_callable, import_problem, keyword_parameters
-from aichaos.errors import TargetError
+from aichaos.errors import TargetError, ValidationError
 from aichaos.experiment.model import Experiment, PythonRollback
 from aichaos.faults.python_callable import PythonCallable
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import httpx
 
     from aichaos.faults.clients import ControlClients
+    from aichaos.load.client import Pool
 
 __all__ = ["preflight"]
 
@@ -71,8 +72,6 @@ async def preflight(
 async def _targets(
     exp: Experiment, client: httpx.AsyncClient | None, control: ControlClients | None
 ) -> list[str]:
-    import httpx
-
     urls: dict[str, tuple[str, dict[str, str]]] = {}
     problems: list[str] = []
     for name, target in exp.targets.items():
@@ -89,15 +88,24 @@ async def _targets(
                 urls[name] = (str(t.api_url).rstrip("/") + "/version", dict(headers))
     if not urls:
         return problems
-    own = client is None
-    http = client if client is not None else httpx.AsyncClient()
+    from aichaos.load.client import Pool
+
+    # plain HTTP over the raw pool: a run that needs no httpx does not import it
+    pool = Pool()
+    needs_httpx = any(not url.startswith("http://") for url, _ in urls.values())
+    own = client is None and needs_httpx
+    if own:
+        from aichaos.httpclient import async_client
+
+        client = async_client()
     try:
         answers = await asyncio.gather(
-            *(_answers(http, url, headers) for url, headers in urls.values())
+            *(_answers(pool, client, url, headers) for url, headers in urls.values())
         )
     finally:
-        if own:
-            await http.aclose()
+        pool.close()
+        if own and client is not None:
+            await client.aclose()
     return problems + [
         f"targets.{name}: {urls[name][0]} does not answer: {why}"
         for name, why in zip(urls, answers, strict=True)
@@ -105,14 +113,40 @@ async def _targets(
     ]
 
 
-async def _answers(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> str | None:
+async def _answers(
+    pool: Pool, http: httpx.AsyncClient | None, url: str, headers: dict[str, str]
+) -> str | None:
+    try:
+        async with asyncio.timeout(_ANSWER_S):
+            if url.startswith("http://"):
+                await _plain(pool, url, headers)
+            else:
+                assert http is not None
+                await _httpx(http, url, headers)
+    except TimeoutError:
+        return f"no answer within {_ANSWER_S:g}s"
+    except _NoAnswer as exc:
+        return str(exc)
+    except (OSError, ValidationError) as exc:
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return None
+
+
+async def _plain(pool: Pool, url: str, headers: dict[str, str]) -> None:
+    from aichaos.load.requests import build_request, parse_url
+
+    ep = parse_url(url)
+    await pool.request(ep.host, ep.port, build_request(ep, "GET", ep.path, None, headers))
+
+
+async def _httpx(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
     import httpx
 
     try:
-        async with asyncio.timeout(_ANSWER_S):
-            await http.get(url, headers=headers, timeout=_ANSWER_S)
-    except TimeoutError:
-        return f"no answer within {_ANSWER_S:g}s"
+        await http.get(url, headers=headers, timeout=_ANSWER_S)
     except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return None
+        raise _NoAnswer(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
+
+
+class _NoAnswer(Exception):
+    """httpx's error, as the problem line shows it."""

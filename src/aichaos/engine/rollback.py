@@ -6,7 +6,7 @@ Each runs under its own timeout and is journaled; one failing does not stop the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aichaos.callables import call_maybe_async, import_callable
@@ -20,13 +20,17 @@ __all__ = ["run_rollbacks"]
 
 
 async def _one(
-    rb: PythonRollback | HttpRollback, targets: Mapping[str, Any], client: httpx.AsyncClient
+    rb: PythonRollback | HttpRollback,
+    targets: Mapping[str, Any],
+    client: Callable[[], httpx.AsyncClient],
 ) -> None:
     if isinstance(rb, PythonRollback):
         await call_maybe_async(import_callable(rb.call), **rb.arguments)
         return
     target = targets[rb.target]
-    resp = await client.request(rb.method, target.url.rstrip("/") + rb.path, headers=target.headers)
+    resp = await client().request(
+        rb.method, target.url.rstrip("/") + rb.path, headers=target.headers
+    )
     if resp.status_code != rb.expect_status:
         raise RuntimeError(
             f"{rb.method} {rb.path} answered {resp.status_code}, expected {rb.expect_status}"
@@ -34,9 +38,13 @@ async def _one(
 
 
 async def run_rollbacks(
-    exp: Experiment, *, targets: Mapping[str, Any], journal: Journal, client: httpx.AsyncClient
+    exp: Experiment,
+    *,
+    targets: Mapping[str, Any],
+    journal: Journal,
+    client: Callable[[], httpx.AsyncClient],
 ) -> int:
-    """Run every rollback; return how many failed."""
+    """Run every rollback; return how many failed. ``client()`` builds httpx on first use."""
     failed = 0
     timeout = exp.safety.timeouts.rollback_s
     for i, rb in enumerate(exp.rollbacks):

@@ -37,7 +37,6 @@ from aichaos.experiment.model import Experiment
 from aichaos.experiment.slo import NO_SUCCESS, Check, Condition
 from aichaos.experiment.state import ExperimentState, Phase
 from aichaos.faults.clients import ControlClients
-from aichaos.httpclient import async_client
 from aichaos.load.base import WorkloadContext
 from aichaos.probes.base import ProbeContext
 from aichaos.verdict import Verdict
@@ -326,23 +325,21 @@ class Engine:
             if deadman is not None:
                 stack.callback(deadman.stop)
 
-            client = async_client()
-            stack.push_async_callback(client.aclose)
             # one client per control API for the run: reverts pay no client set-up
             control = ControlClients()
             stack.push_async_callback(control.aclose)
             targets = dict(exp.targets)
+            # its HTTP clients are built on first use: a plain-HTTP run never loads httpx
+            probe_ctx = ProbeContext(
+                targets=targets, rng=random.Random(self.seed), timeout_s=safety.timeouts.probe_s
+            )
+            stack.push_async_callback(probe_ctx.aclose)
             sampler = Sampler(
                 exp.probes,
                 exp.workload,
                 store=self.store,
                 journal=journal,
-                probe_ctx=ProbeContext(
-                    targets=targets,
-                    http=client,
-                    rng=random.Random(self.seed),
-                    timeout_s=safety.timeouts.probe_s,
-                ),
+                probe_ctx=probe_ctx,
                 workload_ctx=WorkloadContext(
                     targets=targets, rng=random.Random(self.seed + 1), phase=lambda: self.phase
                 ),
@@ -353,7 +350,9 @@ class Engine:
             )
             from aichaos.engine.preflight import preflight
 
-            problems = await preflight(exp, client, control=control, targets=self.check_targets)
+            problems = await preflight(
+                exp, probe_ctx.http, control=control, targets=self.check_targets
+            )
             if problems:  # found before the baseline, not seconds into the run
                 journal.write("preflight", ok=False, problems=problems)
                 return Verdict.ERROR, "preflight: " + "; ".join(problems)
@@ -398,7 +397,7 @@ class Engine:
             unobserved = self._unobserved(injected_at)
 
             self._enter(Phase.RECOVERING)
-            await run_rollbacks(exp, targets=targets, journal=journal, client=client)
+            await run_rollbacks(exp, targets=targets, journal=journal, client=probe_ctx.client)
             if error is not None:
                 return Verdict.ERROR, error
             if self.abort_reason is not None:

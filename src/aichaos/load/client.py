@@ -5,6 +5,10 @@ does no per-request allocation beyond the response body, which is what lets one 
 drive several times the traffic of a general-purpose client. The connection reports to
 its owner through two calls, :meth:`Owner.on_response` and :meth:`Owner.on_failure`;
 it never decides what a response means.
+
+:class:`Pool` runs single requests over the same connections for callers that send one
+at a time and await the answer (the HTTP probe, the preflight): a plain-HTTP exchange
+needs neither httpx nor its import and memory at start-up.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol, cast
 
-__all__ = ["ClientConnection", "Owner"]
+__all__ = ["ClientConnection", "ExchangeError", "Owner", "Pool"]
 
 
 class Owner(Protocol):
@@ -122,3 +126,119 @@ class ClientConnection(asyncio.Protocol):
         self._body.clear()
         self.close()
         self._owner.on_failure(self, kind)
+
+
+class ExchangeError(ConnectionError):
+    """A :class:`Pool` request failed on the wire: ``reset`` or ``invalid`` (the kind)."""
+
+
+class _EofConnection(ClientConnection):
+    """A connection that also accepts a response whose body ends when the server closes.
+
+    HTTP/1.1 allows a response with neither Content-Length nor chunked encoding, read
+    until the connection closes (``http.server`` answers so); the generator counts that
+    as a reset, a single exchange must not. httptools only calls the header callbacks a
+    parser's protocol defines, so the generator's connections do not pay for them.
+    """
+
+    __slots__ = ("_framed", "_headers")
+
+    def __init__(self, owner: Owner) -> None:
+        super().__init__(owner, keep_body=True)
+        self._framed = False
+        self._headers = False
+
+    def on_message_begin(self) -> None:
+        """Parser callback: a new response starts."""
+        self._framed = False
+        self._headers = False
+
+    def on_header(self, name: bytes, _value: bytes) -> None:
+        """Parser callback: one header; remember whether the body is framed."""
+        if name.lower() in (b"content-length", b"transfer-encoding"):
+            self._framed = True
+
+    def on_headers_complete(self) -> None:
+        """Parser callback: the status line and headers are in."""
+        self._headers = True
+        self._status = int(self._parser.get_status_code())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.busy and self._headers and not self._framed and exc is None:
+            # the close is the end of an unframed body: the response is complete
+            self.closed = True
+            self.busy = False
+            body = b"".join(self._body)
+            self._body.clear()
+            self._owner.on_response(self, self._status, body, False)
+            return
+        super().connection_lost(exc)
+
+
+class Pool:
+    """Keep-alive HTTP/1.1 connections for one request at a time each; plain HTTP only.
+
+    >>> pool = Pool()                                            # doctest: +SKIP
+    >>> status, body = await pool.request("127.0.0.1", 8000, raw)  # doctest: +SKIP
+    >>> pool.close()                                             # doctest: +SKIP
+
+    The caller bounds the exchange (``asyncio.timeout``): a cancelled request drops its
+    connection, so a late answer is never read as the next request's.
+    """
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, int], list[ClientConnection]] = {}
+
+    async def request(self, host: str, port: int, raw: bytes) -> tuple[int, bytes]:
+        """Send ``raw`` (one full request) and return the status and body of the answer.
+
+        Raises :class:`OSError` when the connection cannot be made and
+        :class:`ExchangeError` when it breaks or the answer is not HTTP/1.1.
+        """
+        loop = asyncio.get_running_loop()
+        conn = self._take(host, port)
+        if conn is None:
+            _, conn = await loop.create_connection(lambda: _EofConnection(self), host, port)
+        done: asyncio.Future[tuple[int, bytes, bool]] = loop.create_future()
+        conn.req = done
+        try:
+            conn.send(raw)
+            status, body, keep = await done
+        except BaseException:
+            conn.close()
+            raise
+        conn.req = None
+        if keep and not conn.closed:
+            self._idle.setdefault((host, port), []).append(conn)
+        else:
+            conn.close()
+        return status, body
+
+    def _take(self, host: str, port: int) -> ClientConnection | None:
+        idle = self._idle.get((host, port), [])
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                return conn
+        return None
+
+    def on_response(
+        self, conn: ClientConnection, status: int, body: bytes, keep_alive: bool
+    ) -> None:
+        """Owner call: the answer to the request in flight on ``conn``."""
+        done = conn.req
+        if done is not None and not done.done():
+            done.set_result((status, body, keep_alive))
+
+    def on_failure(self, conn: ClientConnection, kind: str) -> None:
+        """Owner call: the request in flight on ``conn`` failed."""
+        done = conn.req
+        if done is not None and not done.done():
+            done.set_exception(ExchangeError(kind))
+
+    def close(self) -> None:
+        """Drop every idle connection."""
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
+        self._idle.clear()

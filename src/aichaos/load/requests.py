@@ -40,8 +40,9 @@ class Endpoint:
 
     @property
     def host_header(self) -> str:
-        """The Host header value."""
-        return self.host if self.port == 80 else f"{self.host}:{self.port}"
+        """The Host header value (an IPv6 address in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == 80 else f"{host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,15 +25,22 @@ from aichaos.registry import Registry
 if TYPE_CHECKING:
     import httpx
 
+    from aichaos.load.client import Pool
+
 __all__ = ["PROBES", "Probe", "ProbeContext", "StatefulProbe"]
 
 
 @dataclass
 class ProbeContext:
-    """What a probe gets from the engine: resolved targets, a shared HTTP client, RNG."""
+    """What a probe gets from the engine: resolved targets, shared HTTP clients, RNG.
+
+    Both clients are built on first use and closed by :meth:`aclose`: ``wire()`` for
+    plain ``http://`` exchanges, ``client()`` (httpx) for what needs more (HTTPS...).
+    """
 
     targets: Mapping[str, Any] = field(default_factory=dict)
     http: httpx.AsyncClient | None = None
+    pool: Pool | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     clock: Callable[[], float] = time.monotonic
     #: default per-sample timeout for probes that set none (safety.timeouts.probe_s)
@@ -62,6 +69,23 @@ class ProbeContext:
 
             self.http = async_client()
         return self.http
+
+    def wire(self) -> Pool:
+        """The shared keep-alive pool for plain-HTTP exchanges (built on first use)."""
+        if self.pool is None:
+            from aichaos.load.client import Pool
+
+            self.pool = Pool()
+        return self.pool
+
+    async def aclose(self) -> None:
+        """Close the clients that were built."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
 
 
 class Probe(BaseModel):

@@ -50,37 +50,26 @@ class HttpProbe(Probe):
 
     async def measure(self, ctx: ProbeContext) -> dict[str, float]:
         """One request under one deadline; latency measured around the whole exchange."""
-        import httpx
-
         target = ctx.target(self.target, "http")
         url = target.url.rstrip("/") + self.path
-        client = ctx.client()
         timeout_s = ctx.timeout_for(self)
         t0 = time.perf_counter()
         try:
-            # httpx's timeout applies per read; the deadline bounds the whole exchange
+            # one deadline for the whole exchange, connect to last byte
             async with asyncio.timeout(timeout_s):
-                resp = await client.request(
-                    self.method,
-                    url,
-                    headers=target.headers,
-                    json=self.json_body,
-                    timeout=timeout_s,
-                )
-            body = resp.content
-        except (httpx.HTTPError, TimeoutError) as exc:
-            timed_out = isinstance(exc, (httpx.TimeoutException, TimeoutError))
+                status, body = await self._exchange(ctx, url, target.headers, timeout_s)
+        except (_Failed, TimeoutError) as exc:
             return {
                 "ok": 0.0,
                 "status": 0.0,
                 "latency_ms": max(time.perf_counter() - t0, timeout_s) * 1e3,
-                "timeout": 1.0 if timed_out else 0.0,
+                "timeout": 1.0 if isinstance(exc, TimeoutError) or exc.timed_out else 0.0,
                 "error": 1.0,
             }
         latency_ms = (time.perf_counter() - t0) * 1e3
         out = {
-            "ok": 1.0 if resp.status_code in self.expect_status else 0.0,
-            "status": float(resp.status_code),
+            "ok": 1.0 if status in self.expect_status else 0.0,
+            "status": float(status),
             "latency_ms": latency_ms,
             "timeout": 0.0,
         }
@@ -91,6 +80,46 @@ class HttpProbe(Probe):
             else:
                 out["value"] = value
         return out
+
+    async def _exchange(
+        self, ctx: ProbeContext, url: str, headers: dict[str, str], timeout_s: float
+    ) -> tuple[int, bytes]:
+        """Status and body; :class:`_Failed` when the exchange broke."""
+        # plain HTTP goes over the load generator's raw connection, sparing a run
+        # httpx's import; httptools cannot tell a HEAD answer has no body, httpx can
+        if url.startswith("http://") and self.method != "HEAD":
+            from aichaos.load.client import ExchangeError
+            from aichaos.load.requests import build_request, parse_url
+
+            try:
+                ep = parse_url(url)
+            except ValidationError as exc:
+                raise _Failed(False) from exc
+            body = None if self.json_body is None else json.dumps(self.json_body).encode()
+            if body is None and self.method in ("POST", "PUT", "PATCH"):
+                body = b""  # Content-Length: 0, as httpx sends
+            raw = build_request(ep, self.method, ep.path, body, headers)
+            try:
+                return await ctx.wire().request(ep.host, ep.port, raw)
+            except (OSError, ExchangeError) as exc:
+                raise _Failed(False) from exc
+        import httpx
+
+        try:
+            resp = await ctx.client().request(
+                self.method, url, headers=headers, json=self.json_body, timeout=timeout_s
+            )
+        except httpx.HTTPError as exc:
+            raise _Failed(isinstance(exc, httpx.TimeoutException)) from exc
+        return resp.status_code, resp.content
+
+
+class _Failed(Exception):
+    """The exchange failed before a full answer (``timed_out`` when httpx timed out)."""
+
+    def __init__(self, timed_out: bool) -> None:
+        super().__init__()
+        self.timed_out = timed_out
 
 
 def _number(body: bytes, path: str) -> float | None:
