@@ -148,7 +148,12 @@ def test_http_probe_validates_json_field_at_load() -> None:
 async def test_http_probe_timeout_is_one_deadline_for_the_whole_exchange() -> None:
     # a server that trickles its answer, one byte every 50 ms: each read is quick, the
     # whole exchange is not
+    handlers: list[asyncio.Task[object]] = []
+
     async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
         try:
             await reader.readuntil(b"\r\n\r\n")
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
@@ -171,6 +176,12 @@ async def test_http_probe_timeout_is_one_deadline_for_the_whole_exchange() -> No
     finally:
         await c.aclose()
         server.close()
+        # the handler would trickle on past the test's loop and be destroyed pending
+        # (an unraisable "loop is closed" warning that fails a later test)
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        await server.wait_closed()
     assert took < 1.0
     assert out["ok"] == 0 and out["timeout"] == 1 and out["error"] == 1
     assert out["latency_ms"] >= 300
