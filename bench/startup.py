@@ -7,8 +7,9 @@ baseline with its probe every 0.1 s; ``chaos run`` probes once before and once a
 and pauses 0.2 s before and after its action. Runs alternate (hyperfine-like: one warm-up
 of each, then N of each, interleaved) so both see the same machine load. Figures per
 command: median and min wall time from spawn to exit, median peak RSS (``ru_maxrss`` of
-the command's process from ``wait4``, as GNU ``time`` reports it). Every run's verdict is
-checked (passed / completed): a failed run is an error, not a sample.
+the command's process from ``wait4``, as GNU ``time`` reports it), then every run's
+figures and the load average before and after (the machine may be shared). Every run's
+verdict is checked (passed / completed): a failed run is an error, not a sample.
 
 Goal (issue 14): aichaos / chaos <= 1.0 for both.
 Usage: python bench/startup.py [--runs 10]
@@ -120,6 +121,7 @@ def main() -> None:
     try:
         assert service.stdout is not None
         url = f"http://127.0.0.1:{int(service.stdout.readline())}"
+        load_before = os.getloadavg()
         with tempfile.TemporaryDirectory(prefix="aichaos-startup-") as tmp:
             d = Path(tmp)
             cmds = {"aichaos run": aichaos_files(d, url), "chaos run": ctk_files(d, url)}
@@ -129,6 +131,7 @@ def main() -> None:
             for _ in range(args.runs):
                 for name, cmd in cmds.items():
                     results[name].append(once(cmd, d))
+        load_after = os.getloadavg()
     finally:
         service.terminate()
         service.wait(timeout=10)
@@ -144,6 +147,15 @@ def main() -> None:
         print(f"  {name:<12} {med[name][0]:>11.3f}s {min(walls):>8.3f}s {med[name][1]:>14.1f} MiB")
     a, c = med["aichaos run"], med["chaos run"]
     print(f"  aichaos / chaos: wall {a[0] / c[0]:.2f}, memory {a[1] / c[1]:.2f} (goal <= 1.0)")
+    print("every run (wall s / peak RSS MiB):")
+    for name, rows in results.items():
+        print(f"  {name:<12} " + "  ".join(f"{w:.3f}/{m:.1f}" for w, m in rows))
+    print(
+        "load average (1, 5, 15 min): before "
+        + " ".join(f"{x:.2f}" for x in load_before)
+        + ", after "
+        + " ".join(f"{x:.2f}" for x in load_after)
+    )
 
 
 if __name__ == "__main__":
