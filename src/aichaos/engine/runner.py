@@ -235,6 +235,10 @@ class Engine:
         def restore() -> None:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+                if self._signals:
+                    # the run was stopped by a signal and its verdict is `aborted`: a
+                    # second Ctrl-C racing the exit must not turn it into a traceback
+                    signal.signal(sig, signal.SIG_IGN)
 
         return restore
 
