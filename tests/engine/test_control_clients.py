@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +34,8 @@ class Relay:
         host, port = upstream.removeprefix("http://").rsplit(":", 1)
         self.upstream = (host, int(port))
         self.accepted = 0
+        #: the bytes clients sent, in order (request lines show what was asked)
+        self.sent = bytearray()
         self.writers: list[asyncio.StreamWriter] = []
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -63,9 +69,13 @@ class Relay:
         up_r, up_w = await asyncio.open_connection(*self.upstream)
         self.writers.append(up_w)
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(
+            src: asyncio.StreamReader, dst: asyncio.StreamWriter, record: bool = False
+        ) -> None:
             try:
                 while data := await src.read(65536):
+                    if record:
+                        self.sent += data
                     dst.write(data)
                     await dst.drain()
             except ConnectionError:
@@ -73,7 +83,7 @@ class Relay:
             finally:
                 dst.close()
 
-        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))
+        await asyncio.gather(pipe(reader, up_w, record=True), pipe(up_r, writer))
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -115,5 +125,48 @@ safety: {{guardrail_interval_s: 0.1, ttl_s: 2}}
     kinds = [e["event"] for e in events]
     assert kinds.count("fault-applied") == kinds.count("fault-reverted") == 1
     assert httpx.get(f"{proxy.api}/proxies/api/toxics").json() == []
-    # apply, about ten renewals and the revert: one connection, not one per call
+    # the preflight, apply, about ten renewals and the revert: one connection, not one
+    # per call; the preflight asked the API before anything was applied
     assert relay.accepted == 1
+    assert bytes(relay.sent).startswith(b"GET /version ")
+    assert b"POST /proxies/api/toxics " in relay.sent
+
+
+def test_a_run_finds_a_refused_token_before_the_baseline(tmp_path: Path) -> None:
+    # A proxy API that wants a token, and a run whose token is wrong: the preflight of a
+    # real run (not only --dry-run) asks the API and stops before anything is injected.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aichaos.cli", "proxy", "--port", "0", "--seed", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AICHAOS_TOKEN": "right-token"},
+    )
+    try:
+        assert proc.stdout is not None
+        m = re.search(r"API on (http://\S+)", proc.stdout.readline())
+        assert m
+        exp = write(
+            tmp_path,
+            f"""
+title: a wrong token
+targets:
+  dep: {{type: proxy, api_url: "{m.group(1)}", proxy: api, token_env: MY_PROXY_TOKEN}}
+probes:
+  p: {{type: python, call: "os:getpid"}}
+steady_state: ['p.value > 0']
+method:
+  - {{name: slow, fault: {{type: proxy-latency, latency_ms: 5}}, target: dep, duration_s: 1}}
+phases: {{baseline_s: 0.3, recovery_s: 0.2}}
+""",
+        )
+        code, events, summary = run(tmp_path, exp, env={"MY_PROXY_TOKEN": "wrong-token"})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert (code, summary["status"]) == (5, "error"), summary
+    assert "targets.dep: " in summary["reason"]
+    assert "/version refused the run's token (HTTP 401)" in summary["reason"]
+    kinds = [e["event"] for e in events]
+    assert "phase" not in kinds and "fault-applied" not in kinds

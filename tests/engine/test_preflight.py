@@ -30,6 +30,7 @@ title: mistakes found up front
 targets:
   api: {{type: http, url: "http://127.0.0.1:{_dead_port()}"}}
   me: {{type: process, pid: {os.getpid()}}}
+  dep: {{type: proxy, api_url: "http://127.0.0.1:{_dead_port()}", proxy: api}}
 probes:
   p: {{type: python, call: "os:no_such_probe"}}
 steady_state: [p.value > 0]
@@ -54,6 +55,7 @@ def _expected() -> list[str]:
         "probes.p: os:no_such_probe does not import",
         "rollbacks[0]: os:no_such_rollback does not import",
         "targets.api: http://127.0.0.1:",
+        "/version does not answer: ",  # the proxy's control API, asked by a run too
     ]
     if "memory" not in cgroup_v2_controllers():  # this host: cgroup v1, or no delegation
         out.append("method[1] (limit): cgroup-limit cannot work on this host")

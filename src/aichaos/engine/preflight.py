@@ -4,7 +4,9 @@ It runs in ``aichaos run --dry-run`` and before the baseline of every run, and t
 nothing: python callables (faults, probes, rollbacks) import; each fault says whether it
 can work on this host (``cgroup-limit`` on a cgroup v1 host cannot); a python fault that
 cannot see its step's blast radius or ramp is named; targets answer (an HTTP target
-answers any status; a proxy target's control API answers ``/version``). Process
+answers any status; a proxy target's control API answers ``/version`` with 2xx, so a
+refused token is found here, not at the first apply). A run asks a proxy API through the
+run's one client for it, the connection its faults then use. Process
 ``match`` patterns are resolved by the dry run's pid listing.
 """
 
@@ -40,9 +42,8 @@ async def preflight(
     """Every problem found, each naming where it is; ``[]`` when the run can start.
 
     ``control`` is given by a run that holds one client per control API: a proxy
-    target's API is then left to the first apply (asking it here opened a second
-    connection to it), its token variable is still checked; ``targets=False`` skips
-    asking the targets to answer (a run in virtual time).
+    target's API is asked through that client, so the run still opens one connection
+    to it; ``targets=False`` skips asking the targets to answer (a run in virtual time).
     """
     problems: list[str] = []
     for i, step in enumerate(exp.method):
@@ -73,6 +74,8 @@ async def _targets(
     exp: Experiment, client: httpx.AsyncClient | None, control: ControlClients | None
 ) -> list[str]:
     urls: dict[str, tuple[str, dict[str, str]]] = {}
+    #: proxy targets: their control API must answer 2xx (a 401 is a refused token)
+    proxies: list[str] = []
     problems: list[str] = []
     for name, target in exp.targets.items():
         t: Any = target
@@ -84,66 +87,100 @@ async def _targets(
             except TargetError as exc:
                 problems.append(f"targets.{name}: {exc}")
                 continue
-            if control is None:
-                urls[name] = (str(t.api_url).rstrip("/") + "/version", dict(headers))
+            urls[name] = (str(t.api_url).rstrip("/") + "/version", dict(headers))
+            proxies.append(name)
     if not urls:
         return problems
     from aichaos.load.client import Pool
 
     # plain HTTP over the raw pool: a run that needs no httpx does not import it
     pool = Pool()
-    needs_httpx = any(not url.startswith("http://") for url, _ in urls.values())
+    via_pool = [n for n in urls if control is None or n not in proxies]
+    needs_httpx = any(not urls[n][0].startswith("http://") for n in via_pool)
     own = client is None and needs_httpx
     if own:
         from aichaos.httpclient import async_client
 
         client = async_client()
+
+    async def proxies_in_turn() -> list[str | None]:
+        # A run asks each proxy API through the run's one client for it, one request at a
+        # time (two in flight on one client open two connections): the connection the
+        # preflight opens is the one the faults then apply, renew and revert through.
+        assert control is not None
+        out = []
+        for n in proxies:
+            url, headers = urls[n]
+            api = control.client(str(getattr(exp.targets[n], "api_url", url)))
+            out.append(await _answers(pool, api, url, headers, need_2xx=True, plain=False))
+        return out
+
     try:
-        answers = await asyncio.gather(
-            *(_answers(pool, client, url, headers) for url, headers in urls.values())
+        answers, in_turn = await asyncio.gather(
+            asyncio.gather(
+                *(
+                    _answers(pool, client, *urls[n], need_2xx=n in proxies, plain=True)
+                    for n in via_pool
+                )
+            ),
+            proxies_in_turn() if control is not None else asyncio.sleep(0, []),
         )
     finally:
         pool.close()
         if own and client is not None:
             await client.aclose()
+    why = dict(zip(via_pool, answers, strict=True))
+    if control is not None:
+        why.update(zip(proxies, in_turn, strict=True))
     return problems + [
-        f"targets.{name}: {urls[name][0]} does not answer: {why}"
-        for name, why in zip(urls, answers, strict=True)
-        if why is not None
+        f"targets.{name}: {urls[name][0]} {why[name]}" for name in urls if why[name] is not None
     ]
 
 
 async def _answers(
-    pool: Pool, http: httpx.AsyncClient | None, url: str, headers: dict[str, str]
+    pool: Pool,
+    http: httpx.AsyncClient | None,
+    url: str,
+    headers: dict[str, str],
+    *,
+    need_2xx: bool,
+    plain: bool,
 ) -> str | None:
+    """Why ``url`` does not answer as it must, or None (``plain``: http:// over ``pool``)."""
     try:
         async with asyncio.timeout(_ANSWER_S):
-            if url.startswith("http://"):
-                await _plain(pool, url, headers)
+            if plain and url.startswith("http://"):
+                status = await _plain(pool, url, headers)
             else:
                 assert http is not None
-                await _httpx(http, url, headers)
+                status = await _httpx(http, url, headers)
     except TimeoutError:
-        return f"no answer within {_ANSWER_S:g}s"
+        return f"does not answer: no answer within {_ANSWER_S:g}s"
     except _NoAnswer as exc:
-        return str(exc)
+        return f"does not answer: {exc}"
     except (OSError, ValidationError) as exc:
-        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return f"does not answer: {type(exc).__name__}" + (f": {exc}" if str(exc) else "")
+    if need_2xx and status in (401, 403):
+        return f"refused the run's token (HTTP {status})"
+    if need_2xx and not 200 <= status < 300:
+        return f"answered HTTP {status}, expected 2xx"
     return None
 
 
-async def _plain(pool: Pool, url: str, headers: dict[str, str]) -> None:
+async def _plain(pool: Pool, url: str, headers: dict[str, str]) -> int:
     from aichaos.load.requests import build_request, parse_url
 
     ep = parse_url(url)
-    await pool.request(ep.host, ep.port, build_request(ep, "GET", ep.path, None, headers))
+    raw = build_request(ep, "GET", ep.path, None, headers)
+    status, _body = await pool.request(ep.host, ep.port, raw)
+    return status
 
 
-async def _httpx(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
+async def _httpx(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> int:
     import httpx
 
     try:
-        await http.get(url, headers=headers, timeout=_ANSWER_S)
+        return (await http.get(url, headers=headers, timeout=_ANSWER_S)).status_code
     except httpx.HTTPError as exc:
         raise _NoAnswer(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
 
