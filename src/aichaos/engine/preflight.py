@@ -111,7 +111,7 @@ async def _targets(
         out = []
         for n in proxies:
             url, headers = urls[n]
-            api = control.client(str(getattr(exp.targets[n], "api_url", url)))
+            api = control.client(url)  # the client is per origin: /version shares it
             out.append(await _answers(pool, api, url, headers, need_2xx=True, plain=False))
         return out
 
