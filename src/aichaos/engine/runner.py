@@ -27,14 +27,15 @@ from aichaos.engine.deadman import DeadMan
 from aichaos.engine.journal import Journal
 from aichaos.engine.method import MethodRunner
 from aichaos.engine.plan import plan
-from aichaos.engine.result import RunResult
+from aichaos.engine.result import RunResult, judge, unobserved
 from aichaos.engine.rollback import run_rollbacks
 from aichaos.engine.sampler import Sampler
+from aichaos.engine.signals import install_signal_handlers
 from aichaos.engine.tasks import cancel, settle, task_error
 from aichaos.errors import SafetyError
 from aichaos.experiment.metrics import MetricStore
 from aichaos.experiment.model import Experiment
-from aichaos.experiment.slo import NO_SUCCESS, Check, Condition
+from aichaos.experiment.slo import Check
 from aichaos.experiment.state import ExperimentState, Phase
 from aichaos.faults.clients import ControlClients
 from aichaos.load.base import WorkloadContext
@@ -163,26 +164,11 @@ class Engine:
 
     def _unobserved(self, since: float) -> list[str]:
         """Conditions no successful sample informed during injection: unknown, not held."""
-        exp = self.experiment
-        now = self.clock()
-        missed = [
-            (section, cond)
-            for section, slos in (("steady state", exp.steady_state), ("guardrail", exp.guardrails))
-            for cond in (c for s in slos for c in s.conditions())
-            if not cond.observed(self.store, since, now)
-        ]
-
-        def why(c: Condition) -> str:
-            if c.min_samples is not None:
-                return f"never {c.min_samples} successful samples in one window"
-            return NO_SUCCESS
-
+        missed = unobserved(self.experiment, self.store, since, self.clock())
         if missed and self.journal is not None:
-            rows = [
-                {"slo": str(c), "ok": False, "value": None, "detail": why(c)} for _, c in missed
-            ]
+            rows = [{"slo": str(c), "ok": False, "value": None, "detail": w} for _, c, w in missed]
             self.journal.write("steady-state", phase=Phase.INJECTING, ok=False, checks=rows)
-        return [f"{section} {c}: {why(c)} during injection" for section, c in missed]
+        return [f"{section} {c}: {why} during injection" for section, c, why in missed]
 
     def _on_sample(self) -> None:
         self._check_guardrails()
@@ -218,29 +204,13 @@ class Engine:
         return True
 
     # -- the run -------------------------------------------------------------------------
-    def _install_signals(self) -> Callable[[], None]:
-        loop = asyncio.get_running_loop()
-
-        def on_signal(sig: signal.Signals) -> None:
-            self._signals += 1
-            if self._signals > 1 and self.journal is not None:
-                self.journal.write(
-                    "signal", signal=sig.name, note="already stopping; rollback continues"
-                )
-            self.abort(f"received {sig.name}")
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal, sig)
-
-        def restore() -> None:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-                if self._signals:
-                    # the run was stopped by a signal and its verdict is `aborted`: a
-                    # second Ctrl-C racing the exit must not turn it into a traceback
-                    signal.signal(sig, signal.SIG_IGN)
-
-        return restore
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals > 1 and self.journal is not None:
+            self.journal.write(
+                "signal", signal=sig.name, note="already stopping; rollback continues"
+            )
+        self.abort(f"received {sig.name}")
 
     def check_environment(self) -> None:
         """Refuse to run where ``safety.allowed_environments`` says not to."""
@@ -276,7 +246,11 @@ class Engine:
             plan=plan(exp, self.seed),
             pid=os.getpid(),
         )
-        restore_signals = self._install_signals() if self.handle_signals else None
+        restore_signals = (
+            install_signal_handlers(self._on_signal, lambda: self._signals > 0)
+            if self.handle_signals
+            else None
+        )
         status, reason = Verdict.ERROR, ""
         try:
             status, reason = await self._run()
@@ -412,23 +386,10 @@ class Engine:
             await sampler.sample_all()
             after = self._check_steady("recovery")
             self._enter(Phase.DONE)
-            if self.method.revert_failures:
-                return Verdict.ERROR, "some faults could not be reverted: " + "; ".join(
-                    self.method.revert_failures
-                )
-            if unobserved:
-                return Verdict.DEVIATED, "; ".join(unobserved)
-            if after is not None and not after.ok:
-                failing = "; ".join(f"{c.expr} ({c.detail})" for c in after.failing())
-                return Verdict.DEVIATED, f"steady state did not recover: {failing}"
-            if self._deviations:
-                return (
-                    Verdict.DEVIATED,
-                    f"steady state broke during injection ({self._deviations} check(s))",
-                )
-            idle = self.method.idle_steps()
-            if idle:
-                return Verdict.INCONCLUSIVE, (
-                    "the steady state held, but not under the fault: step " + "; step ".join(idle)
-                )
-            return Verdict.PASSED, "steady state held during injection and after recovery"
+            return judge(
+                revert_failures=self.method.revert_failures,
+                unobserved=unobserved,
+                recovery=after,
+                deviations=self._deviations,
+                idle_steps=self.method.idle_steps(),
+            )
