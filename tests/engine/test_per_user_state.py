@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aichaos.experiment.model import default_kill_switch
+from aichaos.experiment.safety import default_kill_switch
 from tests.conftest import Server
 
 pytestmark = pytest.mark.slow

@@ -165,7 +165,7 @@ def halt_command(clear: bool, path: str | None) -> None:
     else ``aichaos-<uid>.halt`` in the temporary directory.
     """
     from aichaos.engine.recover_cli import recover_orphans
-    from aichaos.experiment.model import default_kill_switch
+    from aichaos.experiment.safety import default_kill_switch
 
     recover_orphans()
     p = Path(path or default_kill_switch())

@@ -9,15 +9,11 @@ that validates can be planned without surprises.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     SerializeAsAny,
@@ -27,6 +23,7 @@ from pydantic import (
 )
 
 from aichaos.errors import Problem, did_you_mean
+from aichaos.experiment.safety import FrozenModel, Phases, Safety
 from aichaos.experiment.slo import SLO, slo
 from aichaos.faults.base import FAULTS, BlastRadius, Fault
 from aichaos.limits import number_problems
@@ -39,13 +36,9 @@ from aichaos.validation import SpecError
 __all__ = [
     "Experiment",
     "HttpRollback",
-    "Phases",
     "PythonRollback",
     "Ramp",
-    "Safety",
     "Step",
-    "Timeouts",
-    "default_kill_switch",
 ]
 
 _NAME = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -99,13 +92,7 @@ SLOField = Annotated[
 ]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False
-    )
-
-
-class Ramp(_Model):
+class Ramp(FrozenModel):
     """Raise a step's blast radius or intensity in levels, stopping at the first breach.
 
     ``field`` is ``fraction`` (the fault's own ``fraction`` where it has one, such as
@@ -119,7 +106,7 @@ class Ramp(_Model):
     stop_on_breach: bool = Field(True, description="stop ramping when the steady state breaks")
 
 
-class Step(_Model):
+class Step(FrozenModel):
     """One fault on one target, on a schedule, with a blast radius (optionally ramped)."""
 
     name: str = Field("", description="label for the journal; default: the fault type")
@@ -192,7 +179,7 @@ class Step(_Model):
         return self.duration_s or 0.0  # a fault that cannot be undone is over once applied
 
 
-class PythonRollback(_Model):
+class PythonRollback(FrozenModel):
     """Rollback action: call ``module:function`` (sync or async) with ``arguments``."""
 
     type: Literal["python"] = "python"
@@ -200,7 +187,7 @@ class PythonRollback(_Model):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
-class HttpRollback(_Model):
+class HttpRollback(FrozenModel):
     """Rollback action: an HTTP request to a target (e.g. ``POST /admin/reload``)."""
 
     type: Literal["http"] = "http"
@@ -213,57 +200,7 @@ class HttpRollback(_Model):
 Rollback = Annotated[PythonRollback | HttpRollback, Field(discriminator="type")]
 
 
-class Timeouts(_Model):
-    """Enforced timeouts: a hung call can never hang the run."""
-
-    probe_s: float = Field(5.0, gt=0)
-    apply_s: float = Field(10.0, gt=0)
-    revert_s: float = Field(10.0, gt=0)
-    rollback_s: float = Field(30.0, gt=0)
-
-
-def default_kill_switch() -> str:
-    """Where ``aichaos halt`` writes and every run looks, per user.
-
-    ``$AICHAOS_KILL_SWITCH`` if set, else ``$XDG_RUNTIME_DIR/aichaos.halt`` (a directory
-    only its user can write), else ``aichaos-<uid>.halt`` in the temporary directory:
-    one user's ``halt`` never stops another user's runs.
-    """
-    explicit = os.environ.get("AICHAOS_KILL_SWITCH")
-    if explicit:
-        return explicit
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isabs(runtime):
-        return os.path.join(runtime, "aichaos.halt")
-    return os.path.join(tempfile.gettempdir(), f"aichaos-{os.getuid()}.halt")
-
-
-class Safety(_Model):
-    """Limits that keep a run safe."""
-
-    max_duration_s: float = Field(3600.0, gt=0, description="the run aborts past this")
-    allowed_environments: list[str] = Field(
-        default_factory=list,
-        description="if set, AICHAOS_ENV (or --env) must be one of these",
-    )
-    dry_run: bool = False
-    guardrail_interval_s: float = Field(1.0, gt=0, le=60)
-    probe_interval_s: float = Field(1.0, gt=0, le=300)
-    kill_switch: str = Field(default_factory=default_kill_switch)
-    ttl_s: float = Field(
-        15.0, gt=0, le=3600, description="faults expire this long after the runner stops renewing"
-    )
-    timeouts: Timeouts = Field(default_factory=Timeouts)
-
-
-class Phases(_Model):
-    """Lengths of the observation phases around the method."""
-
-    baseline_s: float = Field(5.0, gt=0)
-    recovery_s: float = Field(5.0, ge=0)
-
-
-class Experiment(_Model):
+class Experiment(FrozenModel):
     """A chaos experiment: targets, workload, steady state, method, guardrails, safety."""
 
     title: str = Field(min_length=1)
