@@ -24,8 +24,6 @@ DELETE      /faults/{name}              disarm (``*``: all), with what the hook 
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
 import secrets
 import threading
@@ -35,13 +33,22 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aichaos.errors import AichaosError, ValidationError, http_status
+from aichaos.access import (
+    UNAUTHORIZED,
+    BodyRefused,
+    bearer_ok,
+    check_token,
+    content_length,
+    require_loopback,
+)
+from aichaos.errors import AichaosError, http_status
 from aichaos.inprocess.board import Switchboard
 from aichaos.validation import SpecError, problems, validate
 
-__all__ = ["ArmBody", "ControlServer", "RenewBody"]
+__all__ = ["MAX_BODY_BYTES", "ArmBody", "ControlServer", "RenewBody"]
 
-_MAX_BODY = 64 * 1024
+#: bodies above this are refused with 413 before they are read
+MAX_BODY_BYTES = 64 * 1024
 
 
 class ArmBody(BaseModel):
@@ -81,15 +88,6 @@ def _check_corruption(spec: dict[str, Any]) -> None:
         raise SpecError(problems(exc, ("corruption",))) from None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class ControlServer:
     """Serve a :class:`Switchboard` over authenticated HTTP on a background thread."""
 
@@ -102,12 +100,9 @@ class ControlServer:
         allow_remote: bool = False,
         timeout_s: float = 10.0,
     ) -> None:
-        if not allow_remote and not _is_loopback(host):
-            raise ValidationError(
-                f"host must be a loopback address unless allow_remote=True, got {host!r}"
-            )
-        if token is not None and len(token) < 8:
-            raise ValidationError(f"token must be at least 8 characters, got {len(token)}")
+        check_token(token)
+        if not allow_remote:
+            require_loopback(host, "pass allow_remote=True to serve beyond loopback")
         self.board = board
         self.token = token if token is not None else secrets.token_urlsafe(24)
         #: a client must send each part of its request within this (slowloris is cut off)
@@ -143,8 +138,7 @@ class ControlServer:
 
     def authorized(self, header: str | None) -> bool:
         """Constant-time check of an ``Authorization`` header."""
-        expected = f"Bearer {self.token}".encode()
-        return hmac.compare_digest((header or "").encode(), expected)
+        return bearer_ok(header, self.token)
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
         """Route one authorized request; returns (status, JSON body)."""
@@ -181,16 +175,12 @@ def _handler_for(server: ControlServer) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             if not server.authorized(self.headers.get("Authorization")):
-                self._reply(401, {"error": "missing or wrong bearer token"})
+                self._reply(401, {"error": UNAUTHORIZED})
                 return
-            raw = (self.headers.get("Content-Length") or "0").strip()
-            # ASCII digits only: str.isdigit() accepts "²", which int() then refuses
-            if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-                self._reply(400, {"error": f"Content-Length must be a number >= 0, got {raw!r}"})
-                return
-            length = int(raw)
-            if length > _MAX_BODY:
-                self._reply(413, {"error": f"body must be <= {_MAX_BODY} bytes"})
+            try:
+                length = content_length(self.headers.get("Content-Length"), MAX_BODY_BYTES)
+            except BodyRefused as exc:
+                self._reply(exc.status, {"error": exc.message})
                 return
             body = self.rfile.read(length) if length else b""
             try:

@@ -26,13 +26,14 @@ state instead (see :mod:`aichaos.integrations.observe`). The proxy has its own
 
 from __future__ import annotations
 
-import hmac
 import math
 import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from aichaos.access import UNAUTHORIZED, bearer_ok, check_exposure
 
 __all__ = ["DEFAULT_LINGER_S", "EngineMetrics", "MetricsServer", "serve_engine_metrics"]
 
@@ -184,18 +185,14 @@ class EngineMetrics:
 def _handler(registry: Any, token: str | None) -> type[BaseHTTPRequestHandler]:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    expected = f"Bearer {token}".encode() if token else None
-
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:  # a scrape is not news
             pass
 
         def do_GET(self) -> None:
-            if expected is not None:
-                got = self.headers.get("Authorization", "").encode()
-                if not hmac.compare_digest(got, expected):
-                    self._send(401, b"missing or wrong bearer token\n", "text/plain")
-                    return
+            if not bearer_ok(self.headers.get("Authorization"), token or None):
+                self._send(401, f"{UNAUTHORIZED}\n".encode(), "text/plain")
+                return
             if self.path.split("?", 1)[0] not in ("/", "/metrics"):
                 self._send(404, b"not found: GET /metrics\n", "text/plain")
                 return
@@ -226,8 +223,6 @@ class MetricsServer:
         token: str | None = None,
         insecure: bool = False,
     ) -> None:
-        from aichaos.proxy.server import check_exposure
-
         check_exposure(host, token, insecure)
 
         class Server(ThreadingHTTPServer):

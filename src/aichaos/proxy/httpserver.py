@@ -13,7 +13,6 @@ may sit idle, and the number of open connections. With a ``token``, every reques
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from http import HTTPStatus
 from typing import Any, cast
 
 import httptools
+
+from aichaos.access import UNAUTHORIZED, BodyRefused, bearer_ok, check_body_size
 
 __all__ = ["MAX_BODY_BYTES", "Handler", "HttpServerProtocol", "Limits", "Response", "ServerState"]
 
@@ -53,9 +54,7 @@ class ServerState:
 
     def authorized(self, header: bytes | None) -> bool:
         """Constant-time check of an ``Authorization`` header (always true without a token)."""
-        if self.token is None:
-            return True
-        return hmac.compare_digest(header or b"", f"Bearer {self.token}".encode())
+        return bearer_ok(header, self.token)
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self._size = 0
         self._head = 0
         self._auth: bytes | None = None
-        self._too_big = False
+        #: why the body is refused ("" while it is within the limit)
+        self._too_big = ""
         self._last: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._in_request = False
@@ -165,7 +165,7 @@ class HttpServerProtocol(asyncio.Protocol):
     # httptools callbacks
     def on_message_begin(self) -> None:
         """A new request: its deadline starts now."""
-        self._url, self._body, self._size, self._too_big = b"", [], 0, False
+        self._url, self._body, self._size, self._too_big = b"", [], 0, ""
         self._head, self._auth = 0, None
         self._in_request = True
         self._arm(self.limits.request_timeout_s, self._request_timeout)
@@ -189,11 +189,13 @@ class HttpServerProtocol(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         """Part of the body, kept up to ``max_body_bytes``."""
         self._size += len(body)
-        if self._size > self.limits.max_body_bytes:
-            self._too_big = True
+        try:
+            check_body_size(self._size, self.limits.max_body_bytes)
+        except BodyRefused as exc:
+            self._too_big = exc.message
             self._body = []
-        elif not self._too_big:
-            self._body.append(body)
+            return
+        self._body.append(body)
 
     def on_message_complete(self) -> None:
         """Dispatch the request; answers go out in request order."""
@@ -201,14 +203,15 @@ class HttpServerProtocol(asyncio.Protocol):
         self._arm(self.limits.idle_timeout_s, self._idle)
         keep_alive = self.parser.should_keep_alive()
         if not self.state.authorized(self._auth):
-            denied = _error(401, "missing or wrong bearer token", (("WWW-Authenticate", "Bearer"),))
+            denied = _error(401, UNAUTHORIZED, (("WWW-Authenticate", "Bearer"),))
             self._chain(self._respond_now(denied, keep_alive))
             return
         method = self.parser.get_method().decode("ascii", "replace")
         path = httptools.parse_url(self._url).path.decode("utf-8", "replace")
         if self._too_big:
-            message = f"bad request body: larger than {self.limits.max_body_bytes} bytes"
-            self._chain(self._respond_now(_error(400, message), False))
+            # 400, not BodyRefused's 413: this API answers 400 to every request it will
+            # not read (see MAX_BODY_BYTES), and its clients already rely on that
+            self._chain(self._respond_now(_error(400, f"bad request: {self._too_big}"), False))
             return
         body = b"".join(self._body)
         self._chain(self._dispatch(method, path, body, keep_alive))

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aichaos.access import check_exposure, is_loopback
 from aichaos.errors import ValidationError
 from aichaos.eventloop import new_event_loop
 from aichaos.proxy.api import ControlApi
@@ -42,36 +42,6 @@ __all__ = [
     "run",
     "serve",
 ]
-
-#: tokens shorter than this are refused (a guessable token is no token)
-MIN_TOKEN_CHARS = 8
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback IP literals (``127.0.0.0/8``, ``::1``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_exposure(host: str, token: str | None, insecure: bool) -> None:
-    """Refuse to serve a control API beyond loopback without a token (unless ``insecure``).
-
-    Anyone who reaches the control API can cut or slow every proxied connection, so an
-    address other than loopback needs ``Authorization: Bearer <token>`` on every request.
-    """
-    if token is not None and len(token) < MIN_TOKEN_CHARS:
-        raise ValidationError(
-            f"token must be at least {MIN_TOKEN_CHARS} characters, got {len(token)}"
-        )
-    if token is None and not insecure and not is_loopback(host):
-        raise ValidationError(
-            f"host {host!r} is not a loopback address: give a token (--token or "
-            "AICHAOS_TOKEN) or pass --insecure to serve the control API unauthenticated"
-        )
 
 
 def load_config(path: str | Path) -> Any:
