@@ -7,9 +7,14 @@ are translated at the boundary with ``raise ... from exc``::
     ├── ValidationError          bad user input: experiment file, CLI flag, API body, batch
     │   ├── ExperimentError      an experiment file that does not validate (many problems)
     │   ├── SpecError            a spec that does not validate (validation.py; Problems)
-    │   ├── ApiError             a proxy control-API error with its status (proxy/errors.py)
+    │   ├── ApiBadRequest        a body the proxy control API refuses (proxy/errors.py)
     │   └── ReportError          a journal that is missing, empty or not one (report/model.py)
+    ├── ApiError                 the proxy control API's base: one subclass per answer below
+    │                            (ApiBadRequest, ApiNotFound, ApiConflict, ...: proxy/errors.py)
     ├── RegistryError            an unknown fault / probe type, a duplicate registration
+    ├── NotFound                 no such object (ApiNotFound: a proxy or toxic)
+    ├── Conflict                 an object of that name exists already (ApiConflict)
+    ├── MethodNotAllowed         a known route called with another method (ApiMethodNotAllowed)
     ├── TargetError              a target that cannot be reached or does not exist
     │   └── NoCluster            no Kubernetes cluster is configured (chaosmesh/apply.py)
     ├── InjectionError           applying or reverting a fault failed
@@ -29,8 +34,11 @@ from dataclasses import dataclass
 
 __all__ = [
     "AichaosError",
+    "Conflict",
     "ExperimentError",
     "InjectionError",
+    "MethodNotAllowed",
+    "NotFound",
     "OperationTimeout",
     "ProbeError",
     "Problem",
@@ -91,6 +99,18 @@ class RegistryError(AichaosError, LookupError):
     """An unknown fault or probe type, or a name registered twice."""
 
 
+class NotFound(AichaosError, LookupError):
+    """An object asked for by name (a proxy, a toxic, a route) that does not exist."""
+
+
+class Conflict(AichaosError):
+    """An object that cannot be created: one of that name exists already."""
+
+
+class MethodNotAllowed(AichaosError):
+    """A known resource called with a method it does not take."""
+
+
 class TargetError(AichaosError):
     """A target that does not exist or cannot be reached."""
 
@@ -127,8 +147,12 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
 
 def http_status(exc: BaseException) -> int:
     """Map an error to the HTTP status every control API answers with."""
-    if isinstance(exc, RegistryError):
+    if isinstance(exc, (RegistryError, NotFound)):
         return 404
+    if isinstance(exc, Conflict):
+        return 409
+    if isinstance(exc, MethodNotAllowed):
+        return 405
     if isinstance(exc, ValidationError):
         return 400
     if isinstance(exc, SafetyError):

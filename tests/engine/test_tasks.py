@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from aichaos.engine import tasks
+from aichaos.errors import AichaosError, OperationTimeout
 
 
 def test_cancel_ends_a_ticker_whose_wait_for_swallowed_the_cancellation() -> None:
@@ -52,3 +53,20 @@ def test_cancel_of_a_task_that_already_failed_keeps_quiet() -> None:
         return task.done()
 
     assert asyncio.run(main())
+
+
+def test_bounded_raises_operation_timeout_naming_its_limit() -> None:
+    """A probe, apply or revert past its limit is the OperationTimeout errors.py promises."""
+
+    async def main() -> BaseException:
+        try:
+            await tasks.bounded(asyncio.sleep(5), 0.05)
+        except BaseException as exc:
+            return exc
+        raise AssertionError("bounded returned after its limit")
+
+    exc = asyncio.run(main())
+    assert isinstance(exc, OperationTimeout) and isinstance(exc, AichaosError)
+    assert str(exc) == "timed out after 0.05s"
+    assert tasks.failure_text(exc) == "timed out after 0.05s"
+    assert tasks.failure_text(ValueError("no")) == "ValueError: no"

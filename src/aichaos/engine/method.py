@@ -19,6 +19,7 @@ from typing import Any
 
 from aichaos.engine.deadman import DeadMan, Lease
 from aichaos.engine.journal import Journal
+from aichaos.engine.tasks import bounded, failure_text
 from aichaos.errors import InjectionError
 from aichaos.experiment.model import Experiment, Step
 from aichaos.faults.base import (
@@ -140,7 +141,7 @@ class MethodRunner:
                     and ramp is not None
                     and ramp.field not in type(step.fault).radius_fields
                 ):
-                    await asyncio.wait_for(current.injection.update(fault), self.timeouts.apply_s)
+                    await bounded(current.injection.update(fault), self.timeouts.apply_s)
                     self.last_change = self.clock()
                     current.level = level
                     self.journal.write("fault-updated", step=label, level=level)
@@ -207,17 +208,13 @@ class MethodRunner:
     ) -> Live:
         injection = fault.injection(ctx)
         try:
-            await asyncio.wait_for(injection.apply(), self.timeouts.apply_s)
+            await bounded(injection.apply(), self.timeouts.apply_s)
         except BaseException as exc:
-            why = (
-                f"timed out after {self.timeouts.apply_s:g}s"
-                if isinstance(exc, TimeoutError)
-                else f"{type(exc).__name__}: {exc}"
-            )
+            why = failure_text(exc)
             self.journal.write("fault-apply-failed", step=label, error=why)
             # a half-applied fault is reverted too; a revert of nothing is harmless
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(injection.revert(), self.timeouts.revert_s)
+                await bounded(injection.revert(), self.timeouts.revert_s)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             raise InjectionError(f"step {label!r}: applying {fault.type!r} failed: {why}") from exc
@@ -255,11 +252,7 @@ class MethodRunner:
         try:
             revert.result()
         except Exception as exc:
-            why = (
-                f"timed out after {self.timeouts.revert_s:g}s"
-                if isinstance(exc, TimeoutError)
-                else f"{type(exc).__name__}: {exc}"
-            )
+            why = failure_text(exc)
             self.revert_failures.append(f"{live.step}: {why}")
             self.journal.write(
                 "fault-revert-failed",
@@ -293,7 +286,7 @@ class MethodRunner:
         # second connection, a renewal landing after the delete): it finishes first
         if live.renewal is not None:
             await asyncio.wait({live.renewal})
-        await asyncio.wait_for(live.injection.revert(), self.timeouts.revert_s)
+        await bounded(live.injection.revert(), self.timeouts.revert_s)
 
     async def renew(self) -> None:
         """Push every live fault's deadline (leases and self-expiring remote faults)."""
@@ -303,7 +296,7 @@ class MethodRunner:
             if live.lease is not None:
                 live.lease.renew()
             live.renewal = asyncio.ensure_future(
-                asyncio.wait_for(live.injection.renew(self.ttl_s), self.timeouts.apply_s)
+                bounded(live.injection.renew(self.ttl_s), self.timeouts.apply_s)
             )
             with contextlib.suppress(Exception):
                 await live.renewal

@@ -18,7 +18,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 
 from aichaos.engine.journal import Journal
-from aichaos.engine.tasks import cancel
+from aichaos.engine.tasks import bounded, cancel, failure_text
 from aichaos.experiment.metrics import MetricStore
 from aichaos.load.base import Workload, WorkloadContext
 from aichaos.probes.base import Probe, ProbeContext, StatefulProbe
@@ -90,10 +90,10 @@ class Sampler:
         timeout = own + _GRACE_S
         t0 = self.clock()
         try:
-            values = await asyncio.wait_for(probe.measure(self.probe_ctx), timeout)
+            values = await bounded(probe.measure(self.probe_ctx), timeout)
         except Exception as exc:  # a failed sample is journaled and recorded, not fatal
-            timed_out = isinstance(exc, TimeoutError)
-            why = f"timed out after {timeout:g}s" if timed_out else f"{type(exc).__name__}: {exc}"
+            timed_out = isinstance(exc, TimeoutError)  # the limit, or the probe's own socket
+            why = failure_text(exc)
             self.journal.write("probe-error", source=name, error=why)
             latency_ms = max(self.clock() - t0, own) * 1e3
             self.record(

@@ -4,8 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
+from typing import TypeVar
 
-__all__ = ["cancel", "settle", "task_error"]
+from aichaos.errors import OperationTimeout
+
+__all__ = ["bounded", "cancel", "failure_text", "settle", "task_error"]
+
+T = TypeVar("T")
+
+
+async def bounded(call: Awaitable[T], seconds: float) -> T:
+    """Await ``call`` for at most ``seconds``; past that, :class:`OperationTimeout`.
+
+    A probe, apply or revert that runs past its enforced limit is an aichaos error with
+    the limit in its message, not a bare ``TimeoutError`` the caller has to decode.
+    """
+    try:
+        return await asyncio.wait_for(call, seconds)
+    except TimeoutError as exc:
+        if isinstance(exc, OperationTimeout):
+            raise
+        raise OperationTimeout(f"timed out after {seconds:g}s") from exc
+
+
+def failure_text(exc: BaseException) -> str:
+    """One line for a failed operation: a timeout says its limit, others their type."""
+    if isinstance(exc, OperationTimeout):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 async def settle(task: asyncio.Task[None]) -> None:

@@ -28,7 +28,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from aichaos import __version__
-from aichaos.proxy.errors import ApiError
+from aichaos.errors import http_status
+from aichaos.proxy.errors import ApiBadRequest, ApiError, ApiMethodNotAllowed, ApiNotFound
 from aichaos.proxy.httpserver import Response
 from aichaos.proxy.metrics import render_metrics
 from aichaos.proxy.store import ProxyStore
@@ -44,7 +45,7 @@ TOXIPROXY_VERSION = "2.9.0"
 
 def _json(body: bytes) -> Any:
     if not body.strip():
-        raise ApiError(400, "bad request body: empty, expected JSON")
+        raise ApiBadRequest("bad request body: empty, expected JSON")
 
     def no_constants(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
@@ -52,14 +53,14 @@ def _json(body: bytes) -> Any:
     try:
         doc = json.loads(body, parse_constant=no_constants)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"bad request body: invalid JSON ({exc})") from None
+        raise ApiBadRequest(f"bad request body: invalid JSON ({exc})") from None
     except RecursionError:
         doc = None  # nested past the interpreter's limit: refused below like any too-deep body
         depth = MAX_JSON_DEPTH + 1
     else:
         depth = _depth(doc)
     if depth > MAX_JSON_DEPTH:
-        raise ApiError(400, f"bad request body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        raise ApiBadRequest(f"bad request body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return doc
 
 
@@ -95,7 +96,7 @@ class ControlApi:
         try:
             return await self._route(method, [unquote(p) for p in path.strip("/").split("/")], body)
         except ApiError as exc:
-            return Response(exc.status, exc.body())
+            return Response(http_status(exc), exc.body())
 
     async def _route(self, method: str, parts: list[str], body: bytes) -> Response:
         store = self.store
@@ -154,5 +155,5 @@ class ControlApi:
                     store.remove_toxic(name, toxic)
                     return Response(204)
             case _:
-                raise ApiError(404, "not found")
-        raise ApiError(405, f"method not allowed: {method} /{'/'.join(parts)}")
+                raise ApiNotFound("not found")
+        raise ApiMethodNotAllowed(f"method not allowed: {method} /{'/'.join(parts)}")

@@ -17,7 +17,7 @@ import contextlib
 import ipaddress
 import socket
 
-from aichaos.proxy.errors import ApiError
+from aichaos.proxy.errors import ApiBadRequest
 
 __all__ = ["check_no_loop"]
 
@@ -64,17 +64,15 @@ async def check_no_loop(
     listen: tuple[str, int] | None,
     api: list[tuple[str, int]],
 ) -> None:
-    """:class:`ApiError` 400 if ``upstream`` is ``listen`` or one of the ``api`` addresses."""
+    """:class:`ApiBadRequest` if ``upstream`` is ``listen`` or one of the ``api`` addresses."""
     if listen is not None and listen[1] != 0 and await _same(upstream, listen):
-        raise ApiError(
-            400,
+        raise ApiBadRequest(
             f"bad request body: upstream {upstream_text} is this proxy's own listen address "
             "(every connection would dial itself without end)",
         )
     for addr in api:
         if await _same(upstream, addr):
-            raise ApiError(
-                400,
+            raise ApiBadRequest(
                 f"bad request body: upstream {upstream_text} is the control API (anyone "
                 "reaching the proxy would reach /reset and every route, without a token)",
             )

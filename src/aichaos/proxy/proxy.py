@@ -8,7 +8,7 @@ from typing import Any
 
 from aichaos.proxy.busypoll import BusyPoll
 from aichaos.proxy.connection import Connection
-from aichaos.proxy.errors import ApiError
+from aichaos.proxy.errors import ApiBadRequest, ApiConflict, ApiNotFound, ApiServerError
 from aichaos.proxy.toxic import Toxic
 from aichaos.proxy.upstream_tls import UpstreamTls, valid_host
 
@@ -19,13 +19,12 @@ def split_hostport(value: str, field: str) -> tuple[str, int]:
     """``"127.0.0.1:80"`` / ``"[::1]:80"`` / ``"localhost:80"`` -> (host, port)."""
     host, sep, port = value.rpartition(":")
     if not sep or not port.isascii() or not port.isdigit() or int(port) > 65535:
-        raise ApiError(400, f"bad request body: {field} must be host:port, got {value!r}")
+        raise ApiBadRequest(f"bad request body: {field} must be host:port, got {value!r}")
     host = host.strip("[]") or "0.0.0.0"
     if not valid_host(host):
         # checked here, not at bind time: a name the resolver cannot even encode would
         # otherwise fail later, on an enable or a /reset, as a 500
-        raise ApiError(
-            400,
+        raise ApiBadRequest(
             f"bad request body: {field} must be host:port with an IP or a DNS name, got {value!r}",
         )
     if host == "localhost":
@@ -126,7 +125,7 @@ class Proxy:
         except (OSError, UnicodeError, ValueError) as exc:  # unresolvable names included
             self.enabled = False
             why = getattr(exc, "strerror", None) or exc
-            raise ApiError(500, f"listen tcp {self.listen}: bind: {why}") from exc
+            raise ApiServerError(f"listen tcp {self.listen}: bind: {why}") from exc
         self._server = server
         bound = server.sockets[0].getsockname()
         self.listen_addr = (host, bound[1])
@@ -182,7 +181,7 @@ class Proxy:
     def add_toxic(self, toxic: Toxic) -> None:
         """Add a toxic (409 if the name exists on either stream); live connections get it."""
         if toxic.name in self.toxics:
-            raise ApiError(409, "toxic already exists")
+            raise ApiConflict("toxic already exists")
         self.toxics[toxic.name] = toxic
         self._arm(toxic)
         self._sync()
@@ -200,7 +199,7 @@ class Proxy:
         """Remove a toxic; its held bytes flow on at once (sleeps are interrupted)."""
         toxic = self.toxics.pop(name, None)
         if toxic is None:
-            raise ApiError(404, "toxic not found")
+            raise ApiNotFound("toxic not found")
         if toxic.expiry is not None:
             toxic.expiry.cancel()
         self._sync()

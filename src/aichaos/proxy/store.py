@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from aichaos.proxy.busypoll import DEFAULT_WINDOW_S, BusyPoll
-from aichaos.proxy.errors import ApiError
+from aichaos.proxy.errors import ApiBadRequest, ApiConflict, ApiError, ApiNotFound
 from aichaos.proxy.loops import check_no_loop
 from aichaos.proxy.proxy import Proxy, split_hostport
 from aichaos.proxy.toxic import Toxic, parse_toxic
@@ -26,17 +26,17 @@ def _text(body: dict[str, Any], key: str, required: bool) -> str | None:
     value = body.get(key)
     if value is None or value == "":
         if required:
-            raise ApiError(400, f"missing required field: {key}")
+            raise ApiBadRequest(f"missing required field: {key}")
         return None
     if not isinstance(value, str):
-        raise ApiError(400, f"bad request body: {key} must be a string, got {value!r}")
+        raise ApiBadRequest(f"bad request body: {key} must be a string, got {value!r}")
     return value
 
 
 def _flag(body: dict[str, Any], key: str, default: bool) -> bool:
     value = body.get(key, default)
     if not isinstance(value, bool):
-        raise ApiError(400, f"bad request body: {key} must be true or false, got {value!r}")
+        raise ApiBadRequest(f"bad request body: {key} must be true or false, got {value!r}")
     return value
 
 
@@ -48,8 +48,8 @@ def _http_mode(body: dict[str, Any], default: bool | None) -> bool | None:
     if value is None or value == "auto":
         return None
     if not isinstance(value, bool):
-        raise ApiError(
-            400, f'bad request body: http must be true, false, null or "auto", got {value!r}'
+        raise ApiBadRequest(
+            f'bad request body: http must be true, false, null or "auto", got {value!r}'
         )
     return value
 
@@ -57,8 +57,7 @@ def _http_mode(body: dict[str, Any], default: bool | None) -> bool | None:
 def _check_host_header(http: bool | None, tls: UpstreamTls | None) -> None:
     """A Host rewrite needs the HTTP layer, which ``http: false`` turns off."""
     if http is False and tls is not None and tls.host_header:
-        raise ApiError(
-            400,
+        raise ApiBadRequest(
             "bad request body: upstream_tls.host_header needs the HTTP layer, "
             "got http false (give http true or null)",
         )
@@ -69,7 +68,7 @@ class _Spec:
 
     def __init__(self, body: Any) -> None:
         if not isinstance(body, dict):
-            raise ApiError(400, f"bad request body: expected a JSON object, got {body!r}")
+            raise ApiBadRequest(f"bad request body: expected a JSON object, got {body!r}")
         self.name = _text(body, "name", True) or ""
         self.upstream = _text(body, "upstream", True) or ""
         self.listen = _text(body, "listen", False) or "127.0.0.1:0"
@@ -108,13 +107,13 @@ class ProxyStore:
         try:
             return self.proxies[name]
         except KeyError:
-            raise ApiError(404, "proxy not found") from None
+            raise ApiNotFound("proxy not found") from None
 
     async def create(self, body: Any) -> Proxy:
         """Create and start a proxy (409 if the name exists, 500 if the address is taken)."""
         spec = _Spec(body)
         if spec.name in self.proxies:
-            raise ApiError(409, "proxy already exists")
+            raise ApiConflict("proxy already exists")
         return await self._start(spec)
 
     async def _check(self, spec: _Spec) -> None:
@@ -151,7 +150,7 @@ class ProxyStore:
         """
         proxy = self.get(name)
         if not isinstance(body, dict):
-            raise ApiError(400, f"bad request body: expected a JSON object, got {body!r}")
+            raise ApiBadRequest(f"bad request body: expected a JSON object, got {body!r}")
         listen = _text(body, "listen", False)
         upstream = _text(body, "upstream", False)
         enabled = _flag(body, "enabled", proxy.enabled)
@@ -206,7 +205,7 @@ class ProxyStore:
         if isinstance(body, dict) and "proxies" in body:
             body = body["proxies"]
         if not isinstance(body, list):
-            raise ApiError(400, f"bad request body: expected a JSON array of proxies, got {body!r}")
+            raise ApiBadRequest(f"bad request body: expected a JSON array of proxies, got {body!r}")
         specs = []
         for i, item in enumerate(body):
             if i and i % 256 == 0:
@@ -216,7 +215,7 @@ class ProxyStore:
         # event loop (and so every proxy) for seconds
         dupes = sorted(n for n, k in Counter(s.name for s in specs).items() if k > 1)
         if dupes:
-            raise ApiError(400, f"bad request body: proxy names repeated: {', '.join(dupes)}")
+            raise ApiBadRequest(f"bad request body: proxy names repeated: {', '.join(dupes)}")
         for spec in specs:
             await self._check(spec)
         result = []
@@ -244,7 +243,7 @@ class ProxyStore:
         """A toxic by name (404 if missing)."""
         toxic = self.get(proxy_name).toxics.get(toxic_name)
         if toxic is None:
-            raise ApiError(404, "toxic not found")
+            raise ApiNotFound("toxic not found")
         return toxic
 
     def update_toxic(self, proxy_name: str, toxic_name: str, body: Any) -> Toxic:

@@ -14,7 +14,7 @@ import pydantic
 
 from aichaos.errors import RegistryError
 from aichaos.limits import YEAR_S
-from aichaos.proxy.errors import ApiError
+from aichaos.proxy.errors import ApiBadRequest
 from aichaos.proxy.toxics.base import TOXICS, ToxicAttributes
 
 __all__ = ["STREAMS", "Toxic", "explain_validation", "parse_toxic"]
@@ -82,12 +82,12 @@ def _attributes(type_: str, raw: Any, where: str) -> ToxicAttributes:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ApiError(400, f"bad request body: attributes must be an object, got {raw!r}")
+        raise ApiBadRequest(f"bad request body: attributes must be an object, got {raw!r}")
     cls = TOXICS.get(type_)
     try:
         return cls.model_validate(raw)
     except pydantic.ValidationError as exc:
-        raise ApiError(400, f"bad request body: {explain_validation(exc, where)}") from None
+        raise ApiBadRequest(f"bad request body: {explain_validation(exc, where)}") from None
 
 
 def explain_validation(exc: pydantic.ValidationError, where: str) -> str:
@@ -119,13 +119,13 @@ def _number(body: dict[str, Any], key: str, default: float | None) -> float | No
     if value is None:  # absent, or null: keep the default (as Toxiproxy does for zero values)
         return default
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiError(400, f"bad request body: {key} must be a number, got {value!r}")
+        raise ApiBadRequest(f"bad request body: {key} must be a number, got {value!r}")
     try:
         number = float(value)
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
-        raise ApiError(400, f"bad request body: {key} must be a finite number, got {value!r}")
+        raise ApiBadRequest(f"bad request body: {key} must be a finite number, got {value!r}")
     return number
 
 
@@ -136,16 +136,16 @@ def parse_toxic(body: Any, existing: Toxic | None = None) -> Toxic:
     their values unless given, as Toxiproxy does.
     """
     if not isinstance(body, dict):
-        raise ApiError(400, f"bad request body: expected a JSON object, got {type(body).__name__}")
+        raise ApiBadRequest(f"bad request body: expected a JSON object, got {type(body).__name__}")
     if existing is None:
         type_ = body.get("type")
         if not isinstance(type_, str) or not type_:
-            raise ApiError(400, "missing required field: type")
+            raise ApiBadRequest("missing required field: type")
         try:
             TOXICS.get(type_)
         except RegistryError:
-            raise ApiError(
-                400, f"invalid toxic type: {type_!r}; known: {', '.join(TOXICS.names())}"
+            raise ApiBadRequest(
+                f"invalid toxic type: {type_!r}; known: {', '.join(TOXICS.names())}"
             ) from None
         stream = body.get("stream") or "downstream"
         name = body.get("name") or f"{type_}_{stream}"
@@ -157,18 +157,18 @@ def parse_toxic(body: Any, existing: Toxic | None = None) -> Toxic:
         name = existing.name
         given = body.get("attributes")
         if given is not None and not isinstance(given, dict):
-            raise ApiError(400, f"bad request body: attributes must be an object, got {given!r}")
+            raise ApiBadRequest(f"bad request body: attributes must be an object, got {given!r}")
         raw_attrs = type(existing.attributes).merge(existing.attributes.wire(), given or {})
         toxicity = _number(body, "toxicity", existing.toxicity)
     if stream not in STREAMS:
-        raise ApiError(400, "stream was invalid, can be either upstream or downstream")
+        raise ApiBadRequest("stream was invalid, can be either upstream or downstream")
     if not isinstance(name, str):
-        raise ApiError(400, f"bad request body: name must be a string, got {name!r}")
+        raise ApiBadRequest(f"bad request body: name must be a string, got {name!r}")
     assert toxicity is not None
     if not 0.0 <= toxicity <= 1.0:
-        raise ApiError(400, f"bad request body: toxicity must be within 0..1, got {toxicity:g}")
+        raise ApiBadRequest(f"bad request body: toxicity must be within 0..1, got {toxicity:g}")
     ttl_s = _number(body, "ttl_s", existing.ttl_s if existing else None)
     if ttl_s is not None and not 0 < ttl_s <= YEAR_S:
-        raise ApiError(400, f"bad request body: ttl_s must be > 0 and <= {YEAR_S}, got {ttl_s:g}")
+        raise ApiBadRequest(f"bad request body: ttl_s must be > 0 and <= {YEAR_S}, got {ttl_s:g}")
     attrs = _attributes(type_, raw_attrs, f"toxic {name}")
     return Toxic(name, type_, stream, toxicity, attrs, ttl_s)

@@ -30,7 +30,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aichaos.proxy.errors import ApiError
+from aichaos.proxy.errors import ApiBadRequest
 
 __all__ = ["HANDSHAKE_TIMEOUT_S", "UpstreamTls", "parse_upstream_tls", "valid_host"]
 
@@ -92,7 +92,7 @@ class UpstreamTls(BaseModel):
 
     @cached_property
     def context(self) -> ssl.SSLContext:
-        """The client context; :class:`ApiError` 400 if a CA cannot be loaded."""
+        """The client context; :class:`ApiBadRequest` if a CA cannot be loaded."""
         ctx = ssl.create_default_context()
         try:
             if self.ca_file is not None:
@@ -102,8 +102,8 @@ class UpstreamTls(BaseModel):
         except (OSError, ValueError, TypeError) as exc:  # ssl.SSLError is an OSError
             which = "ca_file" if self.ca_file is not None else "ca_pem"
             why = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
-            raise ApiError(
-                400, f"bad request body: upstream_tls.{which} cannot be loaded as PEM CAs: {why}"
+            raise ApiBadRequest(
+                f"bad request body: upstream_tls.{which} cannot be loaded as PEM CAs: {why}"
             ) from None
         if not self.verify:
             ctx.check_hostname = False
@@ -139,14 +139,14 @@ def parse_upstream_tls(value: Any, field: str = "upstream_tls") -> UpstreamTls |
     if value is True:
         value = {}
     if not isinstance(value, dict):
-        raise ApiError(
-            400, f"bad request body: {field} must be true, false, null or an object, got {value!r}"
+        raise ApiBadRequest(
+            f"bad request body: {field} must be true, false, null or an object, got {value!r}"
         )
     from aichaos.proxy.toxic import explain_validation
 
     try:
         tls = UpstreamTls.model_validate(value)
     except pydantic.ValidationError as exc:
-        raise ApiError(400, f"bad request body: {explain_validation(exc, field)}") from None
+        raise ApiBadRequest(f"bad request body: {explain_validation(exc, field)}") from None
     tls.context  # noqa: B018 -- load the CAs now: a bad one is the caller's error
     return tls
