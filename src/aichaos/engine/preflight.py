@@ -19,6 +19,7 @@ from aichaos.callables import import_callable, import_problem, keyword_parameter
 from aichaos.errors import TargetError, ValidationError
 from aichaos.experiment.model import Experiment, PythonRollback
 from aichaos.faults.python_callable import PythonCallable
+from aichaos.proxyapi import ProxyApi
 
 if TYPE_CHECKING:
     import httpx
@@ -83,11 +84,11 @@ async def _targets(
             urls[name] = (str(t.url), dict(getattr(t, "headers", {})))
         elif t.type == "proxy":
             try:
-                headers: Any = t.headers()
+                api: ProxyApi = t.api()
             except TargetError as exc:
                 problems.append(f"targets.{name}: {exc}")
                 continue
-            urls[name] = (str(t.api_url).rstrip("/") + "/version", dict(headers))
+            urls[name] = (api.url("version"), api.headers())
             proxies.append(name)
     if not urls:
         return problems

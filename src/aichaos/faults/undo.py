@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from aichaos.callables import import_callable
+from aichaos.errors import TargetError
+from aichaos.proxyapi import send_sync
 
 __all__ = [
     "HttpRequest",
@@ -150,17 +152,14 @@ def perform(action: UndoAction) -> None:
             if not token:
                 raise OSError(f"environment variable {action.bearer_env} (bearer_env) is not set")
             headers["Authorization"] = f"Bearer {token}"
-        # imported here: only the watchdog sends these, and a run need not load them
-        import urllib.error
-        import urllib.request
-
-        req = urllib.request.Request(action.url, method=action.method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=action.timeout_s):
-                pass
-        except urllib.error.HTTPError as exc:
-            if exc.code != 404:  # 404: already gone
-                raise OSError(f"{action.method} {action.url} -> {exc.code}") from exc
+            status, _ = send_sync(
+                action.method, action.url, headers=headers, timeout_s=action.timeout_s
+            )
+        except TargetError as exc:
+            raise OSError(str(exc)) from exc
+        if status >= 400 and status != 404:  # 404: already gone
+            raise OSError(f"{action.method} {action.url} -> {status}")
 
 
 def _restore(action: RestoreFile) -> None:

@@ -27,8 +27,10 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from aichaos.errors import InjectionError, TargetError, ValidationError
+from aichaos.errors import NotFound, TargetError, ValidationError
+from aichaos.proxyapi import ProxyApi, api_error, send_sync
 
 __all__ = ["ProxyHandle", "ProxyProcess"]
 
@@ -61,25 +63,16 @@ class ProxyHandle:
         """``http://<listen>``: the base URL a client uses to go through the proxy."""
         return f"http://{self.listen}"
 
-    def _request(self, method: str, path: str, body: Any = None) -> Any:
-        import httpx
+    @property
+    def api(self) -> ProxyApi:
+        """The control API this proxy lives on (URLs, token)."""
+        return ProxyApi(self.api_url, self.token)
 
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            r = httpx.request(
-                method, self.api_url.rstrip("/") + path, json=body, headers=headers, timeout=5.0
-            )
-        except httpx.HTTPError as exc:
-            raise TargetError(f"proxy API {self.api_url} unreachable: {exc}") from exc
-        if r.status_code >= 400:
-            try:
-                message = r.json().get("error", r.text)
-            except ValueError:
-                message = r.text
-            if r.status_code == 400:
-                raise ValidationError(f"proxy {self.name}: {message}")
-            raise InjectionError(f"proxy {self.name}: {r.status_code} {message}")
-        return r.json() if r.content else None
+    def _request(self, method: str, url: str, body: Any = None) -> Any:
+        status, text = send_sync(method, url, headers=self.api.headers(), body=body)
+        if status >= 400:
+            raise api_error(status, text, f"proxy {self.name}: {method}")
+        return json.loads(text) if text else None
 
     def add_toxic(
         self,
@@ -104,22 +97,22 @@ class ProxyHandle:
         }
         if ttl_s is not None:
             body["ttl_s"] = ttl_s
-        self._request("POST", f"/proxies/{self.name}/toxics", body)
+        self._request("POST", self.api.toxics_url(self.name), body)
         return name
 
     def update_toxic(self, name: str, **fields: Any) -> dict[str, Any]:
         """Change a live toxic (``toxicity``, ``attributes``, ``ttl_s``)."""
-        out: dict[str, Any] = self._request("POST", f"/proxies/{self.name}/toxics/{name}", fields)
+        out: dict[str, Any] = self._request("POST", self.api.toxic_url(self.name, name), fields)
         return out
 
     def remove_toxic(self, name: str) -> None:
         """Remove a toxic; one already gone is not an error (it may have expired)."""
-        with contextlib.suppress(InjectionError):
-            self._request("DELETE", f"/proxies/{self.name}/toxics/{name}")
+        with contextlib.suppress(NotFound):
+            self._request("DELETE", self.api.toxic_url(self.name, name))
 
     def toxics(self) -> list[dict[str, Any]]:
         """The toxics on this proxy now (with their ``stats``)."""
-        out: list[dict[str, Any]] = self._request("GET", f"/proxies/{self.name}/toxics")
+        out: list[dict[str, Any]] = self._request("GET", self.api.toxics_url(self.name))
         return out
 
     def clear(self) -> None:
@@ -140,7 +133,14 @@ class ProxyHandle:
         """This proxy as an experiment ``proxy`` target (for faults)."""
         from aichaos.proxy.target import ProxyTarget
 
-        return ProxyTarget(api_url=self.api_url, proxy=self.name)
+        if not self.token:
+            return ProxyTarget(api_url=self.api_url, proxy=self.name)
+        # a target names the variable holding its token, never the token itself (the
+        # journal and the watchdog's lease record the target): this process's is set here
+        port = urlsplit(self.api_url).port
+        env = f"AICHAOS_PROXY_TOKEN_{port}"
+        os.environ[env] = self.token
+        return ProxyTarget(api_url=self.api_url, proxy=self.name, token_env=env)
 
 
 class ProxyProcess:

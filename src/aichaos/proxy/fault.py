@@ -27,6 +27,7 @@ from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.clients import control_client
 from aichaos.faults.undo import HttpRequest, UndoAction
 from aichaos.proxy.target import ProxyTarget
+from aichaos.proxyapi import send
 
 __all__ = ["ProxyHttpError", "ProxyLatency", "ProxyToxic"]
 
@@ -202,14 +203,9 @@ class ProxyToxicInjection(Injection):
         return body
 
     async def _call(self, method: str, url: str, json: Any = None) -> Any:
-        import httpx
-
-        headers = self.target.headers()
-        try:
-            async with control_client(self.ctx.clients, self.target.api_url) as client:
-                return await client.request(method, url, json=json, headers=headers)
-        except httpx.HTTPError as exc:
-            raise TargetError(f"proxy API {self.target.api_url} unreachable: {exc}") from exc
+        api = self.target.api()
+        async with control_client(self.ctx.clients, self.target.api_url) as client:
+            return await send(client, api, method, url, json)
 
     async def _ensure_proxy(self) -> None:
         """Create the proxy the target describes if missing; refuse one that differs."""

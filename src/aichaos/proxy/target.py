@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import Field, model_validator
 
 from aichaos.errors import TargetError
 from aichaos.proxy.upstream_tls import UpstreamTls
+from aichaos.proxyapi import ProxyApi
 from aichaos.targets import TARGETS, Target
 
 __all__ = ["ProxyTarget"]
@@ -90,14 +90,18 @@ class ProxyTarget(Target):
             return f"has upstream_tls {found.get('upstream_tls')!r}, the target says {want_tls!r}"
         return None
 
-    def headers(self) -> dict[str, str]:
-        """``Authorization`` when ``token_env`` is set; :class:`TargetError` if it is unset."""
+    def api(self) -> ProxyApi:
+        """The control API with its token; :class:`TargetError` if ``token_env`` is unset."""
         if self.token_env is None:
-            return {}
+            return ProxyApi(self.api_url)
         token = os.environ.get(self.token_env)
         if not token:
             raise TargetError(f"environment variable {self.token_env} (token_env) is not set")
-        return {"Authorization": f"Bearer {token}"}
+        return ProxyApi(self.api_url, token)
+
+    def headers(self) -> dict[str, str]:
+        """``Authorization`` when ``token_env`` is set; :class:`TargetError` if it is unset."""
+        return self.api().headers()
 
     def describe(self) -> str:
         """One line for the plan and the journal."""
@@ -108,9 +112,9 @@ class ProxyTarget(Target):
 
     def proxy_url(self) -> str:
         """URL of the proxy itself."""
-        return f"{self.api_url.rstrip('/')}/proxies/{quote(self.proxy, safe='')}"
+        return ProxyApi(self.api_url).proxy_url(self.proxy)
 
     def toxics_url(self, toxic: str | None = None) -> str:
         """URL of the proxy's toxic list, or of one toxic."""
-        base = f"{self.proxy_url()}/toxics"
-        return base if toxic is None else f"{base}/{quote(toxic, safe='')}"
+        api = ProxyApi(self.api_url)
+        return api.toxics_url(self.proxy) if toxic is None else api.toxic_url(self.proxy, toxic)
