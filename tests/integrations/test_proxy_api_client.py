@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -61,10 +62,11 @@ def test_handle_quotes_names_sends_the_token_and_maps_errors(api_url: str) -> No
 def test_target_keeps_the_token_and_the_watchdog_undo_uses_it(
     api_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # target() sets this process's variable: recorded as unset, so teardown unsets it
+    monkeypatch.delenv(f"AICHAOS_PROXY_TOKEN_{urlsplit(api_url).port}", raising=False)
     handle = ProxyHandle(api_url, "a b", "127.0.0.1:1", token=TOKEN)
     target = handle.target()
-    assert target.token_env is not None
-    monkeypatch.setenv(target.token_env, TOKEN)  # undone at teardown
+    assert target.token_env == f"AICHAOS_PROXY_TOKEN_{urlsplit(api_url).port}"
     assert target.api() == ProxyApi(api_url, TOKEN)
     handle.add_toxic("latency", name="x/y", latency=5)
     action = HttpRequest(url=target.toxics_url("x/y"), bearer_env=target.token_env)
