@@ -1,7 +1,9 @@
 """``json_corrupt``: a model server that answers 200 with broken predictions.
 
-Each op rewrites JSON at a dot path (``predictions.*.score``; ``*`` is every item or
-value; integers index lists): ``nan``, ``null``, ``wrong_type`` (number -> string, string
+Each op rewrites JSON at a path of :mod:`aichaos.jsonpath` with its ``many`` steps
+(``$.predictions[*].score``), or at the older dot path, converted at validation
+(``predictions.*.score``; ``*`` is every item or value; an integer step indexes a list,
+``-1`` the last item): ``nan``, ``null``, ``wrong_type`` (number -> string, string
 -> number, list <-> object), ``drop`` (remove the key), ``shuffle`` (a list, seeded),
 ``scale`` (multiply a number by ``factor``), ``set`` (to ``value``).
 
@@ -17,15 +19,48 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aichaos.errors import ValidationError
+from aichaos.jsonpath import WILDCARD, JsonPath
 from aichaos.proxy import codings
 from aichaos.proxy.toxics.base import TOXICS
 from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, HttpToxic, stream_kind
 
-__all__ = ["CorruptOp", "JsonCorrupt", "apply_ops", "corrupt_json", "wrong_type"]
+__all__ = ["CorruptOp", "JsonCorrupt", "apply_ops", "compile_path", "corrupt_json", "wrong_type"]
+
+_INDEX = re.compile(r"-?\d+")
+
+
+@lru_cache(maxsize=256)
+def compile_path(path: str) -> JsonPath:
+    """``path`` as a :class:`JsonPath` (``many`` steps); a dot path is converted.
+
+    ``$.a[*].b`` is parsed as it is; ``a.*.b`` (and ``$.a.0.b``, which the JSON path
+    grammar does not take) step by dot: ``*`` every item, ``-?digits`` a list index,
+    anything else (but brackets and quotes) an object key. :class:`ValidationError`
+    names the problem.
+    """
+    if path.startswith("$"):
+        try:
+            return JsonPath.parse(path, many=True)
+        except ValidationError:
+            if not path.startswith("$."):
+                raise
+        rest = path[2:]
+    else:
+        rest = path
+    parts: list[str | int] = []
+    for step in rest.split("."):
+        # a bracket or quote in a dot step is a mistyped JSON path, not a key to look for
+        if not step or any(c in step for c in "[]'\""):
+            raise ValidationError(f"is not understood at {step!r} in {path!r} (a.*.b or $.a[*].b)")
+        parts.append(WILDCARD if step == "*" else int(step) if _INDEX.fullmatch(step) else step)
+    return JsonPath(path, tuple(parts))
 
 
 class CorruptOp(BaseModel):
@@ -37,6 +72,15 @@ class CorruptOp(BaseModel):
     action: Literal["nan", "null", "wrong_type", "drop", "shuffle", "scale", "set"]
     factor: float = 1.0
     value: Any = None
+
+    @field_validator("path")
+    @classmethod
+    def _path_parses(cls, path: str) -> str:
+        try:
+            compile_path(path)
+        except ValidationError as exc:
+            raise ValueError(str(exc)) from None
+        return path
 
 
 def corrupt_json(text: bytes, ops: list[CorruptOp], rng: random.Random) -> bytes | None:
@@ -130,32 +174,6 @@ def wrong_type(value: Any) -> Any:
     return "null"
 
 
-def _apply(node: Any, keys: list[str], op: CorruptOp, rng: random.Random) -> Any:
-    if not keys:
-        return _act(node, op, rng)
-    key, rest = keys[0], keys[1:]
-    if isinstance(node, dict):
-        targets = list(node) if key == "*" else [key] if key in node else []
-        for k in targets:
-            if not rest and op.action == "drop":
-                del node[k]
-            else:
-                node[k] = _apply(node[k], rest, op, rng)
-    elif isinstance(node, list):
-        if key == "*":
-            indexes = list(range(len(node)))
-        elif key.lstrip("-").isdigit() and -len(node) <= int(key) < len(node):
-            indexes = [int(key)]
-        else:
-            indexes = []
-        for i in sorted(indexes, reverse=True):
-            if not rest and op.action == "drop":
-                del node[i]
-            else:
-                node[i] = _apply(node[i], rest, op, rng)
-    return node
-
-
 def _act(value: Any, op: CorruptOp, rng: random.Random) -> Any:
     if op.action == "nan":
         return math.nan
@@ -176,8 +194,16 @@ def _act(value: Any, op: CorruptOp, rng: random.Random) -> Any:
 def apply_ops(doc: Any, ops: list[CorruptOp], rng: random.Random) -> Any:
     """Apply every op to a parsed JSON document (in place where possible); returns it."""
     for op in ops:
-        keys = op.path.split(".") if op.path not in ("", "$") else []
-        if keys and keys[0] == "$":
-            keys = keys[1:]
-        doc = _apply(doc, keys, op, rng)
+        path = compile_path(op.path)
+        if not path.parts:  # the root: there is nothing to drop it from
+            doc = _act(doc, op, rng)
+            continue
+        slots = path.slots(doc)
+        if op.action == "drop":
+            # last first: a later index of the same list stays valid while earlier go
+            for container, key in reversed(slots):
+                del container[key]
+        else:
+            for container, key in slots:
+                container[key] = _act(container[key], op, rng)
     return doc
