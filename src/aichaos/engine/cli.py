@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from aichaos.engine.signals import ignore_signals
 from aichaos.errors import AichaosError, ExperimentError, SafetyError, ValidationError
 from aichaos.integrations.observe import Observers, observer_options
 from aichaos.verdict import EXIT_BAD_INPUT, Verdict
@@ -332,6 +333,7 @@ def run_command(
     click.echo(f"journal: {result.journal}")
     sys.stdout.flush()
     observers.finish(lambda line: click.echo(line, err=True))
+    ignore_signals()
     sys.exit(result.exit_code)
 
 

@@ -246,11 +246,7 @@ class Engine:
             plan=plan(exp, self.seed),
             pid=os.getpid(),
         )
-        restore_signals = (
-            install_signal_handlers(self._on_signal, lambda: self._signals > 0)
-            if self.handle_signals
-            else None
-        )
+        restore_signals = install_signal_handlers(self._on_signal) if self.handle_signals else None
         status, reason = Verdict.ERROR, ""
         try:
             status, reason = await self._run()

@@ -10,13 +10,13 @@ naming the flag); :meth:`Observers.flush` exports the last spans once the run en
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
+from aichaos.engine.signals import stop_requested
 from aichaos.errors import ValidationError
 
 __all__ = ["Observers", "observer_options"]
@@ -146,8 +146,8 @@ class Observers:
         seconds = DEFAULT_LINGER_S if self.linger_s is None else self.linger_s
         if seconds > 0:
             echo(f"metrics: serving the verdict {seconds:g}s more at {self.server.url}")
-            with contextlib.suppress(KeyboardInterrupt):
-                time.sleep(seconds)
+            with contextlib.suppress(KeyboardInterrupt):  # no handler: Ctrl-C ends it
+                stop_requested.wait(seconds)  # SIGINT/SIGTERM after the run end it early
         self.server.stop()
 
     def _push(self, echo: Callable[[str], None]) -> None:
