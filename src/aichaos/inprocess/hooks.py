@@ -32,6 +32,7 @@ from typing import Any, Literal, ParamSpec, TypeVar, cast
 
 from aichaos.errors import ValidationError
 from aichaos.inprocess.board import BOARD, Switchboard
+from aichaos.jitter import jittered_ms
 
 __all__ = ["Hook", "HttpFault", "Latency", "Raise", "Shot"]
 
@@ -43,7 +44,8 @@ Distribution = Literal["fixed", "uniform", "normal", "exponential"]
 
 @dataclass(frozen=True)
 class Latency:
-    """Added delay: ``fixed`` mean, ``uniform`` mean ± jitter, ``normal`` (sd = jitter),
+    """Added delay: ``fixed`` mean, ``uniform`` mean ± jitter (:mod:`aichaos.jitter`, the
+    proxy's rule), ``normal`` (sd = jitter),
     or ``exponential`` (mean = mean_ms). Never negative."""
 
     mean_ms: float
@@ -65,7 +67,7 @@ class Latency:
         """One delay in seconds (``mean_ms`` overrides the configured mean)."""
         mean = self.mean_ms if mean_ms is None else mean_ms
         if self.distribution == "uniform":
-            ms = rng.uniform(mean - self.jitter_ms, mean + self.jitter_ms)
+            ms = jittered_ms(mean, self.jitter_ms, rng)
         elif self.distribution == "normal":
             ms = rng.gauss(mean, self.jitter_ms)
         elif self.distribution == "exponential":

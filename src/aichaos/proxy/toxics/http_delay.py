@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from aichaos.jitter import jittered_ms
 from aichaos.proxy.toxics.base import TOXICS
 from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, HttpToxic
 
@@ -21,10 +22,7 @@ class _Delay(HttpHandler):
         assert isinstance(attrs, HttpDelay)
         if ms <= 0:
             return 0.0
-        jitter = attrs.jitter_ms
-        if not jitter:
-            return ms / 1000.0
-        return max(0.0, ms + self.env.rng.uniform(-jitter, jitter)) / 1000.0
+        return jittered_ms(ms, attrs.jitter_ms, self.env.rng) / 1000.0
 
     async def on_request(self, ex: Exchange) -> None:
         attrs = self.env.toxic.attributes

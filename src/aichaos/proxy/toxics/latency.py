@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from aichaos.jitter import jittered_ms
 from aichaos.proxy.toxics.base import (
     TOXICS,
     Chunk,
@@ -39,8 +40,6 @@ class _LatencyStage(StageBase):
     async def pipe(self, chunk: Chunk, out: Out) -> None:
         attrs = self.env.toxic.attributes
         assert isinstance(attrs, LatencyToxic)
-        delay_ms = float(attrs.latency_ms)
-        if attrs.jitter_ms:
-            delay_ms += self.env.rng.uniform(-attrs.jitter_ms, attrs.jitter_ms)
+        delay_ms = jittered_ms(attrs.latency_ms, attrs.jitter_ms, self.env.rng)
         await self.sleep_until(chunk.t + delay_ms / 1000.0)
         await out(chunk)

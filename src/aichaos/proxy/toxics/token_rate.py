@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from aichaos.jitter import jittered_ms
 from aichaos.proxy.llm_events import parse_event
 from aichaos.proxy.timer import now
 from aichaos.proxy.toxics.base import TOXICS, StageEnv
@@ -40,10 +41,8 @@ class _Pace(HttpHandler):
             if self.due > now():
                 self.hit()
             await self.sleep_until(self.due)
-        gap = 1.0 / attrs.tokens_per_s
-        if attrs.jitter_ms:
-            gap += self.env.rng.uniform(-attrs.jitter_ms, attrs.jitter_ms) / 1000.0
-        self.due = now() + max(gap, 0.0)
+        gap_ms = jittered_ms(1000.0 / attrs.tokens_per_s, attrs.jitter_ms, self.env.rng)
+        self.due = now() + gap_ms / 1000.0
         return [event]
 
 
