@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas  # noqa: F401
 import pytest
 
+import aichaos.experiment.loader  # noqa: F401 (its YAML loader class, like the registries)
 from aichaos.data.base import CORRUPTIONS
 from aichaos.faults.base import FAULTS
 from aichaos.load.base import WORKLOADS
