@@ -9,8 +9,10 @@ extra); without them such bodies pass unchanged.
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["decode", "encode"]
 
@@ -74,3 +76,19 @@ def encode(body: bytes, content_encoding: str | None) -> bytes:
         assert codec is not None  # decode() succeeded with the same codings
         body = codec[1](body)
     return body
+
+
+def decode_json(body: bytes, content_encoding: str | None) -> Any | None:
+    """The JSON document in an encoded body, or None if it is not one (left alone)."""
+    plain = decode(body, content_encoding)
+    if plain is None:
+        return None
+    try:
+        return json.loads(plain)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def encode_json(doc: Any, content_encoding: str | None) -> bytes:
+    """``doc`` as a body with the codings :func:`decode_json` undid."""
+    return encode(json.dumps(doc).encode(), content_encoding)

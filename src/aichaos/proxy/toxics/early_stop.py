@@ -15,7 +15,6 @@ already shorter than the limit passes unchanged (and is not counted as affected)
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -87,18 +86,14 @@ class _Stop(HttpHandler):
     async def on_body(self, ex: Exchange, body: bytes) -> bytes:
         assert ex.response is not None
         coding = ex.response.get("content-encoding")
-        plain = codings.decode(body, coding)
-        if plain is None:
-            return body
-        try:
-            doc = json.loads(plain)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        doc = codings.decode_json(body, coding)
+        if doc is None:
             return body
         attrs = self._attrs()
         if not _stop_whole(doc, attrs.after_tokens, attrs.finish_reason):
             return body
         self.hit()
-        return codings.encode(json.dumps(doc).encode(), coding)
+        return codings.encode_json(doc, coding)
 
 
 def _stop_whole(doc: Any, limit: int, finish_reason: str) -> bool:

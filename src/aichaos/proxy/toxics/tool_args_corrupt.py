@@ -55,12 +55,8 @@ class _Break(HttpHandler):
     async def on_body(self, ex: Exchange, body: bytes) -> bytes:
         assert ex.response is not None
         coding = ex.response.get("content-encoding")
-        plain = codings.decode(body, coding)
-        if plain is None:
-            return body
-        try:
-            doc = json.loads(plain)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        doc = codings.decode_json(body, coding)
+        if doc is None:
             return body
         attrs, changed = self._attrs(), False
         if isinstance(doc, dict) and doc.get("object") == "chat.completion":
@@ -85,7 +81,7 @@ class _Break(HttpHandler):
         if not changed:
             return body
         self.hit()
-        return codings.encode(json.dumps(doc).encode(), coding)
+        return codings.encode_json(doc, coding)
 
     # -- streams -----------------------------------------------------------------------
 
