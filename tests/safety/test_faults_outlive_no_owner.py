@@ -51,6 +51,7 @@ KINDS = [
     "model-stale-version",
     "model-corrupt-artifact",
     "model-weights",
+    "checkpoint-corrupt",
 ]
 
 
@@ -119,6 +120,12 @@ def killed_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     weights_sha = _sha(reg_w / "v1" / "model.joblib")
     fill = tmp / "fill"
     fill.mkdir()
+    ckpts = tmp / "ckpts"
+    ckpts.mkdir()
+    for step in (10, 20):
+        (ckpts / f"ckpt-{step:06d}.bin").write_bytes(os.urandom(2048))
+        os.utime(ckpts / f"ckpt-{step:06d}.bin", (1000 + step, 1000 + step))
+    ckpt_sha = _sha(ckpts / "ckpt-000020.bin")
 
     steps = {
         "process-pause": ("{type: process-pause}", "worker"),
@@ -138,6 +145,10 @@ def killed_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             "reg_art",
         ),
         "model-weights": ("{type: model-weights, sigma: 5, fraction: 1.0}", "reg_w"),
+        "checkpoint-corrupt": (
+            f'{{type: checkpoint-corrupt, directory: "{ckpts}", mode: truncate}}',
+            None,
+        ),
     }
     assert sorted(steps) == sorted(KINDS)
     method = "".join(
@@ -203,6 +214,7 @@ safety: {{guardrail_interval_s: 0.2, ttl_s: {TTL_S}, timeouts: {{apply_s: 30}}}}
         "model-stale-version": lambda: os.readlink(reg_ptr / "current") == "v2",
         "model-corrupt-artifact": lambda: _sha(reg_art / "v1" / "model.bin") == art_sha,
         "model-weights": lambda: _sha(reg_w / "v1" / "model.joblib") == weights_sha,
+        "checkpoint-corrupt": lambda: _sha(ckpts / "ckpt-000020.bin") == ckpt_sha,
     }
     # every fault is really in place before the kill
     live_before = {k for k, check in checks.items() if not check()}

@@ -263,5 +263,7 @@ FAULTS: Registry[Fault] = Registry(
         "aichaos.model.slow_load",
         "aichaos.proxy.fault",
         "aichaos.integrations.ray_serve",
+        "aichaos.training.preemption",
+        "aichaos.training.checkpoint",
     ),
 )

@@ -134,5 +134,6 @@ PROBES: Registry[Probe] = Registry(
         "aichaos.probes.prometheus",
         "aichaos.probes.process",
         "aichaos.probes.callable",
+        "aichaos.training.probe",
     ),
 )
