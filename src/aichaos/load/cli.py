@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from aichaos.errors import AichaosError, ValidationError
+from aichaos.load.quality import LLM_RATES
 from aichaos.verdict import EXIT_BAD_INPUT
 
 __all__ = ["load_command", "parse_duration"]
@@ -65,7 +66,15 @@ def _table(title: str, m: dict[str, float]) -> Any:
         if k.startswith("errors_") and v
     ]
     rows.append(("errors", ", ".join(errs) or "none"))
-    for key in ("accuracy", "mae", "agreement", "drift_psi", "drift_js", "silent_failure_rate"):
+    for key in (
+        "accuracy",
+        "mae",
+        "agreement",
+        "drift_psi",
+        "drift_js",
+        *LLM_RATES,
+        "silent_failure_rate",
+    ):
         if key in m:
             rows.append((key, f"{m[key]:.4f}"))
     for k, v in rows:
@@ -86,7 +95,7 @@ async def _run(spec: Any, duration_s: float, baseline_s: float, live: Any) -> di
         endpoint,
         first,
         min(spec.timeout_ms / 1000.0, 10.0),
-        spec.quality.json_path if spec.quality else None,
+        getattr(spec.quality, "json_path", None),
     )
     t0 = time.monotonic()
 
@@ -152,6 +161,13 @@ async def _run(spec: Any, duration_s: float, baseline_s: float, live: Any) -> di
 @click.option(
     "--task", type=click.Choice(["classification", "regression"]), default="classification"
 )
+@click.option(
+    "--quality",
+    "quality",
+    default=None,
+    help='quality settings as a JSON object, e.g. \'{"task": "llm"}\' (see docs/load.md)',
+)
+@click.option("--llm", is_flag=True, help='judge LLM answers: --quality \'{"task": "llm"}\'')
 @click.option("--baseline", "baseline", default=None, help="first part of the run used as baseline")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def load_command(**kw: Any) -> None:
@@ -163,6 +179,29 @@ def load_command(**kw: Any) -> None:
         sys.exit(EXIT_BAD_INPUT)
     if kw["as_json"]:
         click.echo(json.dumps(summary))
+
+
+def _quality(kw: dict[str, Any]) -> dict[str, Any] | None:
+    """The quality settings of ``--json-path``/``--task``, ``--llm`` or ``--quality``."""
+    given = [f for f in ("json_path", "quality", "llm") if kw.get(f)]
+    if len(given) > 1:
+        flags = " and ".join("--" + f.replace("_", "-") for f in given)
+        raise ValidationError(f"{flags}: give one way of judging answers, not several")
+    if kw.get("json_path") is not None:
+        return {"json_path": kw["json_path"], "task": kw["task"]}
+    if kw.get("llm"):
+        return {"task": "llm"}
+    if kw.get("quality") is None:
+        return None
+    try:
+        value = json.loads(kw["quality"])
+    except ValueError as exc:
+        raise ValidationError(
+            f"--quality must be a JSON object ({exc}), got {kw['quality']!r:.60}"
+        ) from None
+    if not isinstance(value, dict):
+        raise ValidationError(f"--quality must be a JSON object, got {kw['quality']!r:.60}")
+    return value
 
 
 def _main(**kw: Any) -> dict[str, Any]:
@@ -177,9 +216,7 @@ def _main(**kw: Any) -> dict[str, Any]:
             raise ValidationError(f"header must look like 'Name: value', got {h!r}")
         headers[name.strip()] = value.strip()
     has_body = kw["body"] is not None or kw["body_file"] is not None
-    quality = None
-    if kw["json_path"] is not None:
-        quality = {"json_path": kw["json_path"], "task": kw["task"]}
+    quality = _quality(kw)
     spec = validated(
         LoadSpec,
         url=kw["url"],

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol, cast
 
-__all__ = ["ClientConnection", "ExchangeError", "Owner", "Pool"]
+__all__ = ["ClientConnection", "ExchangeError", "HeaderConnection", "Owner", "Pool"]
+
+_NO_HEADERS: dict[str, str] = {}
 
 
 class Owner(Protocol):
@@ -121,11 +123,42 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    def response_headers(self) -> dict[str, str]:
+        """The last response's headers; none are kept here (see :class:`HeaderConnection`)."""
+        return _NO_HEADERS
+
     def _fail(self, kind: str) -> None:
         self.busy = False
         self._body.clear()
         self.close()
         self._owner.on_failure(self, kind)
+
+
+class HeaderConnection(ClientConnection):
+    """A connection that also keeps each response's headers (names lower-cased, repeated
+    ones joined by ``, ``), for quality checks that read them. httptools only calls the
+    header callback a protocol defines, so connections that need no headers do not pay."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, owner: Owner, keep_body: bool) -> None:
+        super().__init__(owner, keep_body)
+        self._headers: dict[str, str] = {}
+
+    def on_message_begin(self) -> None:
+        """Parser callback: a new response starts."""
+        self._headers = {}
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Parser callback: one header."""
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        old = self._headers.get(key)
+        self._headers[key] = text if old is None else f"{old}, {text}"
+
+    def response_headers(self) -> dict[str, str]:
+        """The headers of the last response."""
+        return self._headers
 
 
 class ExchangeError(ConnectionError):

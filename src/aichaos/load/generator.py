@@ -25,8 +25,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from aichaos.load.client import ClientConnection
-from aichaos.load.quality import QualityBaseline, QualityTracker
+from aichaos.load.client import ClientConnection, HeaderConnection
+from aichaos.load.quality import QualityBaseline, Tracker
 from aichaos.load.requests import Endpoint, RequestItem, RequestSource
 from aichaos.load.schedule import arrivals
 from aichaos.load.stats import WindowStats, status_kind
@@ -66,7 +66,7 @@ class Generator:
         max_concurrency: int = 256,
         window_s: float = 1.0,
         rng: random.Random | None = None,
-        quality: QualityTracker | None = None,
+        quality: Tracker | None = None,
         phase: Callable[[], str] = lambda: "",
         on_window: OnWindow | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -296,9 +296,14 @@ class Generator:
         assert self._loop is not None
         ep = self.endpoint
         keep_body = self.quality is not None
+        kind = (
+            HeaderConnection
+            if self.quality is not None and self.quality.wants_headers
+            else ClientConnection
+        )
         try:
             _, conn = await self._loop.create_connection(
-                lambda: ClientConnection(self, keep_body), ep.host, ep.port
+                lambda: kind(self, keep_body), ep.host, ep.port
             )
         except ConnectionRefusedError:
             self._fail(req, "refused")
@@ -342,7 +347,14 @@ class Generator:
             w.errors[kind] += 1
         elif self.quality is not None and 200 <= status < 300:
             item = req.item
-            self.quality.observe(item.index, item.expected, item.labelled, body, self._baseline_now)
+            self.quality.observe(
+                item.index,
+                item.expected,
+                item.labelled,
+                body,
+                self._baseline_now,
+                conn.response_headers(),
+            )
         if keep_alive:
             self._park(conn)
         else:

@@ -14,8 +14,12 @@ model's answer at ``json_path`` and reports per window:
   NaN or infinite, of the wrong type, or of the wrong shape (a list where a scalar is
   expected or the reverse).
 
-Figures that are undefined in a window (no labels, no baseline yet) are left out rather
-than reported as NaN, so an SLO on them is simply not evaluated.
+Figures that are undefined in a window (no 2xx response, no labels, no baseline yet) are
+left out rather than reported as NaN or 0: an SLO on them has no data in that window,
+which is unknown, not healthy (a condition never informed during injection fails).
+
+``quality: {task: llm}`` judges LLM answers instead (:mod:`aichaos.load.llm_quality`);
+both trackers fill the same :class:`QualityWindow`.
 
 JSON paths are a small documented subset of JSONPath: ``$``, then ``.name``,
 ``[index]`` or ``["name"]`` steps, e.g. ``$.predictions[0].label``.
@@ -28,17 +32,19 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aichaos.jsonpath import JsonPath
 
 __all__ = [
+    "LLM_RATES",
     "QualityBaseline",
     "QualitySettings",
     "QualityTracker",
     "QualityWindow",
+    "Tracker",
     "compile_json_path",
     "quality_metrics",
 ]
@@ -46,6 +52,17 @@ __all__ = [
 _MISSING = object()
 _EPS = 1e-4
 _MAX_BASELINE_VALUES = 200_000
+
+#: the LLM answer rates (:mod:`aichaos.load.llm_quality`), each counted in
+#: :attr:`QualityWindow.llm` as hits (``name``) among eligible responses (``name_n``)
+LLM_RATES = (
+    "answer_accuracy",
+    "schema_valid_rate",
+    "tool_call_valid_rate",
+    "refusal_rate",
+    "fallback_rate",
+    "groundedness",
+)
 
 
 def compile_json_path(path: str) -> JsonPath:
@@ -93,6 +110,8 @@ class QualityWindow:
     agreed: int = 0
     categories: Counter[str] = field(default_factory=Counter)
     values: list[float] = field(default_factory=list)
+    #: LLM answer counts: ``<rate>`` hits and ``<rate>_n`` eligible (see LLM_RATES)
+    llm: Counter[str] = field(default_factory=Counter)
 
     def merge(self, other: QualityWindow) -> QualityWindow:
         """Add ``other``'s counts; returns ``self``."""
@@ -106,12 +125,14 @@ class QualityWindow:
         self.agreed += other.agreed
         self.categories.update(other.categories)
         self.values.extend(other.values)
+        self.llm.update(other.llm)
         return self
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON."""
         d = dict(self.__dict__)
         d["categories"] = dict(self.categories)
+        d["llm"] = dict(self.llm)
         return d
 
     @classmethod
@@ -119,6 +140,7 @@ class QualityWindow:
         """Inverse of :meth:`to_json`."""
         d = dict(data)
         d["categories"] = Counter(d.get("categories", {}))
+        d["llm"] = Counter(d.get("llm", {}))
         return cls(**d)
 
 
@@ -142,8 +164,31 @@ class QualityBaseline:
         return not self.categories and not self.values
 
 
+class Tracker(Protocol):
+    """What the generator asks of a quality tracker (model or LLM answers)."""
+
+    #: whether it reads response headers (the generator keeps them only then)
+    wants_headers: bool
+
+    def observe(
+        self,
+        index: int,
+        expected: Any,
+        labelled: bool,
+        body: bytes,
+        baseline: bool,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Judge one 2xx response to request ``index``."""
+
+    def take(self) -> QualityWindow:
+        """This window's counts; starts a new window."""
+
+
 class QualityTracker:
     """Judges each response of one generator process; windows come out with :meth:`take`."""
+
+    wants_headers = False
 
     def __init__(self, settings: QualitySettings) -> None:
         self.settings = settings
@@ -170,9 +215,16 @@ class QualityTracker:
         return True, pred
 
     def observe(
-        self, index: int, expected: Any, labelled: bool, body: bytes, baseline: bool
+        self,
+        index: int,
+        expected: Any,
+        labelled: bool,
+        body: bytes,
+        baseline: bool,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Judge one 2xx response to request ``index`` (``baseline``: the phase is baseline)."""
+        """Judge one 2xx response to request ``index`` (``baseline``: the phase is baseline;
+        ``headers`` are not read)."""
         w = self._win
         w.responses += 1
         valid, pred = self.prediction(body)
@@ -255,8 +307,13 @@ def quality_metrics(
     out: dict[str, float] = {
         "quality_responses": float(win.responses),
         "silent_failures": float(win.silent),
-        "silent_failure_rate": win.silent / win.responses if win.responses else 0.0,
     }
+    if win.responses:
+        out["silent_failure_rate"] = win.silent / win.responses
+    for name in LLM_RATES:
+        eligible = win.llm.get(f"{name}_n", 0)
+        if eligible:
+            out[name] = win.llm.get(name, 0) / eligible
     if win.labelled:
         out["labelled"] = float(win.labelled)
         if win.regression:

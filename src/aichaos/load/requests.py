@@ -24,7 +24,14 @@ from urllib.parse import urlsplit
 
 from aichaos.errors import ValidationError
 
-__all__ = ["Endpoint", "RequestItem", "RequestSource", "parse_url", "read_jsonl"]
+__all__ = [
+    "Endpoint",
+    "RequestItem",
+    "RequestSource",
+    "parse_url",
+    "read_jsonl",
+    "read_jsonl_numbered",
+]
 
 Order = Literal["cycle", "sample"]
 _MAX_LINES = 1_000_000
@@ -73,17 +80,22 @@ def parse_url(url: str, field: str = "url") -> Endpoint:
 
 def read_jsonl(path: str | Path, field: str = "body_file") -> list[Any]:
     """The JSON values of a JSONL file (blank lines skipped); errors name the line."""
+    return [value for _, value in read_jsonl_numbered(path, field)]
+
+
+def read_jsonl_numbered(path: str | Path, field: str = "body_file") -> list[tuple[int, Any]]:
+    """``(line number, value)`` of each JSON line of a JSONL file (see :func:`read_jsonl`)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationError(f"{field}: cannot read {str(p)!r}: {exc}") from None
-    out: list[Any] = []
+    out: list[tuple[int, Any]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
+            out.append((lineno, json.loads(line)))
         except json.JSONDecodeError as exc:
             raise ValidationError(
                 f"{field}: {str(p)!r} line {lineno} is not valid JSON ({exc.msg}): {line[:60]!r}"

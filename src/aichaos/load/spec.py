@@ -18,16 +18,22 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aichaos.errors import ValidationError
-from aichaos.load.quality import QualitySettings, QualityTracker
+from aichaos.load.llm_quality import (
+    LlmQualitySettings,
+    LlmQualityTracker,
+    compile_prompts,
+    expect_key,
+)
+from aichaos.load.quality import QualitySettings, QualityTracker, Tracker
 from aichaos.load.requests import (
     Endpoint,
     RequestSource,
     items_from_jsonl,
     parse_url,
-    read_jsonl,
+    read_jsonl_numbered,
 )
 from aichaos.load.schedule import Arrival
 from aichaos.validation import SpecError, problems
@@ -38,6 +44,7 @@ __all__ = [
     "build_generator",
     "freeze_gc",
     "run_load",
+    "tracker",
     "validated",
 ]
 
@@ -63,8 +70,22 @@ class LoadOptions(BaseModel):
     timeout_ms: float = Field(10_000.0, gt=0, le=3_600_000, description="per-request timeout")
     max_concurrency: int = Field(256, ge=1, le=100_000, description="requests in flight at most")
     seed: int | None = Field(None, description="for Poisson gaps and sampling; default: run seed")
-    quality: QualitySettings | None = Field(None, description="read and judge predictions")
+    quality: QualitySettings | LlmQualitySettings | None = Field(
+        None, description="read and judge predictions, or LLM answers (task: llm)"
+    )
     processes: int = Field(1, ge=1, le=64, description="generator processes sharing the rate")
+
+    @field_validator("quality", mode="before")
+    @classmethod
+    def _one_kind(cls, v: Any) -> Any:
+        # by task, so a mistake is reported against the settings of that task only
+        if not isinstance(v, dict):
+            return v
+        kind = LlmQualitySettings if v.get("task") == "llm" else QualitySettings
+        try:
+            return kind.model_validate(v)
+        except pydantic.ValidationError as exc:
+            raise SpecError(problems(exc)) from None
 
 
 class LoadSpec(LoadOptions):
@@ -94,11 +115,25 @@ def build_source(
     if opts.body is not None and opts.body_file is not None:
         raise ValidationError("give body or body_file, not both")
     if opts.body_file is not None:
-        items = items_from_jsonl(
-            read_jsonl(opts.body_file), endpoint, opts.method, opts.headers, opts.expected_key
-        )
+        lines = read_jsonl_numbered(opts.body_file)
+        llm = opts.quality if isinstance(opts.quality, LlmQualitySettings) else None
+        key = opts.expected_key if llm is None else expect_key(opts.expected_key)
+        values = [value for _, value in lines]
+        items = items_from_jsonl(values, endpoint, opts.method, opts.headers, key)
+        if llm is not None:
+            where = f"body_file {opts.body_file!r}"
+            items = compile_prompts(items, lines, llm, key, where)
         return RequestSource(items, opts.order, rng, start)
     return RequestSource.from_template(endpoint, opts.method, opts.body, opts.headers)
+
+
+def tracker(settings: QualitySettings | LlmQualitySettings | None) -> Tracker | None:
+    """The quality tracker the settings ask for, if any."""
+    if settings is None:
+        return None
+    if isinstance(settings, LlmQualitySettings):
+        return LlmQualityTracker(settings)
+    return QualityTracker(settings)
 
 
 def build_generator(
@@ -126,7 +161,7 @@ def build_generator(
         max_concurrency=max(1, opts.max_concurrency // processes),
         window_s=window_s,
         rng=rng,
-        quality=None if opts.quality is None else QualityTracker(opts.quality),
+        quality=tracker(opts.quality),
         phase=phase,
         on_window=on_window,
         # interleave constant schedules: process i sends at i/rate, i/rate + N/rate...

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aichaos.load.histogram import LatencyHistogram
-from aichaos.load.quality import QualityBaseline, QualityWindow, quality_metrics
+from aichaos.load.quality import LLM_RATES, QualityBaseline, QualityWindow, quality_metrics
 
 __all__ = [
     "ERROR_KINDS",
@@ -69,10 +69,16 @@ _QUALITY_KEYS = [
 ]
 
 
-def window_metric_names(quality: bool) -> frozenset[str]:
-    """The names a window's metrics may carry, for checking SLOs before a run."""
+_LLM_QUALITY_KEYS = ["quality_responses", "silent_failures", "silent_failure_rate", *LLM_RATES]
+
+
+def window_metric_names(quality: bool, llm: bool = False) -> frozenset[str]:
+    """The names a window's metrics may carry, for checking SLOs before a run
+    (``llm``: the quality checks judge LLM answers)."""
     names = {*_WINDOW_KEYS, *(f"errors_{k}" for k in ERROR_KINDS)}
-    return frozenset(names | (set(_QUALITY_KEYS) if quality else set()))
+    if quality:
+        names |= set(_LLM_QUALITY_KEYS if llm else _QUALITY_KEYS)
+    return frozenset(names)
 
 
 def status_kind(status: int) -> str | None:

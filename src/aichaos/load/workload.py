@@ -48,7 +48,8 @@ class HttpWorkload(Workload, LoadOptions):
         """Every figure a window may report; the quality ones only with ``quality``."""
         from aichaos.load.stats import window_metric_names
 
-        return window_metric_names(self.quality is not None)
+        llm = getattr(self.quality, "task", None) == "llm"
+        return window_metric_names(self.quality is not None, llm)
 
     def resolve(self, ctx: WorkloadContext) -> LoadSpec:
         """The concrete run: URL from the target, headers merged, seed from the run."""

@@ -1,0 +1,204 @@
+"""LLM answer quality on labelled prompts, against a local provider whose every answer is
+known: each rate asserted exactly, whole and streamed, OpenAI and Anthropic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aichaos.load.llm_answer import read_answer
+from aichaos.load.spec import LoadSpec, run_load, validated
+from tests.load.llm_app import make_scripted_llm
+from tests.proxy.conftest import serve_asgi
+from tests.proxy.llm_upstream import (
+    TEXT,
+    TOOL_ARGS_TEXT,
+    _anthropic_json,
+    _openai_json,
+    anthropic_events,
+    openai_events,
+)
+
+CHAT, MESSAGES = "/v1/chat/completions", "/v1/messages"
+WEATHER = {
+    "name": "get_weather",
+    "description": "the forecast",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city"],
+    },
+}
+OPENAI_TOOLS = [{"type": "function", "function": WEATHER}]
+ANTHROPIC_TOOLS = [{"name": "get_weather", "input_schema": WEATHER["parameters"]}]
+CITY = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "temp": {"type": "number"}},
+    "required": ["city", "temp"],
+}
+
+
+def line(
+    path: str, stream: bool, script: dict[str, Any], expect: Any = None, **body: Any
+) -> dict[str, Any]:
+    """One JSONL prompt: the request (with its script) and what the answer should be."""
+    request = {"model": "m", "messages": [{"role": "user", "content": "q"}], "stream": stream}
+    out: dict[str, Any] = {"path": path, "body": {**request, **body, "script": script}}
+    if expect is not None:
+        out["expect"] = expect
+    return out
+
+
+def write(tmp_path: Path, lines: list[dict[str, Any]]) -> str:
+    p = tmp_path / "prompts.jsonl"
+    p.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return str(p)
+
+
+async def run_once(url: str, body_file: str, n: int, quality: dict[str, Any]) -> dict[str, float]:
+    """Send each of the ``n`` prompts once; the run's figures."""
+    rate = 50.0
+    spec = validated(
+        LoadSpec,
+        url=url,
+        method="POST",
+        rate_rps=rate,
+        body_file=body_file,
+        window_s=30.0,
+        quality=quality,
+    )
+    gen = await run_load(spec, duration_s=(n - 0.5) / rate)
+    m: dict[str, float] = gen.total.metrics()
+    assert m["sent"] == n and m["completed"] == n and m["error_rate"] == 0.0
+    return m
+
+
+# -- reading answers (pure logic, on the proxy tests' provider's exact wire format) ----
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(_openai_json(False)).encode(),
+        json.dumps(_anthropic_json(False)).encode(),
+        b"".join(openai_events(False)),
+        b"".join(anthropic_events(False)),
+    ],
+    ids=["openai", "anthropic", "openai-stream", "anthropic-stream"],
+)
+def test_text_answers_are_assembled(body: bytes) -> None:
+    ans = read_answer(body)
+    assert ans is not None and ans.text == TEXT and not ans.tool_calls and not ans.refused
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(_openai_json(True)).encode(),
+        json.dumps(_anthropic_json(True)).encode(),
+        b"".join(openai_events(True)),
+        b"".join(anthropic_events(True)),
+    ],
+    ids=["openai", "anthropic", "openai-stream", "anthropic-stream"],
+)
+def test_tool_call_fragments_are_assembled(body: bytes) -> None:
+    ans = read_answer(body)
+    assert ans is not None and len(ans.tool_calls) == 1
+    call = ans.tool_calls[0]
+    assert call.name == "get_weather"
+    assert json.loads(call.arguments) == json.loads(TOOL_ARGS_TEXT)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"".join(openai_events(False)[:-2]),  # no finish_reason, no [DONE]
+        b"".join(anthropic_events(False)[:-1]),  # no message_stop
+        b"".join(openai_events(False)[:3]) + b'data: {"error": {"message": "overloaded"}}\n\n',
+        b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error"}}\n\n',
+        b'{"prediction": 1}',
+        b"not json",
+    ],
+    ids=["openai-cut", "anthropic-cut", "openai-error", "anthropic-error", "other", "text"],
+)
+def test_no_complete_answer_is_none(body: bytes) -> None:
+    assert read_answer(body) is None
+
+
+# -- every rate, exactly ---------------------------------------------------------------
+
+
+async def test_each_rate_on_labelled_prompts(tmp_path: Path) -> None:
+    schema_tool = {"tools": OPENAI_TOOLS}
+    lines = [
+        # answer_accuracy: 3 of 6 right
+        line(CHAT, False, {"text": "Paris."}, "paris"),
+        line(CHAT, True, {"text": "The capital is Rome"}, {"exact": "Rome"}),
+        line(MESSAGES, True, {"text": "Answer: 42"}, {"regex": r"\b42\b"}),
+        line(CHAT, False, {"malformed": True}, {"exact": "x"}),
+        line(CHAT, False, {"text": "Paris", "headers": {"x-aichaos-fallback": "b"}}, "paris"),
+        line(CHAT, True, {"text": "Paris", "cut": True}, "paris"),
+        # schema_valid_rate: 1 of 2 (a fenced answer is read inside its fence)
+        line(CHAT, True, {"text": '{"city": "Paris", "temp": 21}'}, {"json_schema": CITY}),
+        line(MESSAGES, False, {"text": '```json\n{"city": 3}\n```'}, {"json_schema": CITY}),
+        # tool_call_valid_rate: 1 of 2
+        line(
+            CHAT,
+            True,
+            {"tool": ["get_weather", '{"city": "Paris", "days": 3}']},
+            {"tool_call": "get_weather"},
+            **schema_tool,
+        ),
+        line(
+            MESSAGES,
+            True,
+            {"tool": ["get_weather", '{"days": 3}']},
+            {"tool_call": True},
+            tools=ANTHROPIC_TOOLS,
+        ),
+        # refusal_rate: a refusal in words, and one the provider flags
+        line(CHAT, False, {"text": "I'm sorry, but I can't help with that."}),
+        line(MESSAGES, False, {"refusal": True}),
+    ]
+    async with serve_asgi(make_scripted_llm()) as addr:
+        m = await run_once(f"http://{addr}/", write(tmp_path, lines), 12, {"task": "llm"})
+    assert m["answer_accuracy"] == 3 / 6
+    assert m["schema_valid_rate"] == 1 / 2
+    assert m["tool_call_valid_rate"] == 1 / 2
+    assert m["refusal_rate"] == 2 / 12
+    assert m["fallback_rate"] == 1 / 12
+    # wrong, malformed, cut, bad schema, bad tool call: 200 OK every one
+    assert m["silent_failures"] == 5 and m["silent_failure_rate"] == 5 / 12
+    assert "groundedness" not in m and m["errors"] == 0
+
+
+async def test_groundedness_cites_or_quotes_what_was_retrieved(tmp_path: Path) -> None:
+    doc1 = [{"id": "doc-1", "text": "Paris is the capital and largest city of France."}]
+    fair = ["The Eiffel Tower was finished in 1889 for the World\u2019s Fair."]
+    lines = [
+        line(CHAT, False, {"text": "Paris is the capital [doc-1].", "retrieved": doc1}),
+        line(
+            CHAT,
+            True,
+            {"text": "The guide says it was finished in 1889, for the fair.", "retrieved": fair},
+        ),
+        line(CHAT, False, {"text": "It was built in 1900 [doc-9].", "retrieved": doc1}),
+        line(CHAT, False, {"text": "Paris."}),  # the retriever returned nothing
+        line(MESSAGES, False, {"text": "See [doc-5].", "headers": {"x-passages": "doc-4,doc-5"}}),
+        line(CHAT, False, {"text": "Hello"}, {"grounded": False}),
+    ]
+    quality = {
+        "task": "llm",
+        "passages_path": "$.retrieved",
+        "passages_header": "x-passages",
+        "grounded_min_words": 5,
+    }
+    async with serve_asgi(make_scripted_llm()) as addr:
+        m = await run_once(f"http://{addr}/", write(tmp_path, lines), 6, quality)
+    assert m["groundedness"] == 3 / 5
+    assert m["silent_failure_rate"] == 2 / 6
+    assert m["refusal_rate"] == 0 and m["fallback_rate"] == 0
+    assert "answer_accuracy" not in m and "schema_valid_rate" not in m
