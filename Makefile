@@ -5,7 +5,7 @@ comma  := ,
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-EXTRAS ?= dev,fast,proxy,load,data,data-test,inprocess,model,resource,ml,report,demo,ctk,k8s,otel,ray,mlflow,safety-test,spark
+EXTRAS ?= dev,fast,proxy,load,data,data-test,inprocess,model,resource,ml,report,rag,demo,ctk,k8s,otel,ray,mlflow,safety-test,spark
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: demo test test-fast lint typecheck bench clean venv

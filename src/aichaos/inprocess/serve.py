@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from aichaos.errors import OperationTimeout
 
@@ -22,11 +22,18 @@ __all__ = ["UvicornThread"]
 class UvicornThread:
     """A uvicorn server for ``app`` on ``host`` (loopback) and a free port."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", start_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        start_timeout_s: float = 10.0,
+        lifespan: Literal["on", "off"] = "off",
+    ) -> None:
         import uvicorn
 
+        # lifespan "on" for apps that close what they opened (an HTTP client's pool)
         config = uvicorn.Config(
-            app, host=host, port=0, log_level="warning", lifespan="off", ws="none"
+            app, host=host, port=0, log_level="warning", lifespan=lifespan, ws="none"
         )
         self.server = uvicorn.Server(config)
         self.host = host

@@ -1,0 +1,1 @@
+"""The RAG demo system (``aichaos demo --rag``): vector store, LLM stand-ins, gateway."""
