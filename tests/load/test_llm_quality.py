@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from aichaos.load.llm_answer import read_answer
 from aichaos.load.spec import LoadSpec, run_load, validated
+from aichaos.proxy.server import ApiSite, ProxyApp
 from tests.load.llm_app import make_scripted_llm
 from tests.proxy.conftest import serve_asgi
 from tests.proxy.llm_upstream import (
@@ -202,3 +204,57 @@ async def test_groundedness_cites_or_quotes_what_was_retrieved(tmp_path: Path) -
     assert m["silent_failure_rate"] == 2 / 6
     assert m["refusal_rate"] == 0 and m["fallback_rate"] == 0
     assert "answer_accuracy" not in m and "schema_valid_rate" not in m
+
+
+# -- the silent failure the rates exist for: 200 OK, well-formed, wrong ----------------
+
+
+@pytest.mark.slow
+async def test_corrupt_json_and_tool_args_through_the_proxy_are_silent_failures(
+    tmp_path: Path,
+) -> None:
+    """json_corrupt and tool_args_corrupt in the real proxy: every answer still arrives
+    200 OK and parses, error_rate stays 0, the schema and tool-call rates fall to 0."""
+    answer = '{"city": "Paris", "temp": 21}'
+    args = '{"city": "Paris", "days": 3}'
+    lines = [
+        line(CHAT, stream, {"text": answer}, {"json_schema": CITY}) for stream in (False, True)
+    ] + [
+        line(CHAT, stream, {"tool": ["get_weather", args]}, {"tool_call": True}, tools=OPENAI_TOOLS)
+        for stream in (False, True)
+    ]
+    body_file = write(tmp_path, lines)
+    app = ProxyApp(seed=7)
+    site = ApiSite(app, "127.0.0.1", 0)
+    await site.start()
+    try:
+        async with (
+            serve_asgi(make_scripted_llm()) as addr,
+            httpx.AsyncClient(base_url=site.url, timeout=10) as api,
+        ):
+            r = await api.post(
+                "/proxies", json={"name": "llm", "upstream": addr, "listen": "127.0.0.1:0"}
+            )
+            assert r.status_code == 201, r.text
+            url = f"http://{r.json()['listen']}/"
+            healthy = await run_once(url, body_file, 4, {"task": "llm"})
+            assert healthy["schema_valid_rate"] == 1 and healthy["tool_call_valid_rate"] == 1
+            assert healthy["silent_failure_rate"] == 0
+            ops = [
+                {"path": "$.choices[*].message.content", "action": "set", "value": "{}"},
+                {"path": "$.choices[*].delta.content", "action": "set", "value": "{}"},
+            ]
+            toxics = [
+                {"type": "json_corrupt", "attributes": {"ops": ops}},
+                {"type": "tool_args_corrupt", "attributes": {"action": "drop_key", "key": "city"}},
+            ]
+            for toxic in toxics:
+                r = await api.post("/proxies/llm/toxics", json=toxic)
+                assert r.status_code == 200, r.text
+            broken = await run_once(url, body_file, 4, {"task": "llm"})
+    finally:
+        await site.stop()
+        await app.close()
+    # run_once asserted 4 responses and error_rate == 0: only the quality rates see it
+    assert broken["schema_valid_rate"] == 0 and broken["tool_call_valid_rate"] == 0
+    assert broken["silent_failure_rate"] == 1 and broken["errors"] == 0

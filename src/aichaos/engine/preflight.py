@@ -59,6 +59,8 @@ async def preflight(
                     f"{where}: {fault.apply} takes no 'fraction' argument, so the step's "
                     "blast radius or ramp would not change what it does"
                 )
+    if exp.workload is not None:
+        problems += [f"workload {exp.workload.name!r}: {p}" for p in exp.workload.preflight()]
     for name, probe in exp.probes.items():
         call = getattr(probe, "call", None)
         if probe.type == "python" and isinstance(call, str):

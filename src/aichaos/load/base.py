@@ -52,6 +52,10 @@ class Workload(BaseModel):
         """The metrics its windows may report, or ``None`` when only a run can tell."""
         return None
 
+    def preflight(self) -> list[str]:
+        """Mistakes in what it would send (its files), found before the run starts."""
+        return []
+
 
 WORKLOADS: Registry[Workload] = Registry(
     "workload", "aichaos.workloads", builtin_modules=("aichaos.load.workload",)

@@ -28,6 +28,7 @@ from typing import Any
 
 from aichaos.errors import ValidationError, did_you_mean
 from aichaos.load.llm_answer import ToolCall
+from aichaos.validation import Loc, SpecError
 
 __all__ = [
     "EXPECT_KEYS",
@@ -57,11 +58,11 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def compile_schema(schema: Any, field: str) -> Any:
-    """A ``jsonschema`` validator for ``schema``; a ValidationError naming ``field``
-    when it is not a valid schema (``check_schema``)."""
+def compile_schema(schema: Any, loc: Loc) -> Any:
+    """A ``jsonschema`` validator for ``schema``; a :class:`SpecError` at ``loc`` when it
+    is not a valid schema (``check_schema``)."""
     if not isinstance(schema, dict | bool):
-        raise ValidationError(f"{field} must be a JSON schema (an object), got {schema!r:.60}")
+        raise SpecError.one(loc, f"must be a JSON schema (an object), got {schema!r:.60}")
     key = json.dumps(schema, sort_keys=True)
     found = _validators.get(key)
     if found is not None:
@@ -74,7 +75,7 @@ def compile_schema(schema: Any, field: str) -> Any:
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path)
         at = f" at {where}" if where else ""
-        raise ValidationError(f"{field} is not a valid JSON schema{at}: {exc.message}") from None
+        raise SpecError.one(loc, f"is not a valid JSON schema{at}: {exc.message}") from None
     _validators[key] = validator = cls(schema)
     return validator
 
@@ -82,24 +83,28 @@ def compile_schema(schema: Any, field: str) -> Any:
 def parse_tools(tools: Any, field: str) -> dict[str, Any]:
     """Tool name -> validator of its parameters, from a list in the OpenAI
     (``{"type": "function", "function": {"name", "parameters"}}``), Anthropic
-    (``{"name", "input_schema"}``) or plain (``{"name", "parameters"}``) form."""
+    (``{"name", "input_schema"}``) or plain (``{"name", "parameters"}``) form.
+
+    Mistakes are a :class:`SpecError` at ``field[i]...`` (``field`` may be empty when
+    the caller places the problems)."""
     if not isinstance(tools, list) or not tools:
-        raise ValidationError(f"{field} must be a non-empty list of tools, got {tools!r:.60}")
+        raise SpecError.one((field,), f"must be a non-empty list of tools, got {tools!r:.60}")
     out: dict[str, Any] = {}
     for i, tool in enumerate(tools):
-        where = f"{field}[{i}]"
         if not isinstance(tool, dict):
-            raise ValidationError(f"{where} must be an object, got {tool!r:.60}")
+            raise SpecError.one((field, i), f"must be an object, got {tool!r:.60}")
         inner = tool.get("function")
+        loc: Loc = (field, i, "function") if isinstance(inner, dict) else (field, i)
         spec: dict[str, Any] = inner if isinstance(inner, dict) else tool
         name = spec.get("name")
         if not isinstance(name, str) or not name:
-            raise ValidationError(f"{where} needs a name (a non-empty string), got {name!r:.60}")
+            raise SpecError.one(
+                (*loc, "name"), f"must be a tool's name (a non-empty string), got {name!r:.60}"
+            )
         if name in out:
-            raise ValidationError(f"{where}: tool {name!r} is listed twice")
+            raise SpecError.one((*loc, "name"), f"names tool {name!r} a second time")
         key = "input_schema" if "input_schema" in spec else "parameters"
-        schema = spec.get(key, {"type": "object"})
-        out[name] = compile_schema(schema, f"{where}.{key}")
+        out[name] = compile_schema(spec.get(key, {"type": "object"}), (*loc, key))
     return out
 
 
@@ -179,7 +184,9 @@ def _compile(raw: dict[str, Any], tools: Mapping[str, Any] | None, grounding: bo
                 f"expect.regex is not a valid regular expression ({exc}), got {pattern!r:.60}"
             ) from None
     schema = (
-        compile_schema(raw["json_schema"], "expect.json_schema") if "json_schema" in raw else None
+        compile_schema(raw["json_schema"], ("expect", "json_schema"))
+        if "json_schema" in raw
+        else None
     )
     call = raw.get("tool_call")
     if call is not None:

@@ -125,7 +125,7 @@ class LlmQualitySettings(BaseModel):
     @classmethod
     def _tools_ok(cls, v: tuple[dict[str, Any], ...] | None) -> Any:
         if v is not None:
-            parse_tools(list(v), "tools")
+            parse_tools(list(v), "")  # its problems are placed under this field
         return v
 
     @property

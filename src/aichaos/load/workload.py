@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from aichaos.errors import TargetError
+from aichaos.errors import TargetError, ValidationError
 from aichaos.load.base import WORKLOADS, Emit, Workload, WorkloadContext
 from aichaos.load.spec import LoadOptions, LoadSpec, validated
 
@@ -50,6 +50,21 @@ class HttpWorkload(Workload, LoadOptions):
 
         llm = getattr(self.quality, "task", None) == "llm"
         return window_metric_names(self.quality is not None, llm)
+
+    def preflight(self) -> list[str]:
+        """A ``body_file`` that does not read, or whose expectations do not compile."""
+        if self.body_file is None:
+            return []
+        import random
+
+        from aichaos.load.requests import Endpoint
+        from aichaos.load.spec import build_source
+
+        try:
+            build_source(self, Endpoint("127.0.0.1", 80), random.Random(0))
+        except ValidationError as exc:
+            return [str(exc)]
+        return []
 
     def resolve(self, ctx: WorkloadContext) -> LoadSpec:
         """The concrete run: URL from the target, headers merged, seed from the run."""
