@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from aichaos.load.llm_answer import read_answer
+from aichaos.load.llm_quality import grounded, passages
 from aichaos.load.spec import LoadSpec, run_load, validated
 from aichaos.proxy.server import ApiSite, ProxyApp
 from tests.load.llm_app import make_scripted_llm
@@ -258,3 +259,13 @@ async def test_corrupt_json_and_tool_args_through_the_proxy_are_silent_failures(
     # run_once asserted 4 responses and error_rate == 0: only the quality rates see it
     assert broken["schema_valid_rate"] == 0 and broken["tool_call_valid_rate"] == 0
     assert broken["silent_failure_rate"] == 1 and broken["errors"] == 0
+
+
+def test_passages_are_ids_or_texts() -> None:
+    # a string without whitespace is an id (the RAG demo's `rag.passages`), else a text
+    assert passages(["doc-1", "Paris is in France."]) == ({"doc-1"}, ["Paris is in France."])
+    assert passages("doc-1, doc-2") == ({"doc-1", "doc-2"}, [])
+    assert passages('[{"id": 3, "content": "a b"}, {"text": "c d"}]') == ({"3"}, ["a b", "c d"])
+    assert passages(None) == (set(), []) and passages("[not json") == (set(), [])
+    assert grounded("As [doc-2; doc-7] say", {"doc-7"}, [], 8)
+    assert not grounded("As [doc-2] says", {"doc-7"}, ["a much longer passage text"], 3)

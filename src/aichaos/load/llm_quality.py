@@ -151,9 +151,10 @@ def _find(docs: list[Any], path: JsonPath | None) -> Any:
 
 
 def passages(value: Any) -> tuple[set[str], list[str]]:
-    """``(ids, texts)`` of retrieved passages: a list whose items are passage texts
-    (strings) or objects with ``id`` and ``text`` (or ``content``); a header's
-    comma-separated ids; or a JSON list in a header."""
+    """``(ids, texts)`` of retrieved passages: a list whose items are strings (an id
+    when it has no whitespace, ``doc-12``; a passage text otherwise) or objects with
+    ``id`` and ``text`` (or ``content``); a header's comma-separated ids; or a JSON list
+    in a header."""
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
@@ -166,8 +167,10 @@ def passages(value: Any) -> tuple[set[str], list[str]]:
     ids: set[str] = set()
     texts: list[str] = []
     for item in value if isinstance(value, list) else []:
-        if isinstance(item, str):
+        if isinstance(item, str) and any(c.isspace() for c in item):
             texts.append(item)
+        elif isinstance(item, str):
+            ids.add(item)
         elif isinstance(item, dict):
             pid = item.get("id")
             if isinstance(pid, str | int) and not isinstance(pid, bool):
