@@ -11,18 +11,17 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from aichaos.errors import TargetError
 from aichaos.registry import Registry
+from aichaos.spec import Spec
 
 __all__ = ["TARGETS", "HttpTarget", "ProcessTarget", "Target", "pid_alive", "pid_start_time"]
 
 
-class Target(BaseModel):
+class Target(Spec):
     """Base of every target kind."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: ClassVar[str] = ""
 

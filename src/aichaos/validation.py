@@ -80,6 +80,8 @@ def expectation(err: Any, show: Callable[[Any], str] = show_value) -> str:
         return f"must be {_BOUNDS[kind]} {bound}, got {got}"
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", err["msg"]))  # a validator's own words, no prefix
+    if kind == "finite_number":  # worded as limits.number_problems words it
+        return f"must be a finite number, got {got}"
     if kind == "string_pattern_mismatch":
         return f"must match {ctx.get('pattern')}, got {got}"
     msg: str = err["msg"]

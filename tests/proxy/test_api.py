@@ -154,7 +154,7 @@ BAD_BODIES = [
     (
         "/proxies/p/toxics",
         b'{"type": "latency", "attributes": {"latency": "5"}}',
-        "latency must be of type int",
+        "latency input should be a valid integer, got '5' (toxic latency_downstream)",
     ),
     ("/proxies/p/toxics", b'{"type": "latency", "toxicity": 2}', "toxicity must be within 0..1"),
     ("/proxies/p/toxics", b'{"type": "latency", "toxicity": NaN}', "invalid JSON"),

@@ -71,11 +71,15 @@ def test_budget_spends_in_order() -> None:
 @pytest.mark.parametrize(
     ("type_", "attrs", "message"),
     [
-        ("token_rate", {}, "tokens_per_s field required"),
-        ("token_rate", {"tokens_per_s": 0}, "tokens_per_s input should be greater than 0"),
+        ("token_rate", {}, "tokens_per_s is required"),
+        ("token_rate", {"tokens_per_s": 0}, "tokens_per_s must be > 0, got 0"),
         ("token_rate", {"tokens_per_s": 5, "jitter_ms": -1}, "jitter_ms must be >= 0"),
         ("early_stop", {"after_tokens": -1}, "after_tokens must be >= 0"),
-        ("early_stop", {"after_tokens": "3"}, "after_tokens must be of type int"),
+        (
+            "early_stop",
+            {"after_tokens": "3"},
+            "after_tokens input should be a valid integer, got '3'",
+        ),
         (
             "early_stop",
             {"after_tokens": 1, "finish_reason": "stop"},

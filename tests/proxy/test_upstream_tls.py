@@ -198,8 +198,8 @@ async def test_populate_replaces_a_proxy_whose_tls_changed(
         ({"ca_file": "/nonexistent/ca.pem"}, "upstream_tls.ca_file cannot be loaded as PEM CAs"),
         ({"ca_pem": "not a certificate"}, "upstream_tls.ca_pem cannot be loaded as PEM CAs"),
         ({"server_name": "bad name!"}, "server_name must be a DNS name or an IP address"),
-        ({"verify": "no"}, "verify must be of type bool"),
-        ({"sni": "x"}, "sni extra inputs are not permitted"),
+        ({"verify": "no"}, "verify input should be a valid boolean, got 'no' (upstream_tls)"),
+        ({"sni": "x"}, "sni is not a known field (upstream_tls)"),
     ],
 )
 async def test_bad_upstream_tls_is_one_clear_400(api: Api, value: object, message: str) -> None:

@@ -19,10 +19,11 @@ from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from aichaos.errors import ValidationError
 from aichaos.registry import Registry
+from aichaos.spec import Spec
 from aichaos.validation import SpecError, problems
 
 if TYPE_CHECKING:
@@ -44,20 +45,12 @@ __all__ = [
 SEVERITY_FRACTIONS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.4)
 
 
-def explain(kind: str, exc: pydantic.ValidationError) -> str:
-    """Every pydantic problem in the house form, naming the corruption: ``field must ...,
-    got value (kind)``."""
-    return str(SpecError(problems(exc), kind))
-
-
-class Corruption(BaseModel):
+class Corruption(Spec):
     """A named, seeded data corruption: frozen plain data, applied with :meth:`apply`.
 
     >>> from aichaos.data import make
     >>> spec = make("gaussian-noise", fraction=0.1, columns=["age"], seed=7)
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: ClassVar[str] = ""
     #: True when the corruption needs earlier batches (see :class:`aichaos.data.Stream`)
@@ -71,7 +64,8 @@ class Corruption(BaseModel):
         try:
             super().__init__(**data)
         except pydantic.ValidationError as exc:
-            raise ValidationError(explain(type(self).type or type(self).__name__, exc)) from None
+            # the house form, naming the corruption: ``field must ..., got value (kind)``
+            raise SpecError(problems(exc), type(self).type or type(self).__name__) from None
 
     @model_validator(mode="after")
     def _check_intensity(self) -> Corruption:

@@ -26,24 +26,25 @@ import zlib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from aichaos.errors import AichaosError, InjectionError, TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.swap import SwapConflict, SwapFolder
 from aichaos.faults.undo import UndoAction
+from aichaos.spec import Spec
 
 __all__ = ["CorruptionEntry", "DataCorrupt", "DataCorruptInjection"]
 
 
-class CorruptionEntry(BaseModel):
+class CorruptionEntry(Spec):
     """One corruption in an experiment file: its registered ``name`` and its parameters.
 
     ``{name: label-flip, fraction: 0.2, columns: [label]}``; the parameters are those of
     the corruption (``aichaos faults`` lists them), checked when the file is loaded.
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(extra="allow")
 
     name: str = Field(description="a registered corruption (aichaos faults lists them)")
 

@@ -20,10 +20,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from aichaos.data.base import CORRUPTIONS, Corruption
 from aichaos.errors import ValidationError
+from aichaos.spec import Spec
 
 __all__ = ["DataExperiment", "run_experiment"]
 
@@ -31,10 +32,8 @@ Validator = Callable[[Any], Any]
 Scorer = Callable[[Any], float]
 
 
-class DataExperiment(BaseModel):
+class DataExperiment(Spec):
     """Which corruptions to sweep, at which severities, how many times, from which seed."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     corruptions: list[str] = Field(min_length=1, description="registered corruption names")
     severities: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import (
     BeforeValidator,
+    ConfigDict,
     Field,
     PlainSerializer,
     SerializeAsAny,
@@ -23,13 +24,14 @@ from pydantic import (
 )
 
 from aichaos.errors import Problem, did_you_mean
-from aichaos.experiment.safety import FrozenModel, Phases, Safety
+from aichaos.experiment.safety import Phases, Safety
 from aichaos.experiment.slo import SLO, slo
 from aichaos.faults.base import FAULTS, BlastRadius, Fault
 from aichaos.limits import number_problems
 from aichaos.load.base import WORKLOADS, Workload
 from aichaos.probes.base import PROBES, Probe
 from aichaos.registry import Registry
+from aichaos.spec import Spec
 from aichaos.targets import TARGETS, Target
 from aichaos.validation import SpecError
 
@@ -92,7 +94,7 @@ SLOField = Annotated[
 ]
 
 
-class Ramp(FrozenModel):
+class Ramp(Spec):
     """Raise a step's blast radius or intensity in levels, stopping at the first breach.
 
     ``field`` is ``fraction`` (the fault's own ``fraction`` where it has one, such as
@@ -106,7 +108,7 @@ class Ramp(FrozenModel):
     stop_on_breach: bool = Field(True, description="stop ramping when the steady state breaks")
 
 
-class Step(FrozenModel):
+class Step(Spec):
     """One fault on one target, on a schedule, with a blast radius (optionally ramped)."""
 
     name: str = Field("", description="label for the journal; default: the fault type")
@@ -179,7 +181,7 @@ class Step(FrozenModel):
         return self.duration_s or 0.0  # a fault that cannot be undone is over once applied
 
 
-class PythonRollback(FrozenModel):
+class PythonRollback(Spec):
     """Rollback action: call ``module:function`` (sync or async) with ``arguments``."""
 
     type: Literal["python"] = "python"
@@ -187,7 +189,7 @@ class PythonRollback(FrozenModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
-class HttpRollback(FrozenModel):
+class HttpRollback(Spec):
     """Rollback action: an HTTP request to a target (e.g. ``POST /admin/reload``)."""
 
     type: Literal["http"] = "http"
@@ -200,8 +202,11 @@ class HttpRollback(FrozenModel):
 Rollback = Annotated[PythonRollback | HttpRollback, Field(discriminator="type")]
 
 
-class Experiment(FrozenModel):
+class Experiment(Spec):
     """A chaos experiment: targets, workload, steady state, method, guardrails, safety."""
+
+    # SLOs are the grammar's own objects (engine-free plain classes), not pydantic models
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     title: str = Field(min_length=1)
     description: str = ""

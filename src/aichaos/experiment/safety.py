@@ -9,20 +9,14 @@ from __future__ import annotations
 import os
 import tempfile
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-__all__ = ["FrozenModel", "Phases", "Safety", "Timeouts", "default_kill_switch"]
+from aichaos.spec import Spec
 
-
-class FrozenModel(BaseModel):
-    """The base of every experiment section: frozen, no unknown keys, finite numbers."""
-
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False
-    )
+__all__ = ["Phases", "Safety", "Timeouts", "default_kill_switch"]
 
 
-class Timeouts(FrozenModel):
+class Timeouts(Spec):
     """Enforced timeouts: a hung call can never hang the run."""
 
     probe_s: float = Field(5.0, gt=0)
@@ -47,7 +41,7 @@ def default_kill_switch() -> str:
     return os.path.join(tempfile.gettempdir(), f"aichaos-{os.getuid()}.halt")
 
 
-class Safety(FrozenModel):
+class Safety(Spec):
     """Limits that keep a run safe."""
 
     max_duration_s: float = Field(3600.0, gt=0, description="the run aborts past this")
@@ -65,7 +59,7 @@ class Safety(FrozenModel):
     timeouts: Timeouts = Field(default_factory=Timeouts)
 
 
-class Phases(FrozenModel):
+class Phases(Spec):
     """Lengths of the observation phases around the method."""
 
     baseline_s: float = Field(5.0, gt=0)

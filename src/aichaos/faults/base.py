@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from aichaos.faults.clients import ControlClients
 from aichaos.faults.undo import UndoAction
 from aichaos.registry import Registry
+from aichaos.spec import Spec
 
 __all__ = [
     "FAULTS",
@@ -41,10 +42,8 @@ __all__ = [
 ]
 
 
-class BlastRadius(BaseModel):
+class BlastRadius(Spec):
     """Who is hit: a fraction of requests / connections / rows, optionally narrowed."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     fraction: float = Field(1.0, ge=0.0, le=1.0, description="share of units hit, 0..1")
     match: dict[str, str] = Field(
@@ -74,7 +73,7 @@ class InjectionContext:
     level: float | None = None
 
 
-class Fault(BaseModel):
+class Fault(Spec):
     """A named, parameterised disturbance: frozen plain data with units in field names.
 
     Subclasses register themselves by type name::
@@ -84,8 +83,6 @@ class Fault(BaseModel):
             '''Pause a process with SIGSTOP; SIGCONT on revert.'''
             def injection(self, ctx): return _PauseInjection(self, ctx)
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: ClassVar[str] = ""
     #: the target kinds this fault can act on (empty: needs no target)

@@ -14,11 +14,12 @@ import shutil
 import signal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from aichaos.callables import import_callable
 from aichaos.errors import TargetError
 from aichaos.proxyapi import send_sync
+from aichaos.spec import Spec
 
 __all__ = [
     "HttpRequest",
@@ -42,10 +43,10 @@ def sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-class _Action(BaseModel):
+class _Action(Spec):
     # schemas are built on first use: a run whose faults leave nothing outside the runner
     # never builds them
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(defer_build=True)
 
 
 class SendSignal(_Action):

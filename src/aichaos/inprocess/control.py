@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from aichaos.access import (
     UNAUTHORIZED,
@@ -43,6 +43,7 @@ from aichaos.access import (
 )
 from aichaos.errors import AichaosError, http_status
 from aichaos.inprocess.board import Switchboard
+from aichaos.spec import Spec
 from aichaos.validation import SpecError, problems, validate
 
 __all__ = ["MAX_BODY_BYTES", "ArmBody", "ControlServer", "RenewBody"]
@@ -51,10 +52,8 @@ __all__ = ["MAX_BODY_BYTES", "ArmBody", "ControlServer", "RenewBody"]
 MAX_BODY_BYTES = 64 * 1024
 
 
-class ArmBody(BaseModel):
+class ArmBody(Spec):
     """Body of ``POST /faults/{name}``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     ttl_s: float = Field(gt=0, le=86_400, description="the hook disarms itself after this")
     rate: float | None = Field(None, ge=0.0, le=1.0, description="overrides the hook's rate")
@@ -64,10 +63,8 @@ class ArmBody(BaseModel):
     )
 
 
-class RenewBody(BaseModel):
+class RenewBody(Spec):
     """Body of ``POST /faults/{name}/renew``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     ttl_s: float = Field(gt=0, le=86_400)
 

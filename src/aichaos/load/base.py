@@ -15,9 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from aichaos.registry import Registry
+from aichaos.spec import Spec
 
 __all__ = ["WORKLOADS", "Workload", "WorkloadContext"]
 
@@ -34,10 +35,8 @@ class WorkloadContext:
     phase: Callable[[], str] = lambda: "baseline"
 
 
-class Workload(BaseModel):
+class Workload(Spec):
     """Base of every workload type."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: ClassVar[str] = ""
 

@@ -33,7 +33,7 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from aichaos.errors import ValidationError
 from aichaos.jsonpath import JsonPath
@@ -48,6 +48,7 @@ from aichaos.load.llm_expect import (
 )
 from aichaos.load.quality import QualityWindow, compile_json_path
 from aichaos.load.requests import RequestItem
+from aichaos.spec import Spec
 from aichaos.validation import SpecError
 
 __all__ = [
@@ -85,10 +86,8 @@ def _regexes(patterns: tuple[str, ...]) -> tuple[str, ...]:
     return patterns
 
 
-class LlmQualitySettings(BaseModel):
+class LlmQualitySettings(Spec):
     """How to read LLM answers and judge them (see the module docstring)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     task: Literal["llm"] = Field(description="judge LLM answers (OpenAI / Anthropic APIs)")
     api: Api = Field("auto", description="auto: tell OpenAI and Anthropic answers apart")

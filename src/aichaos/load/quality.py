@@ -34,9 +34,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from aichaos.jsonpath import JsonPath
+from aichaos.spec import Spec
 
 __all__ = [
     "LLM_RATES",
@@ -78,10 +79,8 @@ def _lookup(doc: Any, path: JsonPath) -> Any:
     return path.find(doc, _MISSING)
 
 
-class QualitySettings(BaseModel):
+class QualitySettings(Spec):
     """How to read the model's answer from a response and how to judge it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     json_path: str = Field("$.prediction", description="where the prediction is, e.g. $.label")
     task: Literal["classification", "regression"] = "classification"

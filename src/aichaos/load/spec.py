@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from aichaos.errors import ValidationError
 from aichaos.load.llm_quality import (
@@ -36,6 +36,7 @@ from aichaos.load.requests import (
     read_jsonl_numbered,
 )
 from aichaos.load.schedule import Arrival
+from aichaos.spec import Spec
 from aichaos.validation import SpecError, problems
 
 __all__ = [
@@ -54,10 +55,8 @@ M = TypeVar("M", bound=BaseModel)
 MAX_RATE_RPS = 1_000_000.0
 
 
-class LoadOptions(BaseModel):
+class LoadOptions(Spec):
     """What to send, how fast, and how to judge the answers."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     method: str = Field("GET", pattern=r"^[A-Z]+$", description="HTTP method")
     rate_rps: float = Field(gt=0, le=MAX_RATE_RPS, description="intended requests per second")

@@ -25,7 +25,7 @@ class CorruptArtifact(Fault):
     """Replace a model artifact with a truncated or bit-flipped copy; restore it exactly."""
 
     # MLflow versions are numbers: accept version: 3 as well as "3"
-    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+    model_config = ConfigDict(coerce_numbers_to_str=True)
     target_kinds: ClassVar[tuple[str, ...]] = ARTIFACT_KINDS
 
     version: str | None = Field(

@@ -139,7 +139,7 @@ def open_pointer(target: Any) -> Pointer:
 
 class _PointerFault(Fault):
     # MLflow versions are numbers: accept version: 3 as well as "3"
-    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+    model_config = ConfigDict(coerce_numbers_to_str=True)
     target_kinds: ClassVar[tuple[str, ...]] = _KINDS
 
     poll_ms: float = Field(50, gt=0, le=10_000, description="how often promotions are checked")

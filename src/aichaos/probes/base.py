@@ -17,10 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from aichaos.errors import TargetError
 from aichaos.registry import Registry
+from aichaos.spec import Spec
 
 if TYPE_CHECKING:
     import httpx
@@ -88,10 +89,8 @@ class ProbeContext:
             self.http = None
 
 
-class Probe(BaseModel):
+class Probe(Spec):
     """Base of every probe type: settings as plain data, ``measure`` does the work."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: ClassVar[str] = ""
 

@@ -63,8 +63,8 @@ class ProxyToxic(Fault):
             cls = TOXICS.get(self.toxic)
         except RegistryError as exc:
             raise ValueError(str(exc)) from None
-        # the wire API is as lenient as Toxiproxy's; an experiment file is not: a typo
-        # would run as the attribute's default (a latency of 0) and prove nothing
+        # a typo would run as the attribute's default (a latency of 0) and prove nothing;
+        # named here with the known ones and a suggestion, before the model's own refusal
         known = sorted({n for name, f in cls.model_fields.items() for n in (name, f.alias) if n})
         for key in self.attributes:
             if key not in known:

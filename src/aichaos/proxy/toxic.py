@@ -10,14 +10,13 @@ import asyncio
 import math
 from typing import Any
 
-import pydantic
-
 from aichaos.errors import RegistryError
 from aichaos.limits import YEAR_S
 from aichaos.proxy.errors import ApiBadRequest
 from aichaos.proxy.toxics.base import TOXICS, ToxicAttributes
+from aichaos.validation import SpecError
 
-__all__ = ["STREAMS", "Toxic", "explain_validation", "parse_toxic"]
+__all__ = ["STREAMS", "Toxic", "parse_toxic"]
 
 STREAMS = ("upstream", "downstream")
 
@@ -83,35 +82,10 @@ def _attributes(type_: str, raw: Any, where: str) -> ToxicAttributes:
         raw = {}
     if not isinstance(raw, dict):
         raise ApiBadRequest(f"bad request body: attributes must be an object, got {raw!r}")
-    cls = TOXICS.get(type_)
     try:
-        return cls.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        raise ApiBadRequest(f"bad request body: {explain_validation(exc, where)}") from None
-
-
-def explain_validation(exc: pydantic.ValidationError, where: str) -> str:
-    """One line per problem: the field, what it must be, the value given, and ``where``."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "attributes"
-        ctx = err.get("ctx") or {}
-        if "ge" in ctx:
-            expected = f"must be >= {ctx['ge']}"
-        elif "le" in ctx:
-            expected = f"must be <= {ctx['le']}"
-        elif err["type"] == "value_error" and "error" in ctx:
-            expected = str(ctx["error"])  # a validator's own words, without pydantic's prefix
-        elif err["type"].endswith("_type"):
-            expected = f"must be of type {err['type'].removesuffix('_type')}"
-        else:
-            expected = err["msg"].lower()
-        if not err["loc"] and err["type"] == "value_error":
-            parts.append(expected)  # names its field itself; the input is the whole body
-            continue
-        got = repr(err.get("input"))
-        parts.append(f"{loc} {expected}, got {got if len(got) <= 60 else got[:57] + '...'}")
-    return f"{'; '.join(parts)} ({where})"
+        return TOXICS.get(type_).parse(raw, where)
+    except SpecError as exc:
+        raise ApiBadRequest(f"bad request body: {exc}") from None
 
 
 def _number(body: dict[str, Any], key: str, default: float | None) -> float | None:

@@ -27,10 +27,11 @@ import ssl
 from functools import cached_property
 from typing import Any
 
-import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from aichaos.proxy.errors import ApiBadRequest
+from aichaos.spec import Spec
+from aichaos.validation import SpecError
 
 __all__ = ["HANDSHAKE_TIMEOUT_S", "UpstreamTls", "parse_upstream_tls", "valid_host"]
 
@@ -52,10 +53,8 @@ def valid_host(host: str) -> bool:
     return True
 
 
-class UpstreamTls(BaseModel):
+class UpstreamTls(Spec):
     """How a proxy originates TLS to its upstream (plain data; the context is built once)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     server_name: str | None = Field(
         None,
@@ -142,11 +141,9 @@ def parse_upstream_tls(value: Any, field: str = "upstream_tls") -> UpstreamTls |
         raise ApiBadRequest(
             f"bad request body: {field} must be true, false, null or an object, got {value!r}"
         )
-    from aichaos.proxy.toxic import explain_validation
-
     try:
-        tls = UpstreamTls.model_validate(value)
-    except pydantic.ValidationError as exc:
-        raise ApiBadRequest(f"bad request body: {explain_validation(exc, field)}") from None
+        tls = UpstreamTls.parse(value, field)
+    except SpecError as exc:
+        raise ApiBadRequest(f"bad request body: {exc}") from None
     tls.context  # noqa: B018 -- load the CAs now: a bad one is the caller's error
     return tls

@@ -23,11 +23,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import ConfigDict, model_validator
 
 from aichaos.limits import number_problems
 from aichaos.proxy.timer import now, timer_for
 from aichaos.registry import Registry
+from aichaos.spec import Spec
+from aichaos.validation import SpecError
 
 if TYPE_CHECKING:
     from aichaos.proxy.toxic import Toxic
@@ -206,10 +208,10 @@ def _wake(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-class ToxicAttributes(BaseModel):
+class ToxicAttributes(Spec):
     """Base of every toxic type's attributes. Subclasses register with ``@TOXICS.register``."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     type: ClassVar[str] = ""
     #: "tcp": builds a stage per connection; "http": consulted per request by the HTTP layer
@@ -224,7 +226,7 @@ class ToxicAttributes(BaseModel):
         if problems:
             path, why = problems[0]
             name = str(path[0])
-            raise ValueError(f"{fields[name].alias or name} {why}")
+            raise SpecError.one((fields[name].alias or name, *path[1:]), why)
         return self
 
     def stage(self, env: StageEnv) -> Stage:

@@ -23,13 +23,14 @@ import re
 from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from aichaos.errors import ValidationError
 from aichaos.jsonpath import WILDCARD, JsonPath
 from aichaos.proxy import codings
 from aichaos.proxy.toxics.base import TOXICS
 from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, HttpToxic, stream_kind
+from aichaos.spec import Spec
 
 __all__ = ["CorruptOp", "JsonCorrupt", "apply_ops", "compile_path", "corrupt_json", "wrong_type"]
 
@@ -63,10 +64,8 @@ def compile_path(path: str) -> JsonPath:
     return JsonPath(path, tuple(parts))
 
 
-class CorruptOp(BaseModel):
+class CorruptOp(Spec):
     """One JSON rewrite: at ``path`` (dot-separated, ``*`` for every item), do ``action``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     path: str = Field(min_length=1)
     action: Literal["nan", "null", "wrong_type", "drop", "shuffle", "scale", "set"]
