@@ -12,6 +12,7 @@ import pytest
 
 from aichaos.load.llm_answer import read_answer
 from aichaos.load.llm_quality import grounded, passages
+from aichaos.load.quality import QualityWindow, quality_metrics
 from aichaos.load.spec import LoadSpec, run_load, validated
 from aichaos.proxy.server import ApiSite, ProxyApp
 from tests.load.llm_app import make_scripted_llm
@@ -269,3 +270,16 @@ def test_passages_are_ids_or_texts() -> None:
     assert passages(None) == (set(), []) and passages("[not json") == (set(), [])
     assert grounded("As [doc-2; doc-7] say", {"doc-7"}, [], 8)
     assert not grounded("As [doc-2] says", {"doc-7"}, ["a much longer passage text"], 3)
+
+
+def test_llm_counts_merge_and_round_trip() -> None:
+    # how windows of several generator processes meet: JSON, then merged
+    a = QualityWindow(responses=2, silent=1)
+    a.llm.update({"answer_accuracy": 1, "answer_accuracy_n": 2, "refusal_rate_n": 2})
+    b = QualityWindow(responses=2)
+    b.llm.update({"answer_accuracy": 2, "answer_accuracy_n": 2, "refusal_rate_n": 2})
+    merged = QualityWindow.from_json(json.loads(json.dumps(a.to_json())))
+    merged.merge(QualityWindow.from_json(json.loads(json.dumps(b.to_json()))))
+    m = quality_metrics(merged, None)
+    assert m["answer_accuracy"] == 3 / 4 and m["refusal_rate"] == 0
+    assert m["silent_failure_rate"] == 1 / 4 and "groundedness" not in m

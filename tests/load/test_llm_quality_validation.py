@@ -18,6 +18,8 @@ from aichaos.errors import ValidationError
 from aichaos.load.quality import LLM_RATES
 from aichaos.load.requests import parse_url
 from aichaos.load.spec import LoadSpec, build_source, validated
+from tests.load.llm_app import make_scripted_llm
+from tests.load.servers import ThreadedUvicorn
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
 
@@ -200,3 +202,25 @@ def test_experiment_bad_expectation_is_a_preflight_problem(tmp_path: Path) -> No
     res = _aichaos("run", "--dry-run", str(exp))
     assert res.returncode == 2, res.stdout + res.stderr
     assert "line 3: expect.json_schema is not a valid JSON schema" in res.stdout + res.stderr
+
+
+def test_cli_judges_llm_answers_and_refuses_a_server_that_gives_none(tmp_path: Path) -> None:
+    good = {"body": {"model": "m", "script": {"text": "Paris."}}, "expect": "paris"}
+    wrong = {"body": {"model": "m", "stream": True, "script": {"text": "Rome"}}, "expect": "paris"}
+    p = tmp_path / "p.jsonl"
+    p.write_text(json.dumps(good) + "\n" + json.dumps(wrong) + "\n")
+    malformed = tmp_path / "m.jsonl"
+    malformed.write_text(json.dumps({"body": {"script": {"malformed": True}}}) + "\n")
+    args = ["--rate", "20", "--duration", "0.2s", "--window", "10s", "--llm", "--json"]
+    with ThreadedUvicorn(make_scripted_llm()) as server:
+        url = f"{server.url}/v1/chat/completions"
+        res = CliRunner().invoke(cli, ["load", url, *args, "--body", str(p)])
+        assert res.exit_code == 0, res.output
+        total = json.loads(res.output)["total"]
+        # four prompts sent, the wrong one (streamed) twice: accuracy exactly one half
+        assert total["sent"] == 4 and total["answer_accuracy"] == 0.5
+        assert total["silent_failure_rate"] == 0.5 and total["error_rate"] == 0
+        res = CliRunner().invoke(cli, ["load", url, *args, "--body", str(malformed)])
+    assert res.exit_code == 2 and res.output.count("error:") == 1
+    assert "quality task llm is set but" in res.output
+    assert "with no complete OpenAI or Anthropic answer" in res.output

@@ -96,6 +96,7 @@ async def _run(spec: Any, duration_s: float, baseline_s: float, live: Any) -> di
         first,
         min(spec.timeout_ms / 1000.0, 10.0),
         getattr(spec.quality, "json_path", None),
+        getattr(spec.quality, "api", None),
     )
     t0 = time.monotonic()
 

@@ -1,7 +1,8 @@
 """One request before the run, so that bad input fails fast with a clear message.
 
-An unreachable URL, a server that does not speak HTTP/1.1, or non-JSON answers when a
-JSON path is set are user mistakes, reported as :class:`~aichaos.errors.ValidationError`
+An unreachable URL, a server that does not speak HTTP/1.1, non-JSON answers when a
+JSON path is set, or an answer that is no LLM answer when LLM answers are judged are
+user mistakes, reported as :class:`~aichaos.errors.ValidationError`
 before any load is generated (``aichaos load`` exits 2 on them).
 """
 
@@ -12,6 +13,7 @@ import json
 
 from aichaos.errors import ValidationError
 from aichaos.load.client import ClientConnection
+from aichaos.load.llm_answer import Api, read_answer
 from aichaos.load.requests import Endpoint, RequestItem
 
 __all__ = ["preflight"]
@@ -39,8 +41,13 @@ async def preflight(
     item: RequestItem,
     timeout_s: float,
     json_path: str | None = None,
+    llm_api: Api | None = None,
 ) -> int:
-    """Send ``item`` once; return the status, or raise a ValidationError saying why not."""
+    """Send ``item`` once; return the status, or raise a ValidationError saying why not.
+
+    ``llm_api`` (``auto``, ``openai``, ``anthropic``): a 2xx answer must be a complete
+    LLM answer in that format.
+    """
     url = f"http://{endpoint.host_header}{endpoint.path}"
     loop = asyncio.get_running_loop()
     fut: asyncio.Future[tuple[int, bytes] | str] = loop.create_future()
@@ -78,4 +85,10 @@ async def preflight(
                 f"json_path {json_path} is set but {url} answered status {status} with a "
                 f"non-JSON body: {body[:60]!r}"
             ) from None
+    if llm_api is not None and 200 <= status < 300 and read_answer(body, llm_api) is None:
+        raise ValidationError(
+            f"quality task llm is set but {url} answered status {status} with no "
+            f"complete {'OpenAI or Anthropic' if llm_api == 'auto' else llm_api} "
+            f"answer: {body[:60]!r}"
+        )
     return status
