@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from aichaos.load.llm_answer import read_answer
-from aichaos.load.llm_quality import grounded, passages
+from aichaos.load.llm_quality import LlmQualitySettings, LlmQualityTracker, grounded, passages
 from aichaos.load.quality import QualityWindow, quality_metrics
 from aichaos.load.spec import LoadSpec, run_load, validated
 from aichaos.proxy.server import ApiSite, ProxyApp
@@ -283,3 +283,14 @@ def test_llm_counts_merge_and_round_trip() -> None:
     m = quality_metrics(merged, None)
     assert m["answer_accuracy"] == 3 / 4 and m["refusal_rate"] == 0
     assert m["silent_failure_rate"] == 1 / 4 and "groundedness" not in m
+
+
+def test_content_type_names_a_stream_and_nothing_else_is_trusted() -> None:
+    t = LlmQualityTracker(LlmQualitySettings(task="llm"))
+    whole = json.dumps(_openai_json(False)).encode()
+    events = b"".join(openai_events(False))
+    t.observe(0, None, False, whole, False, {"content-type": "text/plain"})
+    t.observe(1, None, False, events, False, {})
+    t.observe(2, None, False, whole, False, {"content-type": "text/event-stream"})
+    w = t.take()
+    assert w.responses == 3 and w.silent == 1  # a JSON body is no event stream

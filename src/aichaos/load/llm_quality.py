@@ -230,8 +230,9 @@ class LlmQualityTracker:
         hdrs = headers or {}
         w = self._win
         w.responses += 1
-        ctype = hdrs.get("content-type")
-        stream = None if ctype is None else ctype.startswith("text/event-stream")
+        # an event stream says so; anything else is told apart by its body (gateways
+        # label JSON text/plain, and some streams carry no content type)
+        stream = hdrs.get("content-type", "").startswith("text/event-stream") or None
         ans = read_answer(body, self.settings.api, stream)
         counts = w.llm
         wrong = ans is None
