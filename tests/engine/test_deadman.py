@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-from aichaos.engine.deadman import DeadMan
+import pytest
+
+from aichaos.engine import deadman
+from aichaos.engine.deadman import OWNER, DeadMan, lease_directories, recover
 from aichaos.engine.watchdog import sweep
 from aichaos.faults.undo import RemovePath, RestoreFile, SendSignal, perform
 from tests.conftest import process_state
@@ -110,3 +114,34 @@ def test_python_undo_is_warmed_up_before_it_is_due(tmp_path: Path) -> None:
     assert not mark.with_suffix(".undone").exists()
     assert sweep(tmp_path, time.time(), force=True) == 0
     assert mark.with_suffix(".undone").exists()
+
+
+def test_recover_asks_after_the_owners_of_lease_holding_directories_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every run and halt starts with recover(); directories that kept only the reports
+    # of what a watchdog undid pile up, and must not each cost two /proc reads
+    asked: list[int] = []
+    monkeypatch.setattr(deadman, "pid_start_time", lambda pid: asked.append(pid))
+    dead_owner = json.dumps({"runner": [11, "1"], "watchdog": [12, "2"]})
+    for i in range(20):
+        kept = tmp_path / f"aichaos-leases-kept{i:02d}"
+        kept.mkdir()
+        (kept / OWNER).write_text(dead_owner)
+        (kept / "0123.expired").write_text("{}")
+    (tmp_path / "aichaos-leases-file").write_text("")
+    (tmp_path / "aichaos-leases-link").symlink_to(tmp_path / "aichaos-leases-kept00")
+    orphan = tmp_path / "aichaos-leases-orphan"
+    orphan.mkdir()
+    (orphan / OWNER).write_text(dead_owner)
+    junk = tmp_path / "ballast"
+    junk.write_text("x")
+    DeadMan(orphan, ttl_s=60, proc=None).lease("fill", [RemovePath(path=str(junk))])
+
+    dirs = lease_directories(tmp_path)
+    assert [d.name for d in dirs] == sorted(
+        [*(f"aichaos-leases-kept{i:02d}" for i in range(20)), "aichaos-leases-orphan"]
+    )
+    reports = recover(dirs)
+    assert [r["label"] for r in reports] == ["fill"] and not junk.exists()
+    assert asked == [11, 12], "only the directory holding a lease asks who answers for it"

@@ -184,7 +184,23 @@ def _alive(entry: object) -> bool:
 def lease_directories(root: Path | None = None) -> list[Path]:
     """Every lease directory of this machine's runs under ``root`` (default: the temp dir)."""
     base = root or Path(tempfile.gettempdir())
-    return sorted(p for p in base.glob("aichaos-leases-*") if p.is_dir() and not p.is_symlink())
+    # one directory read: every run and halt looks, and the directories of runs whose
+    # watchdog undid something stay (with its reports) until someone removes them
+    with os.scandir(base) as entries:
+        found = [
+            base / e.name
+            for e in entries
+            if e.name.startswith("aichaos-leases-") and e.is_dir(follow_symlinks=False)
+        ]
+    return sorted(found)
+
+
+def _holds_lease(directory: Path) -> bool:
+    try:
+        with os.scandir(directory) as entries:
+            return any(e.name.endswith(".lease") for e in entries)
+    except OSError:
+        return False  # gone, or another user's
 
 
 def recover(directories: Sequence[Path]) -> list[dict[str, object]]:
@@ -196,10 +212,10 @@ def recover(directories: Sequence[Path]) -> list[dict[str, object]]:
     orphaned leases' undo actions now (TTL or not) and returns the watchdog's reports.
     Directories still answered for, or unreadable ones, are left alone.
     """
-    from aichaos.engine.watchdog import expire
-
     reports: list[dict[str, object]] = []
     for d in directories:
+        if not _holds_lease(d):
+            continue  # nothing left to undo there: no need to ask who answers for it
         try:
             owner = json.loads((d / OWNER).read_text())
         except (OSError, ValueError):
@@ -208,6 +224,9 @@ def recover(directories: Sequence[Path]) -> list[dict[str, object]]:
             continue
         if _alive(owner.get("watchdog")):
             continue
+        # imported only for an orphan: a run's start-up should not pay for the watchdog
+        from aichaos.engine.watchdog import expire
+
         for lease in sorted(d.glob("*.lease")):
             expire(lease)
             report = lease.with_suffix(".expired")

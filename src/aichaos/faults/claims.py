@@ -142,8 +142,10 @@ def prune() -> int:
     """
     removed = 0
     with exclusive("claims"):
-        watched = _watchdog_parents()
-        for path in lock_dir().glob("*.claim"):
+        claims = list(lock_dir().glob("*.claim"))
+        # the /proc scan reads every process's command line: only when a claim asks
+        watched = _watchdog_parents() if claims else set()
+        for path in claims:
             try:
                 info = json.loads(path.read_text())
             except (OSError, ValueError):
