@@ -323,7 +323,8 @@ def run_command(
         _err(f"cannot write journal {path}: {exc.strerror}")
         sys.exit(EXIT_BAD_INPUT)
     try:
-        result = _run_loop(engine.run(), httpx=_needs_httpx(exp))
+        # uvloop pays off for a load generator; probes and faults alone do not need it
+        result = _run_loop(engine.run(), httpx=_needs_httpx(exp), fast=exp.workload is not None)
     except AichaosError as exc:
         _err(loaded.redactor.text(str(exc)))
         sys.exit(Verdict.ERROR.exit_code)
@@ -371,7 +372,7 @@ def _needs_httpx(exp: Any) -> bool:
     return any(rb.type == "http" for rb in exp.rollbacks)
 
 
-def _run_loop(coro: Any, httpx: bool = True) -> Any:
+def _run_loop(coro: Any, httpx: bool = True, fast: bool = True) -> Any:
     if httpx:
         # the engine's HTTP client: loaded before the freeze, not inside the baseline
         importlib.import_module("httpx")
@@ -386,4 +387,4 @@ def _run_loop(coro: Any, httpx: bool = True) -> Any:
     gc.enable()
     from aichaos.eventloop import run
 
-    return run(coro)
+    return run(coro, fast=fast)
