@@ -9,7 +9,10 @@ of each, then N of each, interleaved) so both see the same machine load. Figures
 command: median and min wall time from spawn to exit, median peak RSS (``ru_maxrss`` of
 the command's process from ``wait4``, as GNU ``time`` reports it), then every run's
 figures and the load average before and after (the machine may be shared). Every run's
-verdict is checked (passed / completed): a failed run is an error, not a sample.
+verdict is checked (passed / completed): a failed run is an error, not a sample. Both
+tools run with their bytecode cached, as an installed package has it: the warm-up
+writes any missing ``.pyc`` even where ``PYTHONDONTWRITEBYTECODE`` is set (a source
+checkout on ``PYTHONPATH`` would otherwise be compiled again on every run).
 
 Goal (issue 14): aichaos / chaos <= 1.0 for both.
 Usage: python bench/startup.py [--runs 10]
@@ -90,8 +93,9 @@ def ctk_files(d: Path, url: str) -> list[str]:
 def once(cmd: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS in MiB of one run; raises if it did not pass."""
     t0 = time.perf_counter()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     proc = subprocess.Popen(
-        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy()
+        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
     )
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
