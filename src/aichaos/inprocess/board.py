@@ -31,8 +31,9 @@ class Switch:
     """One armed name: its deadline (``inf``: until disarmed) and parameter overrides.
 
     ``corruption`` is a data corruption spec (``{name: label-flip, fraction: 0.2}``) for
-    data hooks (:class:`~aichaos.inprocess.data_hook.DataHook`); ``generation`` tells one
-    arming from the next (a renewal keeps it).
+    data hooks (:class:`~aichaos.inprocess.data_hook.DataHook`); ``training`` a training
+    fault spec (``{kind: nan, on: grads}``) for training hooks (:mod:`aichaos.training`);
+    ``generation`` tells one arming from the next (a renewal keeps it).
     """
 
     until: float = math.inf
@@ -40,6 +41,7 @@ class Switch:
     latency_ms: float | None = None
     corruption: dict[str, Any] | None = None
     generation: int = 0
+    training: dict[str, Any] | None = None
 
 
 def _check(name: str, value: float | None, lo: float, hi: float) -> None:
@@ -65,14 +67,25 @@ class Switchboard:
         self._inflight = 0
         self._names: set[str] = set()
         self._data: set[str] = set()
+        #: training hooks: name -> the hook's check of a training spec
+        self._training: dict[str, Callable[[dict[str, Any]], None]] = {}
         self._armed: dict[str, Switch] = {}
         self._tallies: dict[str, dict[str, float | str]] = {}
         self._generation = 0
 
-    def register(self, name: str, *, data: bool = False) -> None:
+    def register(
+        self,
+        name: str,
+        *,
+        data: bool = False,
+        training: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         """Announce a hook name, so the control endpoint can list and arm it.
 
         ``data``: a data hook, armed with a corruption (and only with one).
+        ``training``: a training hook's check of the training spec it is armed with (and
+        only with one); it raises :class:`~aichaos.errors.ValidationError` for a spec
+        the hook cannot apply, so the arming is refused before anything changes.
         """
         if not name or name == WILDCARD:
             raise ValidationError(
@@ -82,6 +95,8 @@ class Switchboard:
             self._names.add(name)
             if data:
                 self._data.add(name)
+            if training is not None:
+                self._training[name] = training
 
     def names(self) -> list[str]:
         """Every registered hook name, sorted."""
@@ -100,6 +115,7 @@ class Switchboard:
         rate: float | None = None,
         latency_ms: float | None = None,
         corruption: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
     ) -> None:
         """Arm ``name`` (or ``"*"``) for ``ttl_s`` seconds (``None``: until disarmed)."""
         if ttl_s is not None and not ttl_s > 0:
@@ -113,9 +129,20 @@ class Switchboard:
                     f"corruption is for data hooks (aichaos.inprocess.DataHook); {name!r} is "
                     + ("not one" if corruption is not None else "one: give corruption")
                 )
+            check = self._training.get(name)
+            if (training is not None) != (check is not None):
+                raise ValidationError(
+                    f"training is for training hooks (aichaos.training); {name!r} is "
+                    + ("not one" if training is not None else "one: give training")
+                )
+        if check is not None and training is not None:
+            check(training)  # the hook's own words, before anything is armed
+        with self._lock:
             until = math.inf if ttl_s is None else self.clock() + ttl_s
             self._generation += 1
-            self._armed[name] = Switch(until, rate, latency_ms, corruption, self._generation)
+            self._armed[name] = Switch(
+                until, rate, latency_ms, corruption, self._generation, training
+            )
             self._tallies.pop(name, None)
 
     def renew(self, name: str, ttl_s: float) -> bool:

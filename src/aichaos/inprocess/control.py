@@ -11,7 +11,8 @@ method      path                        effect
 ==========  ==========================  =================================================
 GET         /faults                     names, and the armed ones with seconds left
 POST        /faults/{name}              arm: ``{"ttl_s": 30, "rate": 0.5, "latency_ms": 800}``
-                                        (data hooks: ``"corruption": {"name": ...}``)
+                                        (data hooks: ``"corruption": {"name": ...}``,
+                                        training hooks: ``"training": {"kind": ...}``)
 POST        /faults/{name}/renew        push the deadline: ``{"ttl_s": 30}``
 DELETE      /faults/{name}              disarm (``*``: all), with what the hook did
                                         (``effect``); 404 for an unknown name
@@ -60,6 +61,9 @@ class ArmBody(Spec):
     latency_ms: float | None = Field(None, ge=0, description="overrides the hook's latency")
     corruption: dict[str, Any] | None = Field(
         None, description="for data hooks: {name: <corruption>, ...its parameters}"
+    )
+    training: dict[str, Any] | None = Field(
+        None, description="for training hooks: {kind: nan, on: grads, ...} (aichaos.training)"
     )
 
 
@@ -148,7 +152,9 @@ class ControlServer:
             arm: ArmBody = _parse(ArmBody, body)
             if arm.corruption is not None:
                 _check_corruption(arm.corruption)
-            self.board.arm(parts[1], arm.ttl_s, arm.rate, arm.latency_ms, arm.corruption)
+            self.board.arm(
+                parts[1], arm.ttl_s, arm.rate, arm.latency_ms, arm.corruption, arm.training
+            )
             return 200, {"armed": parts[1], "ttl_s": arm.ttl_s}
         if len(parts) == 3 and parts[2] == "renew" and method == "POST":
             renew: RenewBody = _parse(RenewBody, body)

@@ -99,9 +99,11 @@ class RemoteHookInjection(Injection):
         latency_ms: float | None = None,
         *,
         corruption: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(fault, ctx)
         self.corruption = corruption
+        self.training = training
         #: per hook, what it did while armed (from the control endpoint at disarm)
         self.effects: dict[str, dict[str, float]] = {}
         self.target: InProcessTarget = ctx.target
@@ -140,6 +142,8 @@ class RemoteHookInjection(Injection):
             body["latency_ms"] = self.latency_ms
         if self.corruption is not None:
             body["corruption"] = self.corruption
+        if self.training is not None:
+            body["training"] = self.training
         try:
             for name in self.hooks:
                 self.armed.append(name)  # before the call: a timeout may still have armed it
