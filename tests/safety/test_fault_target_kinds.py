@@ -52,6 +52,7 @@ FAULT_PARAMS: dict[str, dict[str, Any]] = {
     "ray-serve-fail-health": {},
     "ray-serve-kill-replica": {},
     "thread-exhaustion": {"count": 1},
+    "training": {"hooks": ["trainer"], "kind": "skip"},
 }
 
 TARGET_PARAMS: dict[str, dict[str, Any]] = {

@@ -254,6 +254,7 @@ FAULTS: Registry[Fault] = Registry(
         "aichaos.resource.kill",
         "aichaos.resource.cgroup",
         "aichaos.inprocess.fault",
+        "aichaos.training.fault",
         "aichaos.model.pointer",
         "aichaos.model.corrupt",
         "aichaos.model.weight_fault",

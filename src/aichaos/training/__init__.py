@@ -9,7 +9,41 @@
   :mod:`~aichaos.training.lightning` for Lightning);
 * :mod:`~aichaos.training.probe` -- the ``training`` probe the engine samples: steps/s,
   loss against a baseline run, NaN/Inf count, lost work, time to resume, checkpoint age,
-  evaluation against the baseline, delay against the baseline's finish.
+  evaluation against the baseline, delay against the baseline's finish;
+* training hooks inside the trainer, armed by the ``training`` fault
+  (:mod:`~aichaos.training.fault`) through the in-process control endpoint:
+  :class:`StepHook` (NaN / Inf in the loss, gradients or inputs, gradient explosion, a
+  learning-rate spike in a numpy or scikit-learn loop), :class:`TorchHook` (the same on
+  a PyTorch model and optimizer), :class:`LoaderHook` (a slow, stalled, duplicating or
+  skipping data loader, label noise from the data corruptions) and
+  :class:`CheckpointHook` (saves that write slowly or fail with ENOSPC mid-write).
 
-Nothing here imports torch or numpy: the trainer brings its own.
+Nothing here imports torch or numpy on import: the trainer brings its own, and names
+load lazily.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aichaos._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "CheckpointHook": "aichaos.training.checkpoint_write",
+    "LoaderHook": "aichaos.training.loader",
+    "StepHook": "aichaos.training.step",
+    "TorchHook": "aichaos.training.torch_hook",
+    "TrainingFault": "aichaos.training.fault",
+}
+
+__all__ = ["CheckpointHook", "LoaderHook", "StepHook", "TorchHook", "TrainingFault"]
+
+if TYPE_CHECKING:
+    from aichaos.training.checkpoint_write import CheckpointHook
+    from aichaos.training.fault import TrainingFault
+    from aichaos.training.loader import LoaderHook
+    from aichaos.training.step import StepHook
+    from aichaos.training.torch_hook import TorchHook
+
+
+__getattr__, __dir__ = lazy_exports("aichaos.training", _EXPORTS, globals())

@@ -1,0 +1,130 @@
+"""The ``training`` fault in experiment files and in a real run of the engine."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from aichaos.engine.journal import Journal
+from aichaos.engine.runner import Engine
+from aichaos.errors import ExperimentError
+from aichaos.experiment.loader import parse_experiment
+from aichaos.inprocess import ControlServer, Switchboard
+from aichaos.training import StepHook
+from aichaos.verdict import Verdict
+
+#: what the trainer of the run test observed, read by its probe
+SEEN: dict[str, float] = {"steps": 0, "skipped": 0, "accuracy": 0.0}
+
+
+def probe() -> dict[str, float]:
+    """The experiment's probe: the trainer's own figures."""
+    return dict(SEEN)
+
+
+def _trainer(hook: StepHook, stop: threading.Event) -> None:
+    """Logistic regression that skips a step whose gradient is not finite (its guard)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] - x[:, 1] > 0).astype(float)
+    w = np.zeros(3)
+    end = time.monotonic() + 30
+    for i in range(1_000_000):
+        if stop.is_set() or time.monotonic() > end:
+            return
+        xb, yb = x[i % 10 * 40 : i % 10 * 40 + 40], y[i % 10 * 40 : i % 10 * 40 + 40]
+        grad = hook.step().grads(xb.T @ (1 / (1 + np.exp(-(xb @ w))) - yb) / 40)
+        SEEN["steps"] += 1
+        if not np.isfinite(grad).all():
+            SEEN["skipped"] += 1
+            continue
+        w = w - 0.5 * grad
+        SEEN["accuracy"] = float(((x @ w > 0) == y).mean())
+        time.sleep(0.002)
+
+
+@pytest.mark.slow
+async def test_a_run_arms_the_trainers_hook_and_journals_what_it_saw(tmp_path: Path) -> None:
+    board = Switchboard()
+    hook = StepHook("trainer", board=board)
+    control = ControlServer(board, token="test-token-123").start()
+    stop = threading.Event()
+    thread = threading.Thread(target=_trainer, args=(hook, stop))
+    thread.start()
+    try:
+        loaded = parse_experiment(
+            f"""
+title: NaN gradients in 5 % of steps, with the trainer's guard
+seed: 7
+targets:
+  trainer: {{type: inprocess, url: "{control.url}", token: test-token-123}}
+probes:
+  train: {{type: python, call: "tests.training.test_training_fault:probe", every_s: 0.1}}
+steady_state: ["train.accuracy >= 0.9"]
+method:
+  - name: nan-grads
+    target: trainer
+    fault: {{type: training, hooks: [trainer], kind: nan, values: grads, rate: 0.05}}
+    duration_s: 1
+phases: {{baseline_s: 0.5, recovery_s: 0.3}}
+"""
+        )
+        journal = Journal(tmp_path / "run.jsonl")
+        result = await Engine(loaded.experiment, journal=journal, watchdog=False).run()
+        skipped = SEEN["skipped"]
+        assert board.status()["armed"] == {}  # disarmed at the end of the step
+    finally:
+        stop.set()
+        thread.join(10)
+        control.close()
+    assert result.status is Verdict.PASSED, result.reason
+    (reverted,) = [e for e in journal.events if e["event"] == "fault-reverted"]
+    effect = reverted["effect"]
+    assert 0 < effect["touched"] == skipped  # each step the fault hit, the guard skipped
+    assert effect["hooks"]["trainer"]["calls"] < SEEN["steps"]
+
+
+BAD = [
+    (
+        {"kind": "nan", "factor": 3},
+        "factor",
+        "is not used by kind 'nan' (its fields: fraction, values)",
+    ),
+    ({"kind": "explode"}, "factor", "is required by kind 'explode'"),
+    ({"kind": "explode", "factor": 0.5}, "factor", "must be > 1, got 0.5"),
+    ({"kind": "nan", "values": "weights"}, "values", "'loss', 'grads' or 'inputs'"),
+    ({"kind": "stall"}, "kind", "'nan', 'inf'"),
+    ({"kind": "nan", "rate": 2}, "rate", "must be <= 1, got 2"),
+    (
+        {"kind": "label-noise", "corruption": {"name": "label-flip", "fractoin": 1}},
+        "corruption",
+        "fractoin is not a known field",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "field", "why"), BAD)
+def test_a_bad_training_fault_is_named_with_its_field(
+    fields: dict[str, Any], field: str, why: str
+) -> None:
+    body = ", ".join(
+        f"{k}: {v!r}" if isinstance(v, str) else f"{k}: {v}" for k, v in fields.items()
+    )
+    doc = f"""
+title: t
+targets: {{svc: {{type: inprocess, url: "http://127.0.0.1:1", token: long-enough-token}}}}
+method:
+  - name: s
+    target: svc
+    duration_s: 1
+    fault: {{type: training, hooks: [trainer], {body}}}
+"""
+    with pytest.raises(ExperimentError) as info:
+        parse_experiment(doc.encode(), "e.yaml")
+    assert f"method[0].fault.{field} (line 8): " in str(info.value)
+    assert why in str(info.value)
