@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: $(STAMP)
-	$(VENV)/bin/aichaos demo
+	@$(VENV)/bin/aichaos demo; first=$$?; $(VENV)/bin/aichaos demo --rag; rag=$$?; \
+		test $$first -eq 0 && test $$rag -eq 0
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -24,9 +24,10 @@ import click
 __all__ = ["bundled_experiments", "demo_command"]
 
 
-def bundled_experiments() -> list[tuple[str, str]]:
-    """``(file name, template text)`` of the bundled experiments, in run order."""
-    folder = resources.files("aichaos.demo") / "experiments"
+def bundled_experiments(package: str = "aichaos.demo") -> list[tuple[str, str]]:
+    """``(file name, template text)`` of a demo's bundled experiments, in run order
+    (``aichaos.demo``: the first demo's; ``aichaos.demo.rag``: the RAG demo's)."""
+    folder = resources.files(package) / "experiments"
     return sorted((p.name, p.read_text()) for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -36,12 +37,12 @@ def _run(coro: Any) -> Any:
     return run(coro)
 
 
-def _table(rows: list[dict[str, Any]]) -> Any:
+def _table(rows: list[dict[str, Any]], title: str) -> Any:
     from rich.table import Table
 
     from aichaos.engine.progress import verdict_markup
 
-    table = Table(title="aichaos demo")
+    table = Table(title=title)
     for col in ("experiment", "verdict", "predicted", "why"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -57,7 +58,14 @@ def _table(rows: list[dict[str, Any]]) -> Any:
 @click.option("--only", "only", multiple=True, help="run experiments whose file name contains this")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--seed", type=int, default=7, show_default=True, help="seed of the system")
-def demo_command(quick: bool, only: tuple[str, ...], out: Path | None, seed: int) -> None:
+@click.option(
+    "--rag",
+    is_flag=True,
+    help="the RAG system instead: vector store, streaming LLM stand-ins, gateway",
+)
+def demo_command(
+    quick: bool, only: tuple[str, ...], out: Path | None, seed: int, rag: bool
+) -> None:
     """Start a real local AI system and run the bundled experiments against it."""
     from rich.console import Console
 
@@ -71,10 +79,17 @@ def demo_command(quick: bool, only: tuple[str, ...], out: Path | None, seed: int
     from aichaos.report.model import predicted_verdict
 
     console = Console(stderr=True)
-    folder = out or Path("aichaos-runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    kind = "demo-rag" if rag else "demo"
+    title = "aichaos demo --rag" if rag else "aichaos demo"
+    folder = out or Path("aichaos-runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    system_class: type[DemoSystem] = DemoSystem
+    if rag:
+        from aichaos.demo.rag.system import RagSystem
+
+        system_class = RagSystem
     chosen = [
         (name, text)
-        for name, text in bundled_experiments()
+        for name, text in bundled_experiments("aichaos.demo.rag" if rag else "aichaos.demo")
         if (not only or any(o in name for o in only)) and (not quick or "quick" in text)
     ]
     if not chosen:
@@ -85,13 +100,8 @@ def demo_command(quick: bool, only: tuple[str, ...], out: Path | None, seed: int
     journals: list[Path] = []
     interrupted = False
     try:
-        with DemoSystem.start(folder / "system", seed=seed) as system:
-            console.print(
-                f"demo system up in {time.monotonic() - t0:.1f}s: model server "
-                f"{system.values['server_url']} (edge {system.values['api_url']}), "
-                f"pipeline {system.values['pipeline_url']}, proxy API "
-                f"{system.values['proxy_api']}"
-            )
+        with system_class.start(folder / "system", seed=seed) as system:
+            console.print(f"demo system up in {time.monotonic() - t0:.1f}s: {system.describe()}")
             for name, text in chosen:
                 try:
                     loaded = parse_experiment(Template(text).substitute(system.values), name)
@@ -125,7 +135,7 @@ def demo_command(quick: bool, only: tuple[str, ...], out: Path | None, seed: int
                     break
     except KeyboardInterrupt:
         interrupted = True
-    console.print(_table(rows))
+    console.print(_table(rows, title))
     written: dict[str, Path] = {}
     if journals:
         written = write_reports(
@@ -133,7 +143,7 @@ def demo_command(quick: bool, only: tuple[str, ...], out: Path | None, seed: int
             html=folder / "report.html",
             markdown=folder / "report.md",
             junit=folder / "junit.xml",
-            title="aichaos demo",
+            title=title,
         )
     click.echo(f"journals: {folder}")
     for kind, p in written.items():

@@ -161,6 +161,14 @@ class DemoSystem:
                 with contextlib.suppress(httpx.HTTPError):
                     client.post(f"{self.values['api_url']}/predict", json=json.loads(line))
 
+    def describe(self) -> str:
+        """Where the services are, in one line for the console."""
+        v = self.values
+        return (
+            f"model server {v['server_url']} (edge {v['api_url']}), "
+            f"pipeline {v['pipeline_url']}, proxy API {v['proxy_api']}"
+        )
+
     def pids(self) -> list[int]:
         """Process ids of the services."""
         return [c.pid for c in self.children]

@@ -13,6 +13,7 @@ after ``v2``) answers the newer questions from the wrong passages.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,11 @@ def write_prompts(folder: Path) -> dict[str, Path]:
     """Write the labelled prompt files (JSONL, one request a line) into ``folder``.
 
     ``prompts`` streams (``stream: true`` with usage), ``prompts_whole`` asks for whole
-    answers, ``prompts_tools`` offers :data:`TOOL`. Each line is ``{"body": ...,
-    "expected": "doc-NN"}``: the passage that answers the question.
+    answers, ``prompts_tools`` offers :data:`TOOL` and requires a call. Each line is
+    ``{"body": ..., "expect": ...}`` as the ``llm`` quality task reads it: an answer must
+    cite the passage that answers the question (``regex: \\[doc-07\\]``); a tool prompt
+    must call ``show_passage`` with valid arguments (and is not judged for groundedness:
+    a tool call has no text to ground).
     """
     folder.mkdir(parents=True, exist_ok=True)
     out: dict[str, Path] = {}
@@ -145,19 +149,15 @@ def write_prompts(folder: Path) -> dict[str, Path]:
         ("prompts_tools", {"stream": True, "tools": [TOOL], "tool_choice": "required"}),
     ):
         path = folder / f"{key.replace('_', '-')}.jsonl"
-        lines = [
-            json.dumps(
-                {
-                    "body": {
-                        "model": "rag",
-                        "messages": [{"role": "user", "content": question}],
-                        **extra,
-                    },
-                    "expected": doc,
-                }
+        lines = []
+        for question, doc in QUESTIONS:
+            expect: dict[str, Any] = (
+                {"tool_call": "show_passage", "grounded": False}
+                if "tools" in extra
+                else {"regex": re.escape(f"[{doc}]")}
             )
-            for question, doc in QUESTIONS
-        ]
+            body = {"model": "rag", "messages": [{"role": "user", "content": question}], **extra}
+            lines.append(json.dumps({"body": body, "expect": expect}))
         path.write_text("\n".join(lines) + "\n")
         out[key] = path
     return out

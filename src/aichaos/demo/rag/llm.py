@@ -3,12 +3,12 @@
 It is a stand-in, said plainly: it does not understand language. It answers
 deterministically from the passages its prompt carries (lines ``[doc-07] text`` in a
 system message, as the gateway writes them): ``According to [doc-07], <that passage>``,
-citing the first one; with no passage it refuses (``I could not find that in the
-documents.``). Given ``tools``, it calls the first one with arguments filled from the
-tool's JSON schema (``doc_id`` from the first passage, integers 40, other strings the
-question). Its timing is what serving benchmarks measure: the first token after
-``ttft_ms``, each later token ``tpot_ms`` after the one before (on an absolute schedule,
-so gaps do not accumulate drift).
+citing the first one; with no passage it refuses (:data:`REFUSAL`, which the ``llm``
+quality task's default refusal patterns recognise). Given ``tools``, it calls the first
+one with arguments filled from the tool's JSON schema (``doc_id`` from the first
+passage, integers 40, other strings the question). Its timing is what serving
+benchmarks measure: the first token after ``ttft_ms``, each later token ``tpot_ms``
+after the one before (on an absolute schedule, so gaps do not accumulate drift).
 
 ``POST /v1/chat/completions`` answers whole or streamed (``"stream": true``: SSE
 ``chat.completion.chunk`` events, a last chunk with ``finish_reason``, the usage chunk
@@ -29,7 +29,7 @@ from typing import Any
 __all__ = ["REFUSAL", "answer_tokens", "build_app", "main", "tool_arguments"]
 
 #: the answer when the prompt carries no passage
-REFUSAL = "I could not find that in the documents."
+REFUSAL = "I cannot answer that from the documents I was given."
 _PASSAGE = re.compile(r"^\[(doc-\d+)\] (.+)$", re.M)
 _FRAGMENT = 8  # characters of tool-call arguments per streamed chunk
 

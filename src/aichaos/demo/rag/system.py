@@ -130,6 +130,14 @@ class RagSystem(DemoSystem):
             logf.close()
         return system
 
+    def describe(self) -> str:
+        """Where the services are, in one line for the console."""
+        v = self.values
+        return (
+            f"gateway {v['gateway_url']}, vector store {v['vector_url']}, LLM stand-ins "
+            f"{v['primary_url']} / {v['secondary_url']}, proxy API {v['proxy_api']}"
+        )
+
     def _warm(self, timeout_s: float = 20.0) -> None:
         """Ask a few questions through the whole path (embedder, proxies, stand-ins), so
         the first experiment's baseline measures a warm system, not imports."""
