@@ -63,7 +63,7 @@ class ArmBody(Spec):
         None, description="for data hooks: {name: <corruption>, ...its parameters}"
     )
     training: dict[str, Any] | None = Field(
-        None, description="for training hooks: {kind: nan, on: grads, ...} (aichaos.training)"
+        None, description="for training hooks: {kind: nan, values: grads, ...} (aichaos.training)"
     )
 
 

@@ -30,9 +30,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from aichaos.errors import Problem
+from aichaos.spec import Spec
 from aichaos.validation import SpecError, format_path, problems
 
 __all__ = ["FAMILIES", "KIND_FIELDS", "TrainingFields", "TrainingSpec", "check_spec"]
@@ -83,10 +84,8 @@ _SPEC_FIELDS = (
 )
 
 
-class TrainingFields(BaseModel):
+class TrainingFields(Spec):
     """The fields of a training fault, shared by the spec and the experiment's fault."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     kind: Kind = Field(description="what happens to a hit step, batch or save")
     values: Literal["loss", "grads", "inputs"] | None = Field(
