@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from aichaos.engine.journal import Journal
 from aichaos.engine.tasks import bounded, cancel, failure_text
 from aichaos.experiment.metrics import MetricStore
 from aichaos.load.base import Workload, WorkloadContext
+from aichaos.load.histogram import LatencyHistogram
 from aichaos.probes.base import Probe, ProbeContext, StatefulProbe
 
 __all__ = ["Sampler"]
@@ -73,14 +75,23 @@ class Sampler:
         """Take one sample of every probe now (used at phase boundaries)."""
         await asyncio.gather(*(self._sample(n, p) for n, p in self.probes.items()))
 
-    def record(self, source: str, values: Mapping[str, float], t: float | None = None) -> None:
+    def record(
+        self, source: str, values: Mapping[str, float | LatencyHistogram], t: float | None = None
+    ) -> None:
         """Store and journal one sample, then let the engine check its policies.
 
         ``t`` is when the measurement began (default: now): a probe request that was
         sent before a ramp level began belongs to the level before, however late it ends.
+        Distributions (histogram values) are journaled apart, in encoded HdrHistogram form.
         """
         self.store.add(self.clock() if t is None else t, source, values)
-        self.journal.write("sample", source=source, phase=self.phase(), values=dict(values))
+        scalars = {k: v for k, v in values.items() if not isinstance(v, LatencyHistogram)}
+        extra: dict[str, Any] = {}
+        if len(scalars) < len(values):
+            extra["distributions"] = {
+                k: v.encode() for k, v in values.items() if isinstance(v, LatencyHistogram)
+            }
+        self.journal.write("sample", source=source, phase=self.phase(), values=scalars, **extra)
         self.on_sample()
 
     async def _sample(self, name: str, probe: Probe) -> None:
@@ -121,7 +132,7 @@ class Sampler:
             await asyncio.wait_for(self._stop.wait(), delay)
 
     async def _workload(self, workload: Workload) -> None:
-        def emit(values: dict[str, float]) -> None:
+        def emit(values: Mapping[str, float | LatencyHistogram]) -> None:
             self.record(workload.name, values)
 
         try:

@@ -25,7 +25,7 @@ from pydantic import (
 
 from aichaos.errors import Problem, did_you_mean
 from aichaos.experiment.safety import Phases, Safety
-from aichaos.experiment.slo import SLO, slo
+from aichaos.experiment.slo import SLO, distribution_agg_problem, slo
 from aichaos.faults.base import FAULTS, BlastRadius, Fault
 from aichaos.limits import number_problems
 from aichaos.load.base import WORKLOADS, Workload
@@ -286,12 +286,19 @@ class Experiment(Spec):
             name: (f"probe {name!r} ({p.type})", _with_error(p.metric_names()))
             for name, p in self.probes.items()
         }
+        distributions: set[str] = set()
         if self.workload is not None:
             w = self.workload
             produced[w.name] = (f"workload {w.name!r} ({w.type})", w.metric_names())
+            distributions = {f"{w.name}.{k}" for k in w.distribution_names()}
         problems: list[Problem] = []
         for section in ("steady_state", "guardrails"):
             for i, s in enumerate(getattr(self, section)):
+                problems += [
+                    Problem(f"{section}[{i}]", distribution_agg_problem(c.metric, c.agg))
+                    for c in s.conditions()
+                    if c.metric in distributions and c.agg in ("last", "sum")
+                ]
                 for metric in sorted(s.metrics()):
                     source, _, key = metric.partition(".")
                     if source not in produced:
@@ -306,11 +313,13 @@ class Experiment(Spec):
                         continue
                     who, names = produced[source]
                     if names is not None and key not in names:
+                        hint = did_you_mean(key, names)
+                        if key in ("goodput_rps", "good_requests"):
+                            hint = " (goodput is reported only with a goodput setting)"
                         problems.append(
                             Problem(
                                 f"{section}[{i}]",
-                                f"{metric!r}: {who} reports no metric {key!r}"
-                                f"{did_you_mean(key, names)}; "
+                                f"{metric!r}: {who} reports no metric {key!r}{hint}; "
                                 f"it reports {', '.join(sorted(names))}",
                             )
                         )

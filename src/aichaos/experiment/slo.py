@@ -26,6 +26,12 @@ samples: a p99 of 20 requests is their maximum, noise rather than a percentile. 
 with fewer is *no data* (neither held nor broken: it cannot make a guardrail fire), and
 a condition that never had ``N`` samples in one window during injection is unknown for
 the whole injection, which fails the run like a condition no sample informed.
+
+Over a per-request *distribution* (a workload's ``ttft_ms``, ``itl_ms``, ``tpot_ms``,
+``e2e_ms``), the window's histograms are merged and the aggregate reads the requests:
+``p99(load.ttft_ms) < 800 over 10s`` is the 99th percentile of every request of the last
+10 s; ``min N`` counts requests; ``mean``, ``min``, ``max``, ``count`` apply, ``last`` and
+``sum`` do not (a condition without an aggregate fails, naming the ones that apply).
 """
 
 from __future__ import annotations
@@ -39,7 +45,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aichaos.errors import ValidationError, did_you_mean
-from aichaos.experiment.metrics import MetricStore, aggregate
+from aichaos.experiment.metrics import (
+    DISTRIBUTION_AGGREGATES,
+    MetricStore,
+    aggregate,
+    aggregate_distribution,
+)
+from aichaos.load.histogram import LatencyHistogram
 
 if TYPE_CHECKING:
     from aichaos.experiment.state import ExperimentState
@@ -52,6 +64,7 @@ __all__ = [
     "Check",
     "Condition",
     "FromCallable",
+    "distribution_agg_problem",
     "parse_slo",
     "slo",
 ]
@@ -184,6 +197,8 @@ class Condition(SLO):
             since = max(since, math.nextafter(state.window_floor, math.inf))
         latest_only = self.window_s is None and self.agg == "last"
         expr = self.text or self.to_data()
+        if store.is_distribution(self.metric):
+            return self._distribution(store, expr, since, now)
         if latest_only:
             latest = store.last(outcome) or store.last(self.metric)
             if latest is None or latest[0] < since:
@@ -221,11 +236,44 @@ class Condition(SLO):
         why = "" if ok else f"{seen:g} violates {self.op} {self.threshold:g}"
         return Check(ok, expr, seen, why)
 
+    def _distribution(self, store: MetricStore, expr: str, since: float, now: float) -> Check:
+        if self.agg in ("last", "sum"):
+            return Check(False, expr, None, distribution_agg_problem(self.metric, self.agg))
+        merged = LatencyHistogram()
+        for _, h in store.distributions(self.metric, since, now):
+            merged.merge(h)
+        n = merged.count
+        if not n:
+            return Check(False, expr, None, f"{NO_DATA}: no request in the window")
+        seen = aggregate_distribution(self.agg, merged)
+        if self.min_samples is not None and n < self.min_samples:
+            return Check(
+                False, expr, seen, f"{NO_DATA}: {n} requests in the window, min {self.min_samples}"
+            )
+        ok = _OPS[self.op](seen, self.threshold)
+        why = "" if ok else f"{seen:g} violates {self.op} {self.threshold:g} ({n} requests)"
+        return Check(ok, expr, seen, why)
+
     def observed(self, store: MetricStore, since: float, until: float) -> bool:
         """True when successful samples in ``[since, until]`` could judge this condition.
 
-        One reporting the metric, or with ``min N``, ``N`` of them within one window.
+        One reporting the metric, or with ``min N``, ``N`` of them within one window
+        (for a distribution: ``N`` requests).
         """
+        if store.is_distribution(self.metric):
+            if self.agg in ("last", "sum"):
+                return False
+            counts = [(t, h.count) for t, h in store.distributions(self.metric, since, until)]
+            span = self.window_s if self.window_s is not None else math.inf
+            need, lo, total = self.min_samples or 1, 0, 0
+            for t, c in counts:  # the most requests any one window of ``span`` held
+                total += c
+                while t - counts[lo][0] > span:
+                    total -= counts[lo][1]
+                    lo += 1
+                if total >= need:
+                    return True
+            return False
         failed = dict(store.pairs(f"{self.metric.partition('.')[0]}.error", since, until))
         ok = [t for t, _ in store.pairs(self.metric, since, until) if failed.get(t, 0.0) == 0]
         n = self.min_samples or 1
@@ -300,6 +348,14 @@ class FromCallable(SLO):
 
     def to_data(self) -> str:
         return f"<callable {getattr(self.fn, '__name__', '?')}>"
+
+
+def distribution_agg_problem(metric: str, agg: str) -> str:
+    """Why ``agg`` (``last`` or ``sum``) cannot judge the distribution ``metric``."""
+    return (
+        f"{metric} is a per-request distribution: {agg!r} does not apply; use "
+        f"{', '.join(DISTRIBUTION_AGGREGATES)}, e.g. 'p99({metric}) < 800 over 10s'"
+    )
 
 
 def parse_slo(text: str) -> Condition:

@@ -4,6 +4,9 @@ A workload is plain data plus an async :meth:`Workload.run` that sends traffic u
 ``stop`` is set and calls ``emit`` once per window with that window's metrics
 (``sent``, ``rate``, ``p99_ms``, ``error_rate``, quality figures...). The engine stores
 them as ``<workload name>.<metric>`` (default name ``load``), so SLOs can name them.
+A value may be a :class:`~aichaos.load.histogram.LatencyHistogram` (a per-request
+distribution such as ``ttft_ms``): an SLO's ``p99(load.ttft_ms)`` then merges the
+histograms of its window and reads the percentile of the requests, not of windows.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from aichaos.load.histogram import LatencyHistogram
 from aichaos.registry import Registry
 from aichaos.spec import Spec
 
 __all__ = ["WORKLOADS", "Workload", "WorkloadContext"]
 
-Emit = Callable[[dict[str, float]], None]
+Emit = Callable[[Mapping[str, float | LatencyHistogram]], None]
 
 
 @dataclass
@@ -54,6 +58,10 @@ class Workload(Spec):
     def preflight(self) -> list[str]:
         """Mistakes in what it would send (its files), found before the run starts."""
         return []
+
+    def distribution_names(self) -> frozenset[str]:
+        """Those of :meth:`metric_names` that are per-request distributions."""
+        return frozenset()
 
 
 WORKLOADS: Registry[Workload] = Registry(

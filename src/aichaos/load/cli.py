@@ -66,6 +66,19 @@ def _table(title: str, m: dict[str, float]) -> Any:
         if k.startswith("errors_") and v
     ]
     rows.append(("errors", ", ".join(errs) or "none"))
+    if m.get("streams"):
+        for name in ("ttft", "itl", "tpot"):
+            if f"{name}_p50_ms" in m:
+                rows.append(
+                    (
+                        f"{name.upper()} p50 / p99",
+                        "{:.2f} / {:.2f} ms".format(m[f"{name}_p50_ms"], m[f"{name}_p99_ms"]),
+                    )
+                )
+        rows.append(("output tokens", f"{m['output_tokens']:.0f} ({m['output_tokens_rps']:.1f}/s)"))
+        rows.append(("incomplete streams", f"{m['incomplete_stream_rate']:.4f}"))
+    if "goodput_rps" in m:
+        rows.append(("goodput", f"{m['goodput_rps']:.1f} req/s"))
     for key in (
         "accuracy",
         "mae",
@@ -170,6 +183,9 @@ async def _run(spec: Any, duration_s: float, baseline_s: float, live: Any) -> di
 )
 @click.option("--llm", is_flag=True, help='judge LLM answers: --quality \'{"task": "llm"}\'')
 @click.option("--baseline", "baseline", default=None, help="first part of the run used as baseline")
+@click.option(
+    "--goodput", default=None, help="per-request bounds, e.g. ttft_ms=800,tpot_ms=60,e2e_ms=5000"
+)
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def load_command(**kw: Any) -> None:
     """Send open-loop HTTP load to URL and report latency, errors and model quality."""
@@ -205,6 +221,22 @@ def _quality(kw: dict[str, Any]) -> dict[str, Any] | None:
     return value
 
 
+def _bounds(text: str) -> dict[str, float]:
+    """``ttft_ms=800,e2e_ms=5000`` as a dict (names and values are checked by the spec)."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ValidationError(
+                f"--goodput must look like 'ttft_ms=800,tpot_ms=60,e2e_ms=5000', got {text!r}"
+            ) from None
+    return out
+
+
 def _main(**kw: Any) -> dict[str, Any]:
     from aichaos.eventloop import new_event_loop
     from aichaos.load.spec import LoadSpec, freeze_gc, validated
@@ -234,6 +266,7 @@ def _main(**kw: Any) -> dict[str, Any]:
         window_s=parse_duration(kw["window"], "window"),
         seed=kw["seed"],
         quality=quality,
+        goodput=None if kw["goodput"] is None else _bounds(kw["goodput"]),
     )
     baseline_s = parse_duration(kw["baseline"], "baseline") if kw["baseline"] else 0.0
     freeze_gc()

@@ -14,7 +14,11 @@ needs neither httpx nor its import and memory at start-up.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Any, Protocol, cast
+
+from aichaos.load.stream import StreamTracker
 
 __all__ = ["ClientConnection", "ExchangeError", "HeaderConnection", "Owner", "Pool"]
 
@@ -34,10 +38,15 @@ class Owner(Protocol):
 
 
 class ClientConnection(asyncio.Protocol):
-    """One HTTP/1.1 connection; at most one request in flight (no pipelining)."""
+    """One HTTP/1.1 connection; at most one request in flight (no pipelining).
+
+    Its :attr:`stream` records the token timeline of the response in flight (see
+    :mod:`aichaos.load.stream`), stamped with ``clock``.
+    """
 
     __slots__ = (
         "_body",
+        "_clock",
         "_done",
         "_keep",
         "_owner",
@@ -47,13 +56,18 @@ class ClientConnection(asyncio.Protocol):
         "closed",
         "keep_body",
         "req",
+        "stream",
         "transport",
     )
 
-    def __init__(self, owner: Owner, keep_body: bool) -> None:
+    def __init__(
+        self, owner: Owner, keep_body: bool, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         import httptools
 
         self._owner = owner
+        self._clock = clock
+        self.stream = StreamTracker()
         self._parser = httptools.HttpResponseParser(self)
         self._body: list[bytes] = []
         self._done = False
@@ -98,13 +112,27 @@ class ClientConnection(asyncio.Protocol):
             self._fail("reset")
 
     # httptools callbacks --------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Parser callback: one header (the content type says whether it is SSE)."""
+        self.stream.header(name, value)
+
+    def on_chunk_header(self) -> None:
+        """Parser callback: a chunk of a chunked body begins."""
+        self.stream.chunk_header()
+
+    def on_chunk_complete(self) -> None:
+        """Parser callback: a chunk of a chunked body ended."""
+        self.stream.chunk_complete()
+
     def on_body(self, body: bytes) -> None:
-        """Parser callback: a chunk of the response body."""
+        """Parser callback: a piece of the response body."""
+        self.stream.body(body, self._clock())
         if self.keep_body:
             self._body.append(body)
 
     def on_message_complete(self) -> None:
         """Parser callback: the response is complete."""
+        self.stream.message_complete(self._clock)
         # read now: llhttp resets its flags once the callback returns
         self._status = int(self._parser.get_status_code())
         self._keep = bool(self._parser.should_keep_alive())
@@ -115,6 +143,7 @@ class ClientConnection(asyncio.Protocol):
         """Write one request; the connection is busy until its response or failure."""
         assert self.transport is not None
         self.busy = True
+        self.stream.reset()
         self.transport.write(raw)
 
     def close(self) -> None:
@@ -136,13 +165,15 @@ class ClientConnection(asyncio.Protocol):
 
 class HeaderConnection(ClientConnection):
     """A connection that also keeps each response's headers (names lower-cased, repeated
-    ones joined by ``, ``), for quality checks that read them. httptools only calls the
-    header callback a protocol defines, so connections that need no headers do not pay."""
+    ones joined by ``, ``), for quality checks that read them; the plain connection only
+    looks at the content type, without decoding or storing anything."""
 
     __slots__ = ("_headers",)
 
-    def __init__(self, owner: Owner, keep_body: bool) -> None:
-        super().__init__(owner, keep_body)
+    def __init__(
+        self, owner: Owner, keep_body: bool, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(owner, keep_body, clock)
         self._headers: dict[str, str] = {}
 
     def on_message_begin(self) -> None:
@@ -151,6 +182,7 @@ class HeaderConnection(ClientConnection):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """Parser callback: one header."""
+        self.stream.header(name, value)
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         old = self._headers.get(key)
@@ -186,7 +218,7 @@ class _EofConnection(ClientConnection):
         self._framed = False
         self._headers = False
 
-    def on_header(self, name: bytes, _value: bytes) -> None:
+    def on_header(self, name: bytes, value: bytes) -> None:
         """Parser callback: one header; remember whether the body is framed."""
         if name.lower() in (b"content-length", b"transfer-encoding"):
             self._framed = True

@@ -30,6 +30,7 @@ from aichaos.load.quality import QualityBaseline, Tracker
 from aichaos.load.requests import Endpoint, RequestItem, RequestSource
 from aichaos.load.schedule import arrivals
 from aichaos.load.stats import WindowStats, status_kind
+from aichaos.load.streamstats import GoodputSettings
 
 __all__ = ["Generator"]
 
@@ -38,10 +39,11 @@ _MIN_DELAY_S = 0.001
 
 
 class _Req:
-    __slots__ = ("conn", "done", "intended", "item", "timer")
+    __slots__ = ("conn", "done", "intended", "item", "sent", "timer")
 
-    def __init__(self, intended: float, item: RequestItem) -> None:
+    def __init__(self, intended: float, item: RequestItem, sent: float) -> None:
         self.intended = intended
+        self.sent = sent  # the origin of TTFT and e2e, as LLM benchmarks measure them
         self.item = item
         self.conn: ClientConnection | None = None
         self.timer: asyncio.TimerHandle | None = None
@@ -67,6 +69,7 @@ class Generator:
         window_s: float = 1.0,
         rng: random.Random | None = None,
         quality: Tracker | None = None,
+        goodput: GoodputSettings | None = None,
         phase: Callable[[], str] = lambda: "",
         on_window: OnWindow | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -78,6 +81,7 @@ class Generator:
         self.timeout_s = timeout_s
         self.window_s = window_s
         self.quality = quality
+        self.goodput = goodput
         self.quality_baseline = QualityBaseline()
         self.windows: list[WindowStats] = []
         self.total = WindowStats()
@@ -200,6 +204,8 @@ class Generator:
             index=index, start_s=index * self.window_s, duration_s=self.window_s, phase=phase
         )
         self._win_end = self._start + (index + 1) * self.window_s
+        if self.goodput is not None:
+            self._win.stream.good = 0  # reported even when no request made it
         self._baseline_now = phase == "baseline"
 
     def _flush(self, final: bool = False) -> None:
@@ -220,6 +226,11 @@ class Generator:
         while pending and pending[0].done:
             pending.popleft()
         w.inflight_us = [int((now - r.intended) * 1e6) for r in pending if not r.done]
+        w.stream.inflight_ttft_us = [
+            int((now - r.sent) * 1e6)
+            for r in pending
+            if not r.done and (r.conn is None or not r.conn.stream.started)
+        ]
         if self.quality is not None:
             w.quality = self.quality.take()
             if w.phase == "baseline":
@@ -273,7 +284,7 @@ class Generator:
 
     def _send(self, intended: float, now: float) -> None:
         assert self._loop is not None
-        req = _Req(intended, self.source.next())
+        req = _Req(intended, self.source.next(), now)
         self._pending.append(req)
         self._inflight += 1
         w = self._win
@@ -303,7 +314,7 @@ class Generator:
         )
         try:
             _, conn = await self._loop.create_connection(
-                lambda: kind(self, keep_body), ep.host, ep.port
+                lambda: kind(self, keep_body, self._clock), ep.host, ep.port
             )
         except ConnectionRefusedError:
             self._fail(req, "refused")
@@ -342,6 +353,7 @@ class Generator:
         w = self._win
         w.completed += 1
         w.latency.record_us(int((now - req.intended) * 1e6))
+        w.stream.response(conn.stream, req.sent, now, status, self.goodput)
         kind = status_kind(status)
         if kind is not None:
             w.errors[kind] += 1
@@ -385,6 +397,8 @@ class Generator:
         req.done = True
         if req.timer is not None:
             req.timer.cancel()
+        if req.conn is not None:  # a stream broken after its headers is incomplete
+            self._win.stream.failure(req.conn.stream, req.sent)
         self._win.errors[kind] += 1
         self._release()
 

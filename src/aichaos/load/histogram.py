@@ -127,6 +127,13 @@ class LatencyHistogram:
         return float(self._h.get_highest_equivalent_value(self._h.get_max_value())) / 1000.0
 
     @property
+    def min_ms(self) -> float:
+        """Smallest recorded value in milliseconds (its HdrHistogram equivalent)."""
+        if not self.count:
+            return 0.0
+        return float(self._h.get_lowest_equivalent_value(self._h.get_min_value())) / 1000.0
+
+    @property
     def mean_ms(self) -> float:
         """Mean in milliseconds; 0.0 when empty (slow-ish: for run summaries)."""
         return float(self._h.get_mean_value()) / 1000.0 if self.count else 0.0

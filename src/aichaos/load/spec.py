@@ -36,6 +36,7 @@ from aichaos.load.requests import (
     read_jsonl_numbered,
 )
 from aichaos.load.schedule import Arrival
+from aichaos.load.streamstats import GoodputSettings
 from aichaos.spec import Spec
 from aichaos.validation import SpecError, problems
 
@@ -71,6 +72,9 @@ class LoadOptions(Spec):
     seed: int | None = Field(None, description="for Poisson gaps and sampling; default: run seed")
     quality: QualitySettings | LlmQualitySettings | None = Field(
         None, description="read and judge predictions, or LLM answers (task: llm)"
+    )
+    goodput: GoodputSettings | None = Field(
+        None, description="per-request bounds (ttft_ms, tpot_ms, e2e_ms) for goodput_rps"
     )
     processes: int = Field(1, ge=1, le=64, description="generator processes sharing the rate")
 
@@ -161,6 +165,7 @@ def build_generator(
         window_s=window_s,
         rng=rng,
         quality=tracker(opts.quality),
+        goodput=opts.goodput,
         phase=phase,
         on_window=on_window,
         # interleave constant schedules: process i sends at i/rate, i/rate + N/rate...

@@ -25,6 +25,7 @@ from typing import Any
 
 from aichaos.load.histogram import LatencyHistogram
 from aichaos.load.quality import LLM_RATES, QualityBaseline, QualityWindow, quality_metrics
+from aichaos.load.streamstats import StreamWindow, stream_metric_names
 
 __all__ = [
     "ERROR_KINDS",
@@ -72,10 +73,10 @@ _QUALITY_KEYS = [
 _LLM_QUALITY_KEYS = ["quality_responses", "silent_failures", "silent_failure_rate", *LLM_RATES]
 
 
-def window_metric_names(quality: bool, llm: bool = False) -> frozenset[str]:
+def window_metric_names(quality: bool, llm: bool = False, goodput: bool = False) -> frozenset[str]:
     """The names a window's metrics may carry, for checking SLOs before a run
-    (``llm``: the quality checks judge LLM answers)."""
-    names = {*_WINDOW_KEYS, *(f"errors_{k}" for k in ERROR_KINDS)}
+    (``llm``: the quality checks judge LLM answers; ``goodput``: bounds are set)."""
+    names = {*_WINDOW_KEYS, *(f"errors_{k}" for k in ERROR_KINDS), *stream_metric_names(goodput)}
     if quality:
         names |= set(_LLM_QUALITY_KEYS if llm else _QUALITY_KEYS)
     return frozenset(names)
@@ -105,6 +106,8 @@ class WindowStats:
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     send_lag: LatencyHistogram = field(default_factory=LatencyHistogram)
     quality: QualityWindow | None = None
+    #: TTFT, ITL, TPOT, end-to-end, output tokens, incomplete streams, goodput
+    stream: StreamWindow = field(default_factory=StreamWindow)
     #: ages (from the intended send time) of requests still in flight at the window's
     #: end: lower bounds of their latency, so a stall shows while it happens
     inflight_us: list[int] = field(default_factory=list)
@@ -138,6 +141,7 @@ class WindowStats:
             self.errors[k] = self.errors.get(k, 0) + v
         self.latency.merge(other.latency)
         self.send_lag.merge(other.send_lag)
+        self.stream.merge(other.stream, inflight=inflight)
         if other.quality is not None:
             if self.quality is None:
                 self.quality = QualityWindow()
@@ -172,9 +176,15 @@ class WindowStats:
             out["inflight_oldest_ms"] = 0.0
         out["inflight"] = float(len(self.inflight_us))
         out["send_lag_p99_ms"] = self.send_lag.percentile_ms(99)
+        out.update(self.stream.metrics(d))
         if self.quality is not None:
             out.update(quality_metrics(self.quality, baseline, self.phase))
         return out
+
+    def distributions(self) -> dict[str, LatencyHistogram]:
+        """The per-request distributions (``ttft_ms``, ``itl_ms``, ``tpot_ms``, ``e2e_ms``)
+        that SLOs aggregate over their own window (``p99(load.ttft_ms) < 800 over 10s``)."""
+        return self.stream.distributions()
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (histograms encoded), for the journal and for other processes."""
@@ -190,6 +200,7 @@ class WindowStats:
             "latency": self.latency.encode(),
             "send_lag": self.send_lag.encode(),
             "quality": None if self.quality is None else self.quality.to_json(),
+            "stream": self.stream.to_json(),
             "inflight_us": list(self.inflight_us),
         }
 
@@ -209,5 +220,6 @@ class WindowStats:
             latency=LatencyHistogram.decode(data["latency"]),
             send_lag=LatencyHistogram.decode(data["send_lag"]),
             quality=None if q is None else QualityWindow.from_json(q),
+            stream=StreamWindow.from_json(data["stream"]) if "stream" in data else StreamWindow(),
             inflight_us=[int(v) for v in data.get("inflight_us", [])],
         )

@@ -10,10 +10,13 @@
       rate_rps: 200
       body_file: eval.jsonl  # labelled requests: {"features": [...], "expected": 2}
       quality: {json_path: $.prediction, task: classification}
+      goodput: {ttft_ms: 800, tpot_ms: 60}   # adds goodput_rps
 
 Each window's figures (``sent``, ``rate_rps``, ``p99_ms``, ``error_rate``,
-``errors_5xx``, ``accuracy``, ``silent_failure_rate``...) are emitted for the engine to
-store as ``load.<key>``; see :mod:`aichaos.load.stats` and :mod:`aichaos.load.quality`.
+``errors_5xx``, ``accuracy``, ``silent_failure_rate``, ``incomplete_stream_rate``...)
+are emitted for the engine to store as ``load.<key>``, with the per-request
+distributions ``ttft_ms``, ``itl_ms``, ``tpot_ms`` and ``e2e_ms`` as histograms; see
+:mod:`aichaos.load.stats`, :mod:`aichaos.load.streamstats` and :mod:`aichaos.load.quality`.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class HttpWorkload(Workload, LoadOptions):
         from aichaos.load.stats import window_metric_names
 
         llm = getattr(self.quality, "task", None) == "llm"
-        return window_metric_names(self.quality is not None, llm)
+        return window_metric_names(self.quality is not None, llm, self.goodput is not None)
 
     def preflight(self) -> list[str]:
         """A ``body_file`` that does not read, or whose expectations do not compile."""
@@ -65,6 +68,12 @@ class HttpWorkload(Workload, LoadOptions):
         except ValidationError as exc:
             return [str(exc)]
         return []
+
+    def distribution_names(self) -> frozenset[str]:
+        """``ttft_ms``, ``itl_ms``, ``tpot_ms``, ``e2e_ms``: SLOs aggregate their requests."""
+        from aichaos.load.streamstats import DISTRIBUTIONS
+
+        return frozenset(DISTRIBUTIONS)
 
     def resolve(self, ctx: WorkloadContext) -> LoadSpec:
         """The concrete run: URL from the target, headers merged, seed from the run."""
@@ -99,7 +108,10 @@ class HttpWorkload(Workload, LoadOptions):
             from aichaos.load.multiproc import run_multiprocess
 
             await run_multiprocess(
-                spec, stop=stop, on_window=lambda w, b: emit(w.metrics(b)), phase=ctx.phase
+                spec,
+                stop=stop,
+                on_window=lambda w, b: emit({**w.metrics(b), **w.distributions()}),
+                phase=ctx.phase,
             )
             return
         from aichaos.load.requests import parse_url
@@ -108,7 +120,7 @@ class HttpWorkload(Workload, LoadOptions):
         gen: Any = None
 
         def on_window(w: Any) -> None:
-            emit(w.metrics(gen.quality_baseline))
+            emit({**w.metrics(gen.quality_baseline), **w.distributions()})
 
         gen = build_generator(
             spec,

@@ -1,0 +1,120 @@
+"""The SSE / chunked token parser, fed the way httptools feeds it: any byte split."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aichaos.load.stream import CHUNKED, PLAIN, SSE, StreamTracker
+
+from .stream_server import plan
+
+
+def _openai(usage: int | None = None, tokens: int = 4) -> bytes:
+    q = {"usage": str(usage)} if usage is not None else {}
+    head, toks, tail = plan(q, tokens)
+    return head + b"".join(toks) + tail
+
+
+def _anthropic(usage: int | None = None) -> bytes:
+    q = {"shape": "anthropic", **({"usage": str(usage)} if usage is not None else {})}
+    head, toks, tail = plan(q, 4)
+    return head + b"".join(toks) + tail
+
+
+def _feed(pieces: list[bytes], kind: bytes = b"text/event-stream") -> StreamTracker:
+    t = StreamTracker()
+    t.header(b"Content-Type", kind)
+    for i, p in enumerate(pieces):
+        t.body(p, float(i + 1))  # clock readings are never 0
+    return t
+
+
+def _every_split(body: bytes) -> list[list[bytes]]:
+    return [[body[:i], body[i:]] for i in range(1, len(body))]
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_openai_stream_at_every_split(crlf: bool) -> None:
+    body = _openai(usage=9)
+    if crlf:
+        body = body.replace(b"\n", b"\r\n")
+    for pieces in [[body], *_every_split(body)]:
+        t = _feed(pieces)
+        # the role-only first delta is not a token; the four content deltas are
+        assert len(t.token_times) == 4, pieces
+        assert t.complete and t.tokens == 9 and t.from_usage
+
+
+def test_role_only_delta_is_not_the_first_token() -> None:
+    head, toks, tail = plan({}, 2)
+    t = _feed([head, toks[0], toks[1] + tail])
+    assert t.token_times == [2.0, 3.0]  # piece 1 (the role alone) did not count
+
+
+def test_anthropic_stream_usage_last_wins_and_message_stop_completes() -> None:
+    body = _anthropic(usage=7)
+    for pieces in [[body], *_every_split(body)[::7]]:
+        t = _feed(pieces)
+        assert len(t.token_times) == 4 and t.complete
+        assert t.tokens == 7  # message_start said 1, message_delta says 7
+
+
+def test_counts_events_without_usage_and_end_markers() -> None:
+    t = _feed([_openai(tokens=3)])
+    assert (t.tokens, t.from_usage, t.complete) == (3, False, True)
+    cut = _openai(tokens=3).split(b'data: {"id": "c1", "object": "chat.completion.chunk", "model"')
+    t = _feed([b'data: {"id": "c1", "object": "chat.completion.chunk", "model"'.join(cut[:3])])
+    assert not t.complete and len(t.token_times) == 1
+
+
+@pytest.mark.parametrize(
+    ("events", "tokens", "complete"),
+    [
+        ([b"data: hello", b"data: world"], 2, False),  # plain SSE: no end marker
+        ([b"data: hello", b"data: [DONE]"], 1, True),
+        ([b": keep-alive", b"data: a", b"event: x"], 1, False),  # comments, no data
+        ([b"data: a\ndata: b"], 1, False),  # two data lines, one event
+        ([b'data: {"choices":[{"delta":{"content":null},"finish_reason":"length"}]}'], 0, True),
+        ([b'data: {"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}]}'], 1, True),
+        # text that mentions an end marker is a token, not an end
+        ([b'data: {"choices":[{"delta":{"content":"message_stop"}}]}'], 1, False),
+        ([b'data: {"type": "response.output_text.delta", "delta": "Hi"}'], 1, False),
+        ([b'event: response.completed\ndata: {"type": "response.completed"}'], 0, True),
+        ([b'data: {"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}'], 1, False),
+        ([b'data: {"type": "ping"}'], 0, False),
+    ],
+)
+def test_event_classification(events: list[bytes], tokens: int, complete: bool) -> None:
+    t = _feed([b"\n\n".join(events) + b"\n\n"])
+    assert (len(t.token_times), t.complete) == (tokens, complete)
+
+
+def test_content_type_and_chunk_framing_decide_the_kind() -> None:
+    t = StreamTracker()
+    t.header(b"content-type", b"TEXT/EVENT-STREAM; charset=utf-8")
+    assert t.kind == SSE
+    t.reset()
+    t.header(b"Content-Type", b"application/json")
+    assert t.kind == PLAIN and not t.streamed
+    t.chunk_header()
+    t.body(b"tok", 1.0)
+    t.chunk_complete()
+    t.chunk_header()  # the terminating zero-length chunk is no token
+    t.chunk_complete()
+    t.message_complete(lambda: 2.0)
+    assert t.kind == CHUNKED and t.token_times == [1.0] and t.complete
+
+
+def test_an_event_without_end_overflows_instead_of_growing() -> None:
+    t = _feed([b"data: " + b"x" * (1 << 20), b"y" * 16])
+    assert t.overflow and not t.complete
+
+
+def test_plain_body_first_byte_is_the_first_token() -> None:
+    t = _feed([json.dumps({"a": 1}).encode(), b" "], kind=b"application/json")
+    assert (t.first_byte, t.started, t.token_times) == (1.0, True, [])
+    t = StreamTracker()
+    t.message_complete(lambda: 3.0)  # no body at all: the whole answer is the token
+    assert t.first_byte == 3.0
