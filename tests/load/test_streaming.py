@@ -107,9 +107,9 @@ def test_a_plain_response_has_ttft_at_its_first_byte(server: StreamServer) -> No
     total = _load(server.url("shape=plain&ttft_ms=20"), duration_s=0.25, rate_rps=40)
     s = total.stream
     assert s.streams == 0 and s.output_tokens == 0 and s.itl.count == 0 and s.tpot.count == 0
-    # what is asserted here is where TTFT is taken (the accuracy of the clock is the
-    # test above's): never before the server answered, and not at the end of a stream
-    assert 20.0 - 0.05 <= s.ttft.min_ms and s.ttft.percentile_ms(50) < 25.0
+    # what is asserted here is where TTFT is taken (its accuracy is the test above's):
+    # never before the server answered
+    assert s.ttft.min_ms >= 20.0 - 0.05 and s.ttft.percentile_ms(50) < 25.0
     # one piece: the first byte and the last arrive together
     assert abs(s.ttft.percentile_ms(50) - s.e2e.percentile_ms(50)) < 0.1
     assert "incomplete_stream_rate" not in total.metrics()  # no stream, no rate

@@ -30,7 +30,7 @@ from aichaos.load.quality import QualityBaseline, Tracker
 from aichaos.load.requests import Endpoint, RequestItem, RequestSource
 from aichaos.load.schedule import arrivals
 from aichaos.load.stats import WindowStats, status_kind
-from aichaos.load.streamstats import GoodputSettings
+from aichaos.load.streamstats import GoodputSettings, first_token_ages
 
 __all__ = ["Generator"]
 
@@ -204,8 +204,7 @@ class Generator:
             index=index, start_s=index * self.window_s, duration_s=self.window_s, phase=phase
         )
         self._win_end = self._start + (index + 1) * self.window_s
-        if self.goodput is not None:
-            self._win.stream.good = 0  # reported even when no request made it
+        self._win.stream.good = None if self.goodput is None else 0  # 0 is reported too
         self._baseline_now = phase == "baseline"
 
     def _flush(self, final: bool = False) -> None:
@@ -226,11 +225,7 @@ class Generator:
         while pending and pending[0].done:
             pending.popleft()
         w.inflight_us = [int((now - r.intended) * 1e6) for r in pending if not r.done]
-        w.stream.inflight_ttft_us = [
-            int((now - r.sent) * 1e6)
-            for r in pending
-            if not r.done and (r.conn is None or not r.conn.stream.started)
-        ]
+        w.stream.inflight_ttft_us = first_token_ages(pending, now)
         if self.quality is not None:
             w.quality = self.quality.take()
             if w.phase == "baseline":
@@ -359,14 +354,8 @@ class Generator:
             w.errors[kind] += 1
         elif self.quality is not None and 200 <= status < 300:
             item = req.item
-            self.quality.observe(
-                item.index,
-                item.expected,
-                item.labelled,
-                body,
-                self._baseline_now,
-                conn.response_headers(),
-            )
+            args = (item.index, item.expected, item.labelled, body, self._baseline_now)
+            self.quality.observe(*args, conn.response_headers())
         if keep_alive:
             self._park(conn)
         else:
@@ -397,8 +386,7 @@ class Generator:
         req.done = True
         if req.timer is not None:
             req.timer.cancel()
-        if req.conn is not None:  # a stream broken after its headers is incomplete
-            self._win.stream.failure(req.conn.stream, req.sent)
+        self._win.stream.failure(None if req.conn is None else req.conn.stream, req.sent)
         self._win.errors[kind] += 1
         self._release()
 

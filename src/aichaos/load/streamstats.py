@@ -21,6 +21,7 @@ it was 2xx, complete (when streamed), and met every bound of :class:`GoodputSett
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,13 @@ from aichaos.load.histogram import LatencyHistogram
 from aichaos.load.stream import StreamTracker
 from aichaos.spec import Spec
 
-__all__ = ["DISTRIBUTIONS", "GoodputSettings", "StreamWindow", "stream_metric_names"]
+__all__ = [
+    "DISTRIBUTIONS",
+    "GoodputSettings",
+    "StreamWindow",
+    "first_token_ages",
+    "stream_metric_names",
+]
 
 #: the per-request distributions a window reports, as SLOs name them
 DISTRIBUTIONS = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms")
@@ -70,6 +77,15 @@ class GoodputSettings(Spec):
 def stream_metric_names(goodput: bool) -> frozenset[str]:
     """Every streaming name a window may report (goodput ones only with goodput set)."""
     return frozenset((*DISTRIBUTIONS, *_SCALARS, *_SUMMARIES, *(_GOODPUT if goodput else ())))
+
+
+def first_token_ages(pending: Iterable[Any], now: float) -> list[int]:
+    """Ages in µs of the generator's requests in flight that have no first token yet."""
+    return [
+        int((now - r.sent) * 1e6)
+        for r in pending
+        if not r.done and (r.conn is None or not r.conn.stream.started)
+    ]
 
 
 @dataclass
@@ -129,9 +145,10 @@ class StreamWindow:
             return
         self.good = (self.good or 0) + 1
 
-    def failure(self, s: StreamTracker, sent: float) -> None:
-        """Record a request that ended without a full response (reset, timeout...)."""
-        if s.streamed:
+    def failure(self, s: StreamTracker | None, sent: float) -> None:
+        """Record a request that ended without a full response (reset, timeout...);
+        ``s`` is None when it never had a connection."""
+        if s is not None and s.streamed:  # a stream broken after its headers
             self.streams += 1
             self.incomplete += 1
             self._times(s, sent)
