@@ -32,7 +32,7 @@ class Switch:
 
     ``corruption`` is a data corruption spec (``{name: label-flip, fraction: 0.2}``) for
     data hooks (:class:`~aichaos.inprocess.data_hook.DataHook`); ``training`` a training
-    fault spec (``{kind: nan, on: grads}``) for training hooks (:mod:`aichaos.training`);
+    fault spec (``{kind: nan, values: grads}``) for training hooks (:mod:`aichaos.training`);
     ``generation`` tells one arming from the next (a renewal keeps it).
     """
 
