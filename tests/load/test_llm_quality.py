@@ -179,7 +179,7 @@ async def test_each_rate_on_labelled_prompts(tmp_path: Path) -> None:
     assert "groundedness" not in m and m["errors"] == 0
 
 
-async def test_groundedness_cites_or_quotes_what_was_retrieved(tmp_path: Path) -> None:
+async def test_groundedness_and_requested_structured_output(tmp_path: Path) -> None:
     doc1 = [{"id": "doc-1", "text": "Paris is the capital and largest city of France."}]
     fair = ["The Eiffel Tower was finished in 1889 for the World\u2019s Fair."]
     lines = [
@@ -193,6 +193,21 @@ async def test_groundedness_cites_or_quotes_what_was_retrieved(tmp_path: Path) -
         line(CHAT, False, {"text": "Paris."}),  # the retriever returned nothing
         line(MESSAGES, False, {"text": "See [doc-5].", "headers": {"x-passages": "doc-4,doc-5"}}),
         line(CHAT, False, {"text": "Hello"}, {"grounded": False}),
+        # structured output the request asks for is checked without an expectation
+        line(
+            CHAT,
+            True,
+            {"text": '{"city": "Paris", "temp": 21}'},
+            {"grounded": False},
+            response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": CITY}},
+        ),
+        line(
+            CHAT,
+            False,
+            {"text": "Paris"},
+            {"grounded": False},
+            response_format={"type": "json_object"},
+        ),
     ]
     quality = {
         "task": "llm",
@@ -201,11 +216,12 @@ async def test_groundedness_cites_or_quotes_what_was_retrieved(tmp_path: Path) -
         "grounded_min_words": 5,
     }
     async with serve_asgi(make_scripted_llm()) as addr:
-        m = await run_once(f"http://{addr}/", write(tmp_path, lines), 6, quality)
+        m = await run_once(f"http://{addr}/", write(tmp_path, lines), 8, quality)
     assert m["groundedness"] == 3 / 5
-    assert m["silent_failure_rate"] == 2 / 6
+    assert m["schema_valid_rate"] == 1 / 2
+    assert m["silent_failure_rate"] == 3 / 8
     assert m["refusal_rate"] == 0 and m["fallback_rate"] == 0
-    assert "answer_accuracy" not in m and "schema_valid_rate" not in m
+    assert "answer_accuracy" not in m and "tool_call_valid_rate" not in m
 
 
 # -- the silent failure the rates exist for: 200 OK, well-formed, wrong ----------------

@@ -80,6 +80,10 @@ BAD_LINES: list[tuple[dict[str, Any], str]] = [
     ),
     (_prompt({"grounded": True}), "line 3: expect.grounded needs quality.passages_path"),
     (_prompt(["Paris"]), "line 3: expect must be an object or a string, got ['Paris']"),
+    (
+        _prompt({}, response_format={"type": "json_schema", "json_schema": {"schema": []}}),
+        "line 3: response_format.json_schema.schema must be a JSON schema (an object), got []",
+    ),
 ]
 
 

@@ -6,8 +6,9 @@ Each 2xx response is read as an OpenAI or Anthropic answer, whole or streamed
 
 * ``answer_accuracy``: share of responses to prompts with an ``exact``, ``normalized``
   or ``regex`` expectation whose answer meets all of them;
-* ``schema_valid_rate``: share of responses to prompts with a ``json_schema`` whose
-  answer text is JSON valid against it;
+* ``schema_valid_rate``: share of responses to prompts with a ``json_schema`` (or whose
+  request asks for structured output, :func:`requested_schema`) whose answer text is
+  JSON valid against it;
 * ``tool_call_valid_rate``: share of responses that are expected to call a tool
   (``tool_call``) or do call one while the tool list is known, whose calls are all valid;
 * ``refusal_rate``: share of responses that refuse (the provider's refusal flag or stop
@@ -29,6 +30,7 @@ unknown, not healthy.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any, Literal
@@ -41,6 +43,7 @@ from aichaos.load.llm_answer import Answer, Api, read_answer
 from aichaos.load.llm_expect import (
     Expect,
     compile_expect,
+    compile_schema,
     normalize,
     parse_tools,
     schema_ok,
@@ -59,6 +62,7 @@ __all__ = [
     "expect_key",
     "grounded",
     "passages",
+    "requested_schema",
 ]
 
 #: phrases of a model declining, matched case-insensitively anywhere in the answer
@@ -299,6 +303,22 @@ def expect_key(expected_key: str) -> str:
     return "expect" if expected_key == "expected" else expected_key
 
 
+def requested_schema(body: Any) -> Any:
+    """The validator of the structured output a request asks for, or ``None``: OpenAI's
+    ``response_format`` ``{"type": "json_schema", "json_schema": {"schema": ...}}`` (that
+    schema) or ``{"type": "json_object"}`` (any JSON object)."""
+    fmt = body.get("response_format") if isinstance(body, dict) else None
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "json_object":
+        return compile_schema({"type": "object"}, ("response_format",))
+    if kind == "json_schema":
+        assert isinstance(fmt, dict)
+        inner = fmt.get("json_schema")
+        schema = inner.get("schema") if isinstance(inner, dict) else None
+        return compile_schema(schema, ("response_format", "json_schema", "schema"))
+    return None
+
+
 def compile_prompts(
     items: list[RequestItem],
     lines: list[tuple[int, Any]],
@@ -307,20 +327,25 @@ def compile_prompts(
     where: str,
 ) -> list[RequestItem]:
     """``items`` (built from the JSONL ``lines``) with their expectations compiled; the
-    known tools are ``settings.tools``, else the request's own ``tools``. A mistake raises
-    one ValidationError naming the line (``where`` names the file)."""
+    known tools are ``settings.tools``, else the request's own ``tools``; a request for
+    structured output (:func:`requested_schema`) is a ``json_schema`` expectation unless
+    the line gives one. A mistake raises one ValidationError naming the line (``where``
+    names the file)."""
     tools = None if settings.tools is None else parse_tools(list(settings.tools), "tools")
     out = []
     for item, (lineno, value) in zip(items, lines, strict=True):
         at = f"{where} line {lineno}"
         raw = value.get(key) if isinstance(value, dict) else None
         body = value.get("body") if isinstance(value, dict) and "body" in value else value
-        known = tools
-        if known is None and isinstance(body, dict) and "tools" in body:
-            try:
+        known, schema = tools, None
+        try:
+            if known is None and isinstance(body, dict) and "tools" in body:
                 known = parse_tools(body["tools"], "tools")
-            except ValidationError as exc:
-                raise ValidationError(f"{at}: {exc}") from None
+            schema = requested_schema(body)
+        except ValidationError as exc:
+            raise ValidationError(f"{at}: {exc}") from None
         exp = compile_expect(raw, at, known, settings.grounding)
+        if exp.schema is None and schema is not None:
+            exp = dataclasses.replace(exp, schema=schema)
         out.append(RequestItem(item.index, item.raw, exp, exp.labelled))
     return out
