@@ -3,9 +3,10 @@
 One figure per run. First one panel per metric that a steady-state or guardrail
 condition names (whatever its name: a python probe's ``versions.lag`` too): its samples,
 each condition's threshold, and each evaluation of the condition as a dot, red where it
-did not hold. Then latency, throughput, quality and probe values not shown yet, every
-series drawn (no cap), and one error panel per source. Every panel has the fault windows
-shaded and labelled, guardrail breaches and aborts marked, steady-state breaks ticked.
+did not hold. Then time to first token, time between tokens, latency, throughput and
+goodput, quality, LLM answers and probe values not shown yet, every series drawn (no
+cap), and one error panel per source. Every panel has the fault windows shaded and
+labelled, guardrail breaches and aborts marked, steady-state breaks ticked.
 Ramped steps get a second figure: each SLO's value at each level, the breaking point
 marked. Figures use matplotlib's object API (no pyplot global state) and a per-figure
 hash salt so ids of several inline SVGs never clash.
@@ -28,10 +29,17 @@ __all__ = ["PANELS", "Panel", "breaking_point_svg", "panels_for", "timeline_svg"
 
 #: panel title -> pattern of the metric keys it shows (besides condition panels)
 PANELS: dict[str, re.Pattern[str]] = {
+    # streamed answers (LLM serving): before "latency", whose pattern they also match
+    "time to first token (ms)": re.compile(r"\.ttft_(p\d+(?:\.\d+)?|max)_ms$"),
+    "between tokens (ms)": re.compile(r"\.(itl|tpot)_(p\d+(?:\.\d+)?|max)_ms$"),
     "latency (ms)": re.compile(r"(?<!lag_)(p\d+(?:\.\d+)?_ms|latency_ms|max_ms)$"),
-    "throughput (req/s)": re.compile(r"\.(rate_rps|sent_rps|throughput_rps)$"),
+    "throughput (req/s)": re.compile(r"\.(rate_rps|sent_rps|throughput_rps|goodput_rps)$"),
     "quality": re.compile(
         r"\.(accuracy|agreement|silent_failure_rate|score|drift_js|f1|precision|recall)$"
+    ),
+    "LLM answers": re.compile(
+        r"\.(answer_accuracy|groundedness|refusal_rate|fallback_rate|tool_call_valid_rate"
+        r"|schema_valid_rate|incomplete_stream_rate)$"
     ),
     "probe values": re.compile(r"\.value$"),
 }
