@@ -19,6 +19,7 @@ from tests.load.llm_app import make_scripted_llm
 from tests.proxy.conftest import serve_asgi
 from tests.proxy.llm_upstream import (
     TEXT,
+    TOKENS,
     TOOL_ARGS_TEXT,
     _anthropic_json,
     _openai_json,
@@ -310,3 +311,38 @@ def test_content_type_names_a_stream_and_nothing_else_is_trusted() -> None:
     t.observe(2, None, False, whole, False, {"content-type": "text/event-stream"})
     w = t.take()
     assert w.responses == 3 and w.silent == 1  # a JSON body is no event stream
+
+
+def _response(output: list[dict[str, Any]], status: str = "completed") -> dict[str, Any]:
+    """An OpenAI Responses API answer (``object: response``)."""
+    return {"id": "resp_1", "object": "response", "status": status, "output": output}
+
+
+_SAID = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": TEXT}]}
+_CALLED = {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"}
+_REFUSED = {"type": "message", "content": [{"type": "refusal", "refusal": "No."}]}
+
+
+def _responses_stream(whole: dict[str, Any], end: str = "response.completed") -> bytes:
+    events = [
+        {"type": "response.created", "response": {**whole, "status": "in_progress", "output": []}},
+        *({"type": "response.output_text.delta", "output_index": 0, "delta": t} for t in TOKENS),
+        {"type": end, "response": whole},
+    ]
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+def test_responses_api_answers() -> None:
+    for body in (
+        json.dumps(_response([_SAID, _CALLED])).encode(),
+        _responses_stream(_response([_SAID, _CALLED])),
+    ):
+        ans = read_answer(body)
+        assert ans is not None and ans.text == TEXT and not ans.refused
+        assert [(c.name, c.arguments) for c in ans.tool_calls] == [("get_weather", "{}")]
+    refused = read_answer(json.dumps(_response([_REFUSED])).encode())
+    assert refused is not None and refused.refused
+    # a stream that failed or never completed, and a failed response, hold no answer
+    assert read_answer(_responses_stream(_response([_SAID]), "response.failed")) is None
+    assert read_answer(json.dumps(_response([_SAID], "failed")).encode()) is None
+    assert read_answer(json.dumps(_response([_SAID])).encode(), api="anthropic") is None

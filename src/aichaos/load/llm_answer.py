@@ -1,16 +1,18 @@
-"""The answer in an LLM response: OpenAI chat completions / completions and Anthropic
-Messages, whole (one JSON document) or streamed (server-sent events).
+"""The answer in an LLM response: OpenAI chat completions / completions / Responses and
+Anthropic Messages, whole (one JSON document) or streamed (server-sent events).
 
 :func:`read_answer` returns an :class:`Answer` (the text, the tool calls with their
 arguments as text, whether the model refused, and every JSON document the response
 carried, for fields a gateway adds) or ``None`` when the body is not a complete answer in
 either format: not JSON, an unknown shape, an ``error`` event, or a stream that never
-ended (no ``[DONE]``, ``finish_reason`` or ``message_stop``).
+ended (no ``[DONE]``, ``finish_reason``, ``message_stop`` or ``response.completed``).
 
 Streams are assembled as the providers' SDKs assemble them: OpenAI ``delta.content``
 pieces are concatenated and tool-call ``function.arguments`` fragments joined per call
 ``index``; Anthropic ``text_delta`` pieces and ``input_json_delta`` fragments are joined
-per content block ``index``. Only the first choice (index 0) of an OpenAI answer is read.
+per content block ``index``; a Responses stream is read from the whole response its
+``response.completed`` event carries. Only the first choice (index 0) of a chat
+completion is read.
 The stream is read whole once the response is complete (:func:`aichaos.sse.split_events`),
 so an incremental parser can replace that call without changing the assembly.
 
@@ -73,6 +75,8 @@ def read_answer(body: bytes, api: Api = "auto", stream: bool | None = None) -> A
         return None
     if api != "anthropic" and isinstance(doc.get("choices"), list):
         return _openai_whole(doc)
+    if api != "anthropic" and doc.get("object") == "response":
+        return _responses_whole(doc)
     if api != "openai" and doc.get("type") == "message":
         return _anthropic_whole(doc)
     return None
@@ -115,6 +119,27 @@ def _openai_whole(doc: dict[str, Any]) -> Answer | None:
     return ans
 
 
+def _responses_whole(doc: dict[str, Any]) -> Answer | None:
+    """OpenAI's Responses API: ``output`` items, ``message`` (``output_text`` and
+    ``refusal`` parts) and ``function_call`` (``name``, ``arguments`` text)."""
+    if doc.get("status") == "failed" or not isinstance(doc.get("output"), list):
+        return None
+    ans = Answer(docs=[doc])
+    for item in dicts(doc, "output"):
+        if item.get("type") == "function_call":
+            args = item.get("arguments")
+            ans.tool_calls.append(
+                ToolCall(str(item.get("name") or ""), args if isinstance(args, str) else "")
+            )
+            continue
+        for part in dicts(item, "content"):
+            if part.get("type") == "output_text" and isinstance(part.get("text"), str):
+                ans.text += part["text"]
+            elif part.get("type") == "refusal":
+                ans.refused = True
+    return ans
+
+
 def _anthropic_whole(doc: dict[str, Any]) -> Answer:
     ans = Answer(docs=[doc], refused=doc.get("stop_reason") in _REFUSAL_STOPS)
     for block in dicts(doc, "content"):
@@ -129,11 +154,25 @@ def _anthropic_whole(doc: dict[str, Any]) -> Answer:
 
 def _read_stream(body: bytes, api: Api) -> Answer | None:
     events = [parse_event(raw) for raw in split_events(body)]
+    kinds = [e.doc.get("type") if isinstance(e.doc, dict) else None for e in events]
+    if api != "anthropic" and any(isinstance(k, str) and k.startswith("response.") for k in kinds):
+        return _responses_stream(events, kinds)
     if api != "openai" and any(e.is_anthropic for e in events):
         return _anthropic_stream(events)
     if api != "anthropic":
         return _openai_stream(events)
     return None
+
+
+def _responses_stream(events: list[Any], kinds: list[Any]) -> Answer | None:
+    # the closing event carries the whole response: the deltas need no assembly
+    if "error" in kinds or "response.completed" not in kinds:
+        return None
+    done = events[kinds.index("response.completed")].doc
+    ans = _responses_whole(obj(done, "response"))
+    if ans is not None:
+        ans.docs = [e.doc for e in events if isinstance(e.doc, dict)]
+    return ans
 
 
 def _openai_stream(events: list[Any]) -> Answer | None:
