@@ -17,6 +17,7 @@ from aichaos.experiment.loader import parse_experiment
 from aichaos.inprocess import ControlServer, Switchboard
 from aichaos.training import StepHook
 from aichaos.verdict import Verdict
+from tests.training.armed import training
 
 #: what the trainer of the run test observed, read by its probe
 SEEN: dict[str, float] = {"steps": 0, "skipped": 0, "accuracy": 0.0}
@@ -128,3 +129,20 @@ method:
         parse_experiment(doc.encode(), "e.yaml")
     assert f"method[0].fault.{field} (line 8): " in str(info.value)
     assert why in str(info.value)
+
+
+async def test_the_watchdogs_undo_disarms_a_hook_a_dead_runner_left_armed() -> None:
+    from aichaos.faults.undo import perform
+
+    board = Switchboard()
+    hook = StepHook("trainer", board=board)
+    control = ControlServer(board, token="test-token-123").start()
+    try:
+        inj = training(control, ["trainer"], kind="nan")
+        await inj.apply()  # the runner dies here: no revert, only its lease's actions
+        assert hook.step().hit
+        for action in inj.undo_actions():
+            perform(action)  # what the watchdog does when the lease lapses
+        assert not hook.step().hit and board.status()["armed"] == {}
+    finally:
+        control.close()
