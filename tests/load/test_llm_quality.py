@@ -346,3 +346,9 @@ def test_responses_api_answers() -> None:
     assert read_answer(_responses_stream(_response([_SAID]), "response.failed")) is None
     assert read_answer(json.dumps(_response([_SAID], "failed")).encode()) is None
     assert read_answer(json.dumps(_response([_SAID])).encode(), api="anthropic") is None
+
+
+def test_a_null_error_field_is_no_error() -> None:
+    chunk = {"choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}]}
+    ans = read_answer(f"data: {json.dumps({**chunk, 'error': None})}\n\n".encode())
+    assert ans is not None and ans.text == "a"

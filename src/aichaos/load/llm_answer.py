@@ -186,7 +186,7 @@ def _openai_stream(events: list[Any]) -> Answer | None:
             ended = True
             continue
         doc = event.doc
-        if not isinstance(doc, dict) or "error" in doc:
+        if not isinstance(doc, dict) or doc.get("error"):
             return None
         ans.docs.append(doc)
         choice = _first_choice(doc)
