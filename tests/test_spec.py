@@ -50,7 +50,8 @@ def test_parse_words_every_problem_in_the_house_form() -> None:
     with pytest.raises(SpecError) as info:
         TOXICS.get("latency").parse({"latency": -5, "latncy": 1}, "toxic t")
     assert str(info.value) == (
-        "latency must be >= 0, got -5 (toxic t); latncy is not a known field (toxic t)"
+        "latency must be >= 0, got -5 (toxic t); latncy is not a known field "
+        "(did you mean 'latency'?); known: jitter, jitter_ms, latency, latency_ms (toxic t)"
     )
     assert [p.path for p in info.value.problems] == ["latency", "latncy"]
 

@@ -11,17 +11,18 @@ Errors stay structured from the validator to the user: a model-level check raise
 :class:`SpecError` holding its problems (pydantic keeps the exception object), and
 :func:`problems` lifts them out with their paths instead of parsing message text.
 
-Unknown names get :func:`aichaos.errors.did_you_mean` appended by the check that finds them.
+An unknown key reads the same wherever it is given -- ``latncy is not a known field (did
+you mean 'latency'?); known: jitter, latency`` (:func:`unknown_field`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import pydantic
 
-from aichaos.errors import Problem, ValidationError
+from aichaos.errors import Problem, ValidationError, did_you_mean
 
 __all__ = [
     "Loc",
@@ -29,8 +30,10 @@ __all__ = [
     "expectation",
     "format_path",
     "house_form",
+    "known_fields",
     "problems",
     "show_value",
+    "unknown_field",
     "validate",
 ]
 
@@ -91,13 +94,51 @@ def expectation(err: Any, show: Callable[[Any], str] = show_value) -> str:
     return f"{msg}, got {got}"
 
 
+def known_fields(model: type[pydantic.BaseModel]) -> list[str]:
+    """The keys ``model`` accepts: field names and their aliases, sorted."""
+    return sorted({n for name, f in model.model_fields.items() for n in (name, f.alias) if n})
+
+
+def unknown_field(key: str, known: Sequence[str]) -> str:
+    """The house words for a key no field has: ``is not a known field (did you mean
+    'latency'?); known: jitter, latency``."""
+    return f"is not a known field{did_you_mean(key, known)}; known: {', '.join(known)}"
+
+
+def _model_at(model: type[pydantic.BaseModel] | None, loc: Sequence[str | int]) -> Any:
+    """The model whose field ``loc`` names (through nested models, lists and dicts), or
+    ``None`` where the path leaves models."""
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue  # a list index: the item type was unwrapped with the list
+        f = model.model_fields.get(part) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None
+        )
+        model = None if f is None else _model_in(f.annotation)
+    return model
+
+
+def _model_in(annotation: Any) -> type[pydantic.BaseModel] | None:
+    """The one model type inside ``annotation`` (``M``, ``M | None``, ``list[M]``...)."""
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation
+    found = {m for arg in get_args(annotation) if (m := _model_in(arg)) is not None}
+    return found.pop() if len(found) == 1 else None
+
+
 def problems(
-    exc: pydantic.ValidationError, prefix: Loc = (), show: Callable[[Any], str] = show_value
+    exc: pydantic.ValidationError,
+    prefix: Loc = (),
+    show: Callable[[Any], str] = show_value,
+    model: type[pydantic.BaseModel] | None = None,
 ) -> list[Problem]:
     """Every mistake in ``exc`` as a :class:`Problem`, with paths under ``prefix``.
 
     A validator that raised a :class:`SpecError` contributes its own problems (their
-    paths below the validator's location), not one joined message.
+    paths below the validator's location), not one joined message. Given the ``model``
+    that was validated, an unknown key is told the known ones (and the likely one).
     """
     out: list[Problem] = []
     for err in exc.errors(include_url=False):
@@ -106,7 +147,11 @@ def problems(
         if isinstance(inner, SpecError):
             out += [p.under(format_path(loc)) for p in inner.problems]
             continue
-        out.append(Problem(format_path(loc), expectation(err, show)))
+        message = expectation(err, show)
+        owner = _model_at(model, err["loc"][:-1]) if err["type"] == "extra_forbidden" else None
+        if owner is not None:
+            message = unknown_field(str(err["loc"][-1]), known_fields(owner))
+        out.append(Problem(format_path(loc), message))
     return out
 
 
@@ -143,4 +188,4 @@ def validate(model: type[M], data: Any, where: str = "") -> M:
             return model.model_validate_json(data or b"{}")
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise SpecError(problems(exc), where) from None
+        raise SpecError(problems(exc, model=model), where) from None

@@ -14,19 +14,19 @@ from tests.proxy.conftest import Api, Echo
 BAD_FAULTS = [
     (
         "{type: proxy-toxic, toxic: latency, attributes: {latncy: 100}}",
-        "unknown attribute 'latncy' of toxic 'latency' (did you mean 'latency'?)",
+        "attributes.latncy (line 5): is not a known field (did you mean 'latency'?)",
     ),
     (
         "{type: proxy-toxic, toxic: bandwidth, attributes: {rte: 4}}",
-        "unknown attribute 'rte' of toxic 'bandwidth' (did you mean 'rate'?)",
+        "attributes.rte (line 8): is not a known field (did you mean 'rate'?)",
     ),
     (
         "{type: proxy-http-error, statsu: 500}",
-        "unknown field 'statsu' of fault 'proxy-http-error' (did you mean 'status'?)",
+        "fault.statsu (line 11): is not a known field (did you mean 'status'?)",
     ),
     (
         "{type: proxy-http-error, attributes: {retry_after: 2}}",
-        "unknown attribute 'retry_after' of toxic 'http_error' (did you mean 'retry_after_s'?)",
+        "retry_after (line 14): is not a known field (did you mean 'retry_after_s'?)",
     ),
     (
         "{type: proxy-http-error, attributes: {status: 429}}",
@@ -42,7 +42,7 @@ BAD_FAULTS = [
     ),
     (
         "{type: proxy-latency, latency_ms: 100, jiter_ms: 5}",
-        "unknown field 'jiter_ms' of fault 'proxy-latency' (did you mean 'jitter_ms'?)",
+        "fault.jiter_ms (line 26): is not a known field (did you mean 'jitter_ms'?)",
     ),
 ]
 
@@ -98,6 +98,7 @@ async def test_the_wire_api_refuses_an_unknown_attribute(api: Api, echo_server: 
     )
     assert r.status_code == 400
     assert r.json()["error"] == (
-        "bad request body: latncy is not a known field (toxic latency_downstream)"
+        "bad request body: latncy is not a known field (did you mean 'latency'?); "
+        "known: jitter, jitter_ms, latency, latency_ms (toxic latency_downstream)"
     )
     assert (await api.client.get("/proxies/p/toxics")).json() == []

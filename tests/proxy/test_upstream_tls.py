@@ -199,7 +199,7 @@ async def test_populate_replaces_a_proxy_whose_tls_changed(
         ({"ca_pem": "not a certificate"}, "upstream_tls.ca_pem cannot be loaded as PEM CAs"),
         ({"server_name": "bad name!"}, "server_name must be a DNS name or an IP address"),
         ({"verify": "no"}, "verify input should be a valid boolean, got 'no' (upstream_tls)"),
-        ({"sni": "x"}, "sni is not a known field (upstream_tls)"),
+        ({"sni": "x"}, "sni is not a known field; known: ca_file, ca_pem, host_header"),
     ],
 )
 async def test_bad_upstream_tls_is_one_clear_400(api: Api, value: object, message: str) -> None:

@@ -65,7 +65,8 @@ class Corruption(Spec):
             super().__init__(**data)
         except pydantic.ValidationError as exc:
             # the house form, naming the corruption: ``field must ..., got value (kind)``
-            raise SpecError(problems(exc), type(self).type or type(self).__name__) from None
+            kind = type(self).type or type(self).__name__
+            raise SpecError(problems(exc, model=type(self)), kind) from None
 
     @model_validator(mode="after")
     def _check_intensity(self) -> Corruption:

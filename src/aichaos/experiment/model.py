@@ -33,7 +33,7 @@ from aichaos.probes.base import PROBES, Probe
 from aichaos.registry import Registry
 from aichaos.spec import Spec
 from aichaos.targets import TARGETS, Target
-from aichaos.validation import SpecError
+from aichaos.validation import SpecError, known_fields, unknown_field
 
 __all__ = [
     "Experiment",
@@ -63,13 +63,12 @@ def _dispatch(registry: Registry[Any]) -> BeforeValidator:
                 )
             cls = registry.get(kind)
             fields = {k: v for k, v in value.items() if k != "type"}
-            names = sorted({n for k, f in cls.model_fields.items() for n in (k, f.alias) if n})
-            for key in fields:
-                if key not in names:
-                    raise ValueError(
-                        f"unknown field {key!r} of {registry.family} {kind!r}"
-                        f"{did_you_mean(str(key), names)}; known: {', '.join(names)}"
-                    )
+            names = known_fields(cls)
+            unknown = [
+                Problem(str(k), unknown_field(str(k), names)) for k in fields if k not in names
+            ]
+            if unknown:
+                raise SpecError(unknown)
             return cls.model_validate(fields)
         return value
 

@@ -17,8 +17,7 @@ import random
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-import pydantic
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from aichaos.errors import ValidationError
 from aichaos.load.llm_quality import (
@@ -38,7 +37,6 @@ from aichaos.load.requests import (
 from aichaos.load.schedule import Arrival
 from aichaos.load.streamstats import GoodputSettings
 from aichaos.spec import Spec
-from aichaos.validation import SpecError, problems
 
 __all__ = [
     "LoadOptions",
@@ -50,7 +48,7 @@ __all__ = [
     "validated",
 ]
 
-M = TypeVar("M", bound=BaseModel)
+S = TypeVar("S", bound=Spec)
 
 #: requests per second above which a single run is surely a typo
 MAX_RATE_RPS = 1_000_000.0
@@ -85,10 +83,7 @@ class LoadOptions(Spec):
         if not isinstance(v, dict):
             return v
         kind = LlmQualitySettings if v.get("task") == "llm" else QualitySettings
-        try:
-            return kind.model_validate(v)
-        except pydantic.ValidationError as exc:
-            raise SpecError(problems(exc)) from None
+        return kind.parse(v)  # a SpecError: its problems stay structured under quality
 
 
 class LoadSpec(LoadOptions):
@@ -98,17 +93,9 @@ class LoadSpec(LoadOptions):
     window_s: float = Field(1.0, gt=0, le=3600, description="metrics window")
 
 
-def validated(cls: type[M], **values: Any) -> M:
-    """``cls(**values)`` with pydantic's errors turned into one clear ValidationError."""
-    try:
-        return cls(**values)
-    except pydantic.ValidationError as exc:
-        raise ValidationError(describe(exc)) from None
-
-
-def describe(exc: pydantic.ValidationError) -> str:
-    """``field must ..., got value`` for each error of a pydantic ValidationError."""
-    return str(SpecError(problems(exc)))
+def validated(cls: type[S], **values: Any) -> S:
+    """``cls`` validated from ``values``; one :class:`~aichaos.validation.SpecError` otherwise."""
+    return cls.parse(values)
 
 
 def build_source(

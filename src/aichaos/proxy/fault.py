@@ -18,16 +18,17 @@ from pydantic import Field, model_validator
 
 from aichaos.errors import (
     InjectionError,
+    Problem,
     RegistryError,
     TargetError,
     ValidationError,
-    did_you_mean,
 )
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.clients import control_client
 from aichaos.faults.undo import HttpRequest, UndoAction
 from aichaos.proxy.target import ProxyTarget
 from aichaos.proxyapi import send
+from aichaos.validation import SpecError, known_fields, unknown_field
 
 __all__ = ["ProxyHttpError", "ProxyLatency", "ProxyToxic"]
 
@@ -65,13 +66,10 @@ class ProxyToxic(Fault):
             raise ValueError(str(exc)) from None
         # a typo would run as the attribute's default (a latency of 0) and prove nothing;
         # named here with the known ones and a suggestion, before the model's own refusal
-        known = sorted({n for name, f in cls.model_fields.items() for n in (name, f.alias) if n})
-        for key in self.attributes:
-            if key not in known:
-                raise ValueError(
-                    f"unknown attribute {key!r} of toxic {self.toxic!r}"
-                    f"{did_you_mean(key, known)}; known: {', '.join(known)}"
-                )
+        known = known_fields(cls)
+        unknown = [k for k in self.attributes if k not in known]
+        if unknown:
+            raise SpecError([Problem(f"attributes.{k}", unknown_field(k, known)) for k in unknown])
         twins = {a: f for f, a in self.shorthand.items()}
         for key in self.attributes:
             field_name = twins.get(key) or twins.get(_wire_name(cls, key))
