@@ -146,3 +146,20 @@ async def test_the_watchdogs_undo_disarms_a_hook_a_dead_runner_left_armed() -> N
         assert not hook.step().hit and board.status()["armed"] == {}
     finally:
         control.close()
+
+
+def test_the_hooks_load_no_torch_until_a_trainer_uses_it() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, aichaos.training as t\n"
+        "from aichaos.inprocess import Switchboard\n"
+        "b = Switchboard()\n"
+        "t.TorchHook('a', board=b); t.LoaderHook('b', board=b); t.CheckpointHook('c', board=b)\n"
+        "t.StepHook('d', board=b).step().grads([1.0])\n"
+        "assert 'torch' not in sys.modules, 'torch'\n"
+        "assert 'numpy' not in sys.modules, 'numpy'\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
