@@ -1,10 +1,11 @@
 """A streaming LLM server whose time to first token and inter-token gaps are set exactly.
 
-Run as its own process (``python stream_server.py`` prints its port, then serves until
-stdin closes), so its timing does not share a GIL with the client under test. One thread
-per connection, keep-alive HTTP/1.1, ``TCP_NODELAY``; every event is written at an
-absolute time from the request's arrival (``time.sleep`` to the due time, so errors do
-not add up along a stream).
+Run as its own process (``python stream_server.py [QUERY]`` prints its port, then serves
+until stdin closes), so its timing does not share a GIL with the client under test.
+``QUERY`` holds defaults for requests that carry none (an SDK that builds its own URL).
+One thread per connection, keep-alive HTTP/1.1, ``TCP_NODELAY``; every event is written
+at an absolute time from the request's arrival (the kernel's receive stamp), by a sleep
+and a short spin to the due time, so errors do not add up along a stream.
 
 The query string says what to answer (all optional)::
 
@@ -34,6 +35,8 @@ from urllib.parse import parse_qs, urlsplit
 
 _count = 0
 _lock = threading.Lock()
+_defaults: dict[str, str] = {}
+_plans: dict[tuple[tuple[str, str], ...], tuple[bytes, list[bytes], bytes]] = {}
 #: Linux's value; Python 3.11's socket module does not name it
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
@@ -105,7 +108,7 @@ def _chunk(data: bytes) -> bytes:
 def answer(conn: socket.socket, target: str, t0: float) -> bool:
     """Serve one request that arrived at ``t0``; False when the connection was dropped."""
     global _count
-    q = {k: v[-1] for k, v in parse_qs(urlsplit(target).query).items()}
+    q = {**_defaults, **{k: v[-1] for k, v in parse_qs(urlsplit(target).query).items()}}
     with _lock:
         _count += 1
         n = _count
@@ -125,7 +128,10 @@ def answer(conn: socket.socket, target: str, t0: float) -> bool:
         )
         return True
     ctype = b"text/plain" if shape == "chunked" else b"text/event-stream"
-    head, toks, tail = plan(q, n_tokens)
+    key = tuple(sorted(q.items()))
+    if key not in _plans:  # built once per query: the server must outpace the client
+        _plans[key] = plan(q, n_tokens)
+    head, toks, tail = _plans[key]
     cut = int(q.get("cut", -1))
     start = b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
     conn.sendall(start + (_chunk(head) if head else b""))
@@ -205,6 +211,8 @@ def serve(conn: socket.socket) -> None:
 
 def main() -> None:
     """Listen on 127.0.0.1:0, print the port, serve until stdin closes."""
+    if len(sys.argv) > 1:
+        _defaults.update((k, v[-1]) for k, v in parse_qs(sys.argv[1]).items())
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(2048)

@@ -13,13 +13,14 @@ SCRIPT = Path(__file__).with_name("stream_server.py")
 class StreamServer:
     """``with StreamServer() as srv: srv.url("shape=openai&ttft_ms=50")``."""
 
-    def __init__(self) -> None:
+    def __init__(self, defaults: str = "") -> None:
+        self.defaults = defaults
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
 
     def __enter__(self) -> StreamServer:
         self.proc = subprocess.Popen(
-            [sys.executable, "-S", str(SCRIPT)],
+            [sys.executable, "-S", str(SCRIPT), self.defaults],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
