@@ -11,6 +11,10 @@ How aichaos faults map (a ``kubernetes`` target gives the pods):
 ``proxy-toxic`` timeout / reset_peer NetworkChaos ``loss`` 100 % (nothing gets through)
 ``proxy-toxic`` http_error           HTTPChaos ``replace`` (or ``abort`` for status 0)
 ``proxy-toxic`` http_delay           HTTPChaos ``delay`` on the request or the response
+``proxy-toxic`` json_corrupt         HTTPChaos ``patch`` of the response body, a JSON
+                                     merge patch (RFC 7396): ``set`` and ``drop`` on
+                                     object keys only (the retriever's ``result`` set
+                                     to ``[]``); whole bodies, not SSE events
 ``process-kill``                     PodChaos ``pod-kill`` (SIGKILL: grace period 0)
 ``process-pause``                    PodChaos ``pod-failure`` (the pod stops serving for
                                      the duration; unlike SIGSTOP its process restarts)
@@ -29,6 +33,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +41,8 @@ from aichaos.faults.base import BlastRadius, Fault
 from aichaos.integrations.kubernetes import KubernetesTarget
 
 __all__ = ["Translated", "Unsupported", "duration", "translate"]
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
 @dataclass
@@ -303,7 +310,53 @@ def _toxic(
         return _http(
             target, radius, notes, where, {"delay": duration(ms / 1000)}, _attr_match(attrs, radius)
         )
+    if toxic == "json_corrupt":
+        patch = _merge_patch(attrs.get("ops") or [])
+        if isinstance(patch, str):
+            return Unsupported(patch)
+        notes.append(
+            "json_corrupt becomes a JSON merge patch of each whole matching response; "
+            "Chaos Mesh does not rewrite the events of a streamed (SSE) answer"
+        )
+        extra = {"patch": {"body": {"type": "JSON", "value": json.dumps(patch)}}}
+        return _http(target, radius, notes, "Response", extra, _attr_match(attrs, radius))
     return Unsupported(f"toxic {toxic!r} has no Chaos Mesh counterpart")
+
+
+def _merge_patch(ops: list[dict[str, Any]]) -> dict[str, Any] | str:
+    """The JSON merge patch doing ``ops``, or why there is none.
+
+    A merge patch sets object keys to values and deletes keys (``null``); it cannot
+    reach list items, set a JSON ``null``, or compute a value from the one it replaces
+    (``nan`` in place of a number, ``scale``, ``shuffle``, ``wrong_type``).
+    """
+    patch: dict[str, Any] = {}
+    for i, op in enumerate(ops):
+        path, action = str(op.get("path", "")).removeprefix("$."), op.get("action")
+        parts = path.split(".")
+        if not all(_KEY.match(part) for part in parts):
+            return (
+                f"json_corrupt ops[{i}] path {path!r}: a JSON merge patch reaches object "
+                "keys only (no [*], *, or list index)"
+            )
+        if action == "drop":
+            value = None
+        elif action == "set" and op.get("value") is not None:
+            value = op["value"]
+        else:
+            return (
+                f"json_corrupt ops[{i}] action {action!r}: a JSON merge patch can only set a "
+                "key to a value (not null) or drop it"
+            )
+        node = patch
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                return f"json_corrupt ops[{i}] path {path!r} crosses a value another op sets"
+        node[parts[-1]] = value
+    if not patch:
+        return "json_corrupt without ops changes nothing"
+    return patch
 
 
 def _attr_match(attrs: dict[str, Any], radius: BlastRadius) -> dict[str, str]:
