@@ -17,7 +17,7 @@ import time
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -53,6 +53,48 @@ def _table(rows: list[dict[str, Any]], title: str) -> Any:
     return table
 
 
+def _finish(
+    console: Any,
+    folder: Path,
+    rows: list[dict[str, Any]],
+    journals: list[Path],
+    interrupted: bool,
+    t0: float,
+    title: str,
+) -> NoReturn:
+    """Print the summary, write the reports, exit with the demo's status."""
+    from aichaos.report.cli import write_reports
+
+    console.print(_table(rows, title))
+    written: dict[str, Path] = {}
+    if journals:
+        written = write_reports(
+            journals,
+            html=folder / "report.html",
+            markdown=folder / "report.md",
+            junit=folder / "junit.xml",
+            title=title,
+        )
+    click.echo(f"journals: {folder}")
+    for kind, p in written.items():
+        click.echo(f"{kind} report: {p}")
+    click.echo(f"demo took {time.monotonic() - t0:.1f}s")
+    if interrupted:
+        sys.exit(3)
+    sys.exit(0 if rows and all(r["status"] == r["predicted"] for r in rows) else 1)
+
+
+def _training(console: Any, folder: Path, only: tuple[str, ...]) -> NoReturn:
+    from aichaos.demo.training_cli import run_training_demo
+
+    t0 = time.monotonic()
+    try:
+        rows, journals, interrupted = run_training_demo(folder, only, console)
+    except KeyboardInterrupt:
+        rows, journals, interrupted = [], [], True
+    _finish(console, folder, rows, journals, interrupted, t0, "aichaos demo --training")
+
+
 @click.command("demo")
 @click.option("--quick", is_flag=True, help="a subset that runs in under 30 s")
 @click.option("--only", "only", multiple=True, help="run experiments whose file name contains this")
@@ -63,8 +105,13 @@ def _table(rows: list[dict[str, Any]], title: str) -> Any:
     is_flag=True,
     help="the RAG system instead: vector store, streaming LLM stand-ins, gateway",
 )
+@click.option(
+    "--training",
+    is_flag=True,
+    help="the training demo instead: preempt, crash and corrupt a PyTorch torchrun job",
+)
 def demo_command(
-    quick: bool, only: tuple[str, ...], out: Path | None, seed: int, rag: bool
+    quick: bool, only: tuple[str, ...], out: Path | None, seed: int, rag: bool, training: bool
 ) -> None:
     """Start a real local AI system and run the bundled experiments against it."""
     from rich.console import Console
@@ -75,10 +122,14 @@ def demo_command(
     from aichaos.engine.runner import Engine
     from aichaos.errors import ExperimentError
     from aichaos.experiment.loader import parse_experiment
-    from aichaos.report.cli import write_reports
     from aichaos.report.model import predicted_verdict
 
     console = Console(stderr=True)
+    if training:
+        if quick or rag:
+            raise click.UsageError("--training runs the training demo alone: no --quick, --rag")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        _training(console, out or Path("aichaos-runs") / f"demo-training-{stamp}", only)
     kind = "demo-rag" if rag else "demo"
     title = "aichaos demo --rag" if rag else "aichaos demo"
     folder = out or Path("aichaos-runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -135,20 +186,4 @@ def demo_command(
                     break
     except KeyboardInterrupt:
         interrupted = True
-    console.print(_table(rows, title))
-    written: dict[str, Path] = {}
-    if journals:
-        written = write_reports(
-            journals,
-            html=folder / "report.html",
-            markdown=folder / "report.md",
-            junit=folder / "junit.xml",
-            title=title,
-        )
-    click.echo(f"journals: {folder}")
-    for kind, p in written.items():
-        click.echo(f"{kind} report: {p}")
-    click.echo(f"demo took {time.monotonic() - t0:.1f}s")
-    if interrupted:
-        sys.exit(3)
-    sys.exit(0 if all(r["status"] == r["predicted"] for r in rows) else 1)
+    _finish(console, folder, rows, journals, interrupted, t0, title)

@@ -42,6 +42,8 @@ PANELS: dict[str, re.Pattern[str]] = {
         r"|schema_valid_rate|incomplete_stream_rate)$"
     ),
     "probe values": re.compile(r"\.value$"),
+    # the training probe: the run's loss beside the fault-free run's at the same step
+    "training loss (vs baseline)": re.compile(r"\.(loss|baseline_loss)$"),
 }
 _ERRORS = re.compile(r"\.(error_rate|error)$")
 _FAULT_COLOURS = ("#e4572e", "#f3a712", "#7b2cbf", "#17bebb", "#a8c256", "#c84c09")

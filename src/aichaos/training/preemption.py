@@ -70,9 +70,14 @@ class _PreemptInjection(Injection):
         self._rate: asyncio.Task[None] | None = None
 
     async def apply(self) -> None:
-        await self._preempt()
-        if self.fault.every_s is not None:
-            self._rate = asyncio.create_task(self._repeat(self.fault.every_s))
+        if self.fault.every_s is None:
+            await self._preempt()
+            return
+        try:
+            await self._preempt()
+        except TargetError:
+            self.missed += 1  # a rate: the job may be between restarts right now
+        self._rate = asyncio.create_task(self._repeat(self.fault.every_s))
 
     async def _preempt(self) -> None:
         f = self.fault

@@ -18,6 +18,7 @@ each sample reads the file and reports (see :mod:`aichaos.training.summary`):
 ``elapsed_s``, ``done``   since the first start; 1 once the run finished
 ``loss_excess``           with a baseline: mean loss minus the baseline's at
                           the same steps, over the window
+``baseline_loss``         with a baseline: its loss at our latest step
 ``eval_gap``              with a baseline: its evaluation minus ours at the
                           same step (> 0: we are behind)
 ``delay_s``               with a baseline: projected (or, once done, actual)

@@ -35,6 +35,7 @@ METRICS = frozenset(
         "eval",
         "eval_gap",
         "loss_excess",
+        "baseline_loss",
         "elapsed_s",
         "delay_s",
         "done",
@@ -185,6 +186,8 @@ def _against(
     ]
     if pairs:
         out["loss_excess"] = sum(a - b for a, b in pairs) / len(pairs)
+    if run.steps and (same := base.loss_at(step)) is not None:
+        out["baseline_loss"] = same
     ours, theirs = run.eval_at(step), base.eval_at(step)
     if ours is not None and theirs is not None:
         out["eval_gap"] = theirs - ours

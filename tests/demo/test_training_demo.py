@@ -1,0 +1,150 @@
+"""``aichaos demo --training`` end to end: a real torchrun job, every verdict as predicted.
+
+One demo run per module (a fault-free baseline job, then one fresh job per bundled
+experiment); the assertions read what the trainer itself wrote (its metrics file, its
+checkpoints, the agent's log), not only what aichaos says it did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from aichaos.demo.training import job_options
+from aichaos.demo.training_cli import training_experiments
+from aichaos.engine.journal import read_journal
+from aichaos.report import load_run
+
+AICHAOS = [sys.executable, "-m", "aichaos.cli"]
+
+
+def _records(path: Path, kind: str) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line]
+    return [r for r in rows if r["kind"] == kind]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    pytest.importorskip("torch", reason="the training demo needs PyTorch (the training extra)")
+    out = tmp_path_factory.mktemp("training") / "demo"
+    env = {**os.environ, "AICHAOS_KILL_SWITCH": str(out.parent / "halt")}
+    proc = subprocess.run(
+        [*AICHAOS, "demo", "--training", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    return out, proc
+
+
+@pytest.mark.slow
+def test_every_training_verdict_is_the_predicted_one(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, proc = demo
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    names = [n for n, _ in training_experiments()]
+    assert len(names) >= 4
+    for name in names:
+        run = load_run(out / name.replace(".yaml", ".jsonl"))
+        assert run.complete and run.prediction is not None, name
+        assert run.verdict == run.prediction, f"{name}: {run.verdict} ({run.reason})"
+        assert run.faults and all(w.closed for w in run.faults), name
+    assert "training loss (vs baseline)" in (out / "report.html").read_text()
+
+
+def _effects(journal: Path) -> dict[str, dict[str, Any]]:
+    return {e["step"]: e["effect"] for e in read_journal(journal) if e["event"] == "fault-reverted"}
+
+
+@pytest.mark.slow
+def test_the_preempted_rank_saw_sigterm_and_the_job_resumed_its_checkpoint(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = demo
+    job = out / "10-preempt-rank"
+    effect = _effects(out / "10-preempt-rank.jsonl")["preempt-rank-1"]
+    # rank 1 ran its handler and exited within the grace period: no SIGKILL was needed
+    assert effect["exited_in_grace"] == 1 and effect["killed_after_grace"] == 0
+    assert "exitcode: 143) local_rank: 1" in (job / "job.log").read_text()
+    first, again = _records(job / "metrics.jsonl", "start")[:2]
+    saved = [
+        c["step"] for c in _records(job / "metrics.jsonl", "checkpoint") if c["t"] < again["t"]
+    ]
+    assert first["resumed_from"] is None and again["resumed_from"] == saved[-1]
+    steps = [s["step"] for s in _records(job / "metrics.jsonl", "step") if s["t"] < again["t"]]
+    assert 0 <= max(steps) - again["resumed_from"] <= 25  # lost work <= one interval
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "checks"),
+    [("20-corrupt-checkpoint-checked", True), ("30-corrupt-checkpoint-unchecked", False)],
+)
+def test_the_resumed_trainer_loaded_what_its_check_allowed(
+    demo: tuple[Path, subprocess.CompletedProcess[str]], name: str, checks: bool
+) -> None:
+    from aichaos.demo.checkpoints import _payload, list_checkpoints
+
+    out, _ = demo
+    job = out / name
+    effect = _effects(out / f"{name}.jsonl")["truncate-latest-checkpoint"]
+    damaged = Path(effect["file"])
+    log = (job / "job.log").read_text()
+    starts = _records(job / "metrics.jsonl", "start")
+    if checks:
+        assert f"checkpoint {damaged.name} fails its checksum" in log
+        saved = [
+            c["step"]
+            for c in _records(job / "metrics.jsonl", "checkpoint")
+            if c["t"] < starts[1]["t"]
+        ]
+        assert damaged.name == f"ckpt-{saved[-1]:06d}.bin"  # the newest was damaged
+        assert starts[1]["resumed_from"] == saved[-2]  # and the one before was loaded
+    else:
+        assert "PytorchStreamReader failed" in log  # torch.load on the truncated file
+        assert len(starts) == 1  # the one restart was spent on it: never trained again
+    # every checkpoint is whole again (its checksum holds): the revert restored them
+    for _, path in list_checkpoints(job / "ckpt"):
+        assert _payload(path, verify=True) is not None, path
+
+
+@pytest.mark.slow
+def test_the_ramp_names_its_breaking_point(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = demo
+    points = [
+        e
+        for e in read_journal(out / "40-preemption-rate-ramp.jsonl")
+        if e["event"] == "breaking-point"
+    ]
+    assert points and points[0]["broke"] in (20, 2)
+
+
+def test_job_tags_become_trainer_flags() -> None:
+    assert job_options(["training", "job:no-verify", "job:max-restarts=1", "job:steps=9"]) == (
+        ["--no-verify", "--steps", "9"],
+        1,
+    )
+    with pytest.raises(ValueError, match="job:<flag>"):
+        job_options(["job:--evil"])
+
+
+def test_without_torch_the_training_demo_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import aichaos.demo.training as training
+    from aichaos.demo.cli import demo_command
+
+    monkeypatch.setattr(training, "torch_missing", lambda: "the training demo needs PyTorch")
+    result = CliRunner().invoke(demo_command, ["--training", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "the training demo needs PyTorch" in result.output
