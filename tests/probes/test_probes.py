@@ -13,7 +13,7 @@ from aichaos.errors import ProbeError, TargetError, ValidationError
 from aichaos.jsonpath import JsonPath
 from aichaos.probes.base import PROBES, ProbeContext
 from aichaos.targets import HttpTarget, ProcessTarget
-from tests.conftest import Server, wait_state
+from tests.conftest import Server, process_state, wait_state
 
 
 def ctx(**targets: object) -> ProbeContext:
@@ -90,6 +90,13 @@ async def test_process_probe(sleeper: subprocess.Popen[str]) -> None:
     finally:
         os.kill(sleeper.pid, signal.SIGCONT)
     assert (await probe("process", target="gone").measure(c))["alive"] == 0
+    os.kill(sleeper.pid, signal.SIGKILL)
+    for _ in range(200):  # bounded: the kill lands at once, /proc follows shortly
+        if process_state(sleeper.pid) == "Z":
+            break
+        await asyncio.sleep(0.01)
+    assert process_state(sleeper.pid) == "Z"  # dead, not reaped: this test is its parent
+    assert (await probe("process", target="p").measure(c))["alive"] == 0
 
 
 async def test_process_target_by_match(sleeper: subprocess.Popen[str]) -> None:

@@ -20,7 +20,8 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 class ProcessProbe(Probe):
     """Report ``alive`` (1/0), ``count`` and ``rss_mb`` (summed) for a process target.
 
-    A paused (SIGSTOP) process counts as alive but also reports ``stopped`` > 0.
+    A paused (SIGSTOP) process counts as alive but also reports ``stopped`` > 0; an
+    exited one its parent has not reaped yet (a zombie) does not.
     """
 
     target: str = Field(description="name of a process target")
@@ -42,13 +43,22 @@ def _read(target: ProcessTarget) -> dict[str, float]:
         return {"alive": 0.0, "count": 0.0, "rss_mb": 0.0, "stopped": 0.0}
     rss = 0.0
     stopped = 0
+    live = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/statm") as f:
-                rss += int(f.read().split()[1]) * _PAGE / 2**20
             with open(f"/proc/{pid}/stat") as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
+            if state in ("Z", "X"):
+                continue  # exited, not yet reaped by its parent: not alive
+            with open(f"/proc/{pid}/statm") as f:
+                rss += int(f.read().split()[1]) * _PAGE / 2**20
             stopped += state in ("T", "t")
+            live += 1
         except (OSError, IndexError, ValueError):
             continue
-    return {"alive": 1.0, "count": float(len(pids)), "rss_mb": rss, "stopped": float(stopped)}
+    return {
+        "alive": float(live > 0),
+        "count": float(live),
+        "rss_mb": rss,
+        "stopped": float(stopped),
+    }
