@@ -1,7 +1,8 @@
 """Training chaos: faults on training jobs and the SLOs a training run is judged by.
 
 * :mod:`~aichaos.training.preemption` -- ``preemption`` (SIGTERM, a grace period, then
-  SIGKILL, as spot machines are reclaimed) and ``rank-crash`` for a trainer or one rank;
+  SIGKILL, as spot machines are reclaimed; ``grace_s: 0`` is a crash) of a trainer or
+  one rank;
 * :mod:`~aichaos.training.checkpoint` -- ``checkpoint-corrupt``: the latest checkpoint in
   a directory truncated, corrupted or missing, restored exactly through the one file swap;
 * :mod:`~aichaos.training.reporter` -- :class:`TrainingReporter`, what a trainer calls to
