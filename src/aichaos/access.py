@@ -14,7 +14,8 @@ than each its own copy:
 * **bodies** -- :func:`content_length` accepts ASCII digits only, bounded in length (so a
   hostile header cannot reach ``int()``'s digit limit), and refuses a body over the
   server's limit before reading it; :func:`check_body_size` does the same for a body
-  counted as it streams in.
+  counted as it streams in. Every server answers such a body with the same status,
+  :data:`BODY_REFUSED_STATUS`.
 
 >>> check_exposure("127.0.0.1", None, insecure=False)        # loopback: no token needed
 >>> bearer_ok(b"Bearer s3cret-token", "s3cret-token")
@@ -31,6 +32,7 @@ import ipaddress
 from aichaos.errors import ValidationError
 
 __all__ = [
+    "BODY_REFUSED_STATUS",
     "MIN_TOKEN_CHARS",
     "UNAUTHORIZED",
     "BodyRefused",
@@ -48,6 +50,12 @@ MIN_TOKEN_CHARS = 8
 
 #: the error text of every 401
 UNAUTHORIZED = "missing or wrong bearer token"
+
+#: the status of a body a server will not read, too large or with a bad length: 400, as
+#: Toxiproxy answers every body it will not take. Not 413: Toxiproxy clients tell only
+#: 400, 404 and 409 apart (toxiproxy-python raises on those and returns anything else as
+#: an answer), so a 413 would read as a toxic added
+BODY_REFUSED_STATUS = 400
 
 # longer Content-Length values are refused before int() sees them: no server here takes
 # bodies anywhere near 10**18 bytes, and int() of thousands of digits raises (or is slow)
@@ -102,32 +110,36 @@ def bearer_ok(header: str | bytes | None, token: str | None) -> bool:
 
 
 class BodyRefused(ValidationError):
-    """A request body a server will not read: ``status`` is 400 (bad length) or 413."""
+    """A request body a server will not read (too large, or a bad ``Content-Length``).
 
-    def __init__(self, status: int, message: str) -> None:
+    Every server answers it with ``status`` (:data:`BODY_REFUSED_STATUS`) and ``message``.
+    """
+
+    status = BODY_REFUSED_STATUS
+
+    def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.status = status
         self.message = message
 
 
 def check_body_size(size: int, max_bytes: int) -> None:
-    """Raise :class:`BodyRefused` (413) when ``size`` bytes is over ``max_bytes``."""
+    """Raise :class:`BodyRefused` when ``size`` bytes is over ``max_bytes``."""
     if size > max_bytes:
-        raise BodyRefused(413, f"body larger than {max_bytes} bytes")
+        raise BodyRefused(f"body larger than {max_bytes} bytes")
 
 
 def content_length(raw: str | bytes | None, max_bytes: int) -> int:
     """The body length a ``Content-Length`` header announces, checked against ``max_bytes``.
 
     A missing header is 0. Anything but ASCII digits (a sign, an exponent, ``"²"`` which
-    ``str.isdigit()`` accepts and ``int()`` refuses) is :class:`BodyRefused` 400; a length
-    over the limit is 413.
+    ``str.isdigit()`` accepts and ``int()`` refuses) or a length over the limit is
+    :class:`BodyRefused`.
     """
     text = raw.decode("latin-1") if isinstance(raw, bytes) else raw or "0"
     text = text.strip() or "0"
     if not (text.isascii() and text.isdigit()) or len(text) > _MAX_LENGTH_DIGITS:
         shown = text if len(text) <= 40 else text[:40] + "..."
-        raise BodyRefused(400, f"Content-Length must be a number >= 0, got {shown!r}")
+        raise BodyRefused(f"Content-Length must be a number >= 0, got {shown!r}")
     length = int(text)
     check_body_size(length, max_bytes)
     return length

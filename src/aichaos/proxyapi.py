@@ -15,6 +15,7 @@ watchdog sends its DELETE without importing httpx.
 from __future__ import annotations
 
 import json
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -32,7 +33,7 @@ from aichaos.errors import (
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["ProxyApi", "api_error", "send", "send_sync"]
+__all__ = ["ProxyApi", "api_error", "expect", "send", "send_sync"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,12 @@ def api_error(status: int, text: str, doing: str) -> AichaosError:
     if status in (401, 403):
         return SafetyError(why)
     return InjectionError(why)
+
+
+def expect(status: int, text: str, ok: Container[int], doing: str) -> None:
+    """Raise :func:`api_error` for an answer whose ``status`` is not one of ``ok``."""
+    if status not in ok:
+        raise api_error(status, text, doing)
 
 
 def unreachable(api_url: str, exc: BaseException) -> TargetError:

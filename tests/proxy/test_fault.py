@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from aichaos.errors import InjectionError, TargetError, ValidationError
+from aichaos.errors import Conflict, NotFound, TargetError, ValidationError
 from aichaos.faults.base import FAULTS, BlastRadius, InjectionContext
 from aichaos.faults.undo import HttpRequest, perform
 from aichaos.proxy.target import ProxyTarget
@@ -74,7 +74,7 @@ async def test_ttl_expires_unless_renewed(api: Api, echo_server: Echo) -> None:
     await asyncio.sleep(1.2)
     assert await _toxics(api) == []
     await injection.revert()  # already expired: still a clean revert
-    with pytest.raises(InjectionError, match="cannot renew"):
+    with pytest.raises(NotFound, match=r"cannot renew toxic .*: 404 toxic not found"):
         await injection.renew(1.0)
 
 
@@ -124,8 +124,26 @@ def test_bad_fault_fails_at_load(body: dict[str, object], message: str) -> None:
 
 async def test_unreachable_api_and_missing_proxy(api: Api) -> None:
     fault = FAULTS.get("proxy-toxic").model_validate({"toxic": "noop"})
-    with pytest.raises(InjectionError, match="proxy not found"):
+    with pytest.raises(NotFound, match=r"proxy refused toxic .*: 404 proxy not found"):
         await fault.injection(ctx(api)).apply()
     dead = InjectionContext(target=ProxyTarget(api_url="http://127.0.0.1:1", proxy="p"))
     with pytest.raises(TargetError, match="unreachable"):
         await fault.injection(dead).apply()
+
+
+async def test_each_refusal_is_the_error_tree_kind_of_its_status(
+    api: Api, echo_server: Echo
+) -> None:
+    # proxyapi.api_error is the one status -> error map, as it is for ProxyHandle
+    await api.proxy(echo_server.addr)
+    r = await api.client.post("/proxies/p/toxics", json={"type": "noop", "name": "taken"})
+    assert r.status_code == 200, r.text
+    taken = FAULTS.get("proxy-toxic").model_validate({"toxic": "noop", "name": "taken"})
+    with pytest.raises(Conflict, match="proxy refused toxic taken: 409"):
+        await taken.injection(ctx(api)).apply()
+    fresh = FAULTS.get("proxy-toxic").model_validate({"toxic": "noop", "name": "fresh"})
+    with pytest.raises(ValidationError, match=r"proxy refused toxic fresh: 400 .*ttl_s"):
+        await fresh.injection(ctx(api, ttl_s=1e12)).apply()
+    with pytest.raises(NotFound, match="cannot renew toxic fresh: 404"):
+        await fresh.injection(ctx(api)).renew(5.0)
+    assert [t["name"] for t in await _toxics(api)] == ["taken"]

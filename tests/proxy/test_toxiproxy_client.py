@@ -155,6 +155,19 @@ def test_invalid_stream_is_400(tp: toxiproxy.Toxiproxy, echo: ThreadEcho) -> Non
         toxiproxy.api.APIConsumer.get("/proxies/missing")
 
 
+def test_a_typo_or_an_oversized_body_raises_in_the_client(
+    tp: toxiproxy.Toxiproxy, echo: ThreadEcho
+) -> None:
+    # the client raises on 400 only (not on 413): anything else reads as a toxic added
+    proxy = tp.create(upstream=echo.addr, name="svc")
+    with pytest.raises(InvalidToxic, match="latncy is not a known field"):
+        proxy.add_toxic(type="latency", attributes={"latncy": 100})
+    huge = {"latency": 1, "padding": "x" * (2 * 1024 * 1024)}
+    with pytest.raises(InvalidToxic, match="body larger than"):
+        proxy.add_toxic(type="latency", attributes=huge)
+    assert proxy.toxics() == {}
+
+
 def test_populate(tp: toxiproxy.Toxiproxy, echo: ThreadEcho, server: str) -> None:
     created = tp.populate(
         [

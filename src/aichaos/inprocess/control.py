@@ -49,7 +49,7 @@ from aichaos.validation import SpecError, problems, validate
 
 __all__ = ["MAX_BODY_BYTES", "ArmBody", "ControlServer", "RenewBody"]
 
-#: bodies above this are refused with 413 before they are read
+#: bodies above this are refused (access.BODY_REFUSED_STATUS) before they are read
 MAX_BODY_BYTES = 64 * 1024
 
 

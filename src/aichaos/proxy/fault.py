@@ -17,7 +17,6 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from aichaos.errors import (
-    InjectionError,
     Problem,
     RegistryError,
     TargetError,
@@ -27,7 +26,7 @@ from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.clients import control_client
 from aichaos.faults.undo import HttpRequest, UndoAction
 from aichaos.proxy.target import ProxyTarget
-from aichaos.proxyapi import send
+from aichaos.proxyapi import expect, send
 from aichaos.validation import SpecError, known_fields, unknown_field
 
 __all__ = ["ProxyHttpError", "ProxyLatency", "ProxyToxic"]
@@ -215,10 +214,9 @@ class ProxyToxicInjection(Injection):
             )
             if r.status_code == 409:  # another step created it meanwhile: check that one
                 r = await self._call("GET", target.proxy_url())
-            elif r.status_code != 201:
-                raise TargetError(f"cannot create {target.describe()}: {r.status_code} {r.text}")
-        if r.status_code not in (200, 201):
-            raise TargetError(f"cannot read {target.describe()}: {r.status_code} {r.text}")
+            else:
+                expect(r.status_code, r.text, (201,), f"cannot create {target.describe()}")
+        expect(r.status_code, r.text, (200, 201), f"cannot read {target.describe()}")
         why = target.mismatch(r.json())
         if why is not None:
             raise TargetError(f"{target.describe()} {why}")
@@ -228,8 +226,7 @@ class ProxyToxicInjection(Injection):
         if self.target.upstream is not None:
             await self._ensure_proxy()
         r = await self._call("POST", self.target.toxics_url(), self.body())
-        if r.status_code != 200:
-            raise InjectionError(f"proxy refused toxic {self.name}: {r.status_code} {r.text}")
+        expect(r.status_code, r.text, (200,), f"proxy refused toxic {self.name}")
 
     async def revert(self) -> None:
         """Read the toxic's counters, then DELETE it; already gone counts as reverted."""
@@ -241,14 +238,12 @@ class ProxyToxicInjection(Injection):
         else:
             self._effect = _stats(got, self.spec.toxic)
         r = await self._call("DELETE", url)
-        if r.status_code not in (204, 404):
-            raise InjectionError(f"proxy kept toxic {self.name}: {r.status_code} {r.text}")
+        expect(r.status_code, r.text, (204, 404), f"proxy kept toxic {self.name}")
 
     async def renew(self, ttl_s: float) -> None:
         """Push the toxic's expiry ``ttl_s`` seconds from now."""
         r = await self._call("POST", self.target.toxics_url(self.name), {"ttl_s": ttl_s})
-        if r.status_code != 200:
-            raise InjectionError(f"cannot renew toxic {self.name}: {r.status_code} {r.text}")
+        expect(r.status_code, r.text, (200,), f"cannot renew toxic {self.name}")
 
     def undo_actions(self) -> list[UndoAction]:
         """The DELETE a watchdog sends if the runner dies."""

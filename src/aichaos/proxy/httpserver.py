@@ -21,7 +21,13 @@ from typing import Any, cast
 
 import httptools
 
-from aichaos.access import UNAUTHORIZED, BodyRefused, bearer_ok, check_body_size
+from aichaos.access import (
+    BODY_REFUSED_STATUS,
+    UNAUTHORIZED,
+    BodyRefused,
+    bearer_ok,
+    check_body_size,
+)
 
 __all__ = ["MAX_BODY_BYTES", "Handler", "HttpServerProtocol", "Limits", "Response", "ServerState"]
 
@@ -209,9 +215,8 @@ class HttpServerProtocol(asyncio.Protocol):
         method = self.parser.get_method().decode("ascii", "replace")
         path = httptools.parse_url(self._url).path.decode("utf-8", "replace")
         if self._too_big:
-            # 400, not BodyRefused's 413: this API answers 400 to every request it will
-            # not read (see MAX_BODY_BYTES), and its clients already rely on that
-            self._chain(self._respond_now(_error(400, f"bad request: {self._too_big}"), False))
+            refused = _error(BODY_REFUSED_STATUS, f"bad request: {self._too_big}")
+            self._chain(self._respond_now(refused, False))
             return
         body = b"".join(self._body)
         self._chain(self._dispatch(method, path, body, keep_alive))
