@@ -124,12 +124,17 @@ class LayerState:
         assert down is not None
         down.feed(data, synthetic=True)
 
-    def flush_ready(self) -> None:
-        """Answer synthetic responses that are now at the head of the line."""
+    def flush_ready(self, into: list[bytes] | None = None) -> None:
+        """Answer synthetic responses that are now at the head of the line: into the
+        response stage's output (``into``: in order with the upstream's responses that
+        follow in the same chunk), or as chunks of their own."""
         while self.pending and self.pending[0].answer is not None:
             answer = self.pending.popleft().answer
             assert answer is not None
-            self.emit_synthetic(answer)
+            if into is not None:
+                into.append(answer)
+            else:
+                self.emit_synthetic(answer)
 
     def prune(self) -> None:
         """The proxy's toxics changed: wake the sleeps of handlers whose toxic is gone."""

@@ -222,7 +222,7 @@ class ResponseStage:
             self._parts.append(b"0\r\n\r\n")
         # the upstream is still sending the rest of this response on this connection:
         # closing it is what keeps that rest out of the client's next request
-        self._complete(ex)
+        self._complete(ex, answer_next=False)
         self._mode = _DROP
         await flush(self._parts, t, out)
         self.state.conn.close()
@@ -260,13 +260,15 @@ class ResponseStage:
         if ex is not None and mode != _DROP and self._mode != _DROP:
             self._complete(ex)
 
-    def _complete(self, ex: Exchange) -> None:
+    def _complete(self, ex: Exchange, answer_next: bool = True) -> None:
         self._ex = None
         self._mode = _RAW
         pending = self.state.pending
         if pending and pending[0] is ex:
             pending.popleft()
-        self.state.flush_ready()
+        # answers made here for the requests next in line go out right behind this
+        # response, before any upstream response that came in the same chunk
+        self.state.flush_ready(self._parts if answer_next else None)
 
 
 def _event_end(buf: bytes, kind: str | None) -> int:
