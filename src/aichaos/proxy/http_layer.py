@@ -1,8 +1,11 @@
 """The HTTP layer of an HTTP-aware connection: per-request toxics on HTTP/1.1 keep-alive.
 
 A connection carries it only while its proxy has HTTP toxics (or ``"http": true``); see
-:mod:`aichaos.proxy.http_switch` for how live connections move in and out of it. Two
-stages lead the connection's chains: :class:`RequestStage` on the upstream link and
+:mod:`aichaos.proxy.http_switch` for how live connections move in and out of it. Requests
+no toxic can match take the layer's fast path (:class:`~aichaos.proxy.http_track.
+RequestWatcher`: bytes go on as they came, on the direct path); from the first request a
+toxic can match until the connection is between exchanges again, two stages lead the
+connection's chains: :class:`RequestStage` on the upstream link and
 :class:`~aichaos.proxy.http_response.ResponseStage` on the downstream link. Each splits
 its bytes into messages (:mod:`aichaos.proxy.http_framing`), and for each request runs
 the handlers of the HTTP toxics that won it (:mod:`aichaos.proxy.toxics.http_base`), in
@@ -14,15 +17,16 @@ stays raw from there.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from typing import TYPE_CHECKING
 
 from aichaos.proxy.http_framing import End, Event, Head, MessageReader, Raw
+from aichaos.proxy.http_track import request_path
 from aichaos.proxy.toxics.base import Chunk, Out, StageEnv
 from aichaos.proxy.toxics.http_base import (
     Exchange,
     HttpHandler,
-    HttpToxic,
     RequestInfo,
     hooks_of,
 )
@@ -50,11 +54,12 @@ _HEAD_TOO_LARGE = (
 )
 
 
-def install(conn: Connection) -> LayerState:
-    """Put the HTTP layer at the head of both of the connection's chains.
+def install(conn: Connection, respond: bool = True) -> LayerState:
+    """Put the HTTP layer's stages at the head of the connection's chains.
 
-    Call it only at a message boundary in both directions (a new connection, or a
-    tracked one between exchanges); the caller rebuilds the chains.
+    Call it only at a message boundary of the request direction; ``respond``: the
+    response direction is at a boundary too and owes nothing (else the request stage
+    waits for :meth:`LayerState.attach_response`). The caller rebuilds the chains.
     """
     from aichaos.proxy.http_response import ResponseStage  # it builds on this module
 
@@ -63,7 +68,10 @@ def install(conn: Connection) -> LayerState:
     state.request = RequestStage(state)
     state.response = ResponseStage(state)
     conn.up.head_stages = (state.request,)
-    conn.down.head_stages = (state.response,)
+    if respond:
+        conn.down.head_stages = (state.response,)
+    else:
+        state.down_wait = conn.loop.create_future()
     return state
 
 
@@ -95,12 +103,29 @@ class LayerState:
         self.passthrough = False
         self.request: RequestStage | None = None
         self.response: ResponseStage | None = None
+        #: the last request the stages saw needed them (a toxic won it, ...): stay, as the
+        #: next one likely does too (handing back and diverting again costs a setup each)
+        self.keep = False
+        #: set while the response direction still carries responses owed to requests
+        #: forwarded before the stages came in: the request stage forwards nothing yet
+        self.down_wait: asyncio.Future[None] | None = None
+
+    def attach_response(self) -> None:
+        """The responses owed before went by: the response stage takes that direction
+        (the caller rebuilds the chains) and the request stage goes on."""
+        down, wait = self.conn.down, self.down_wait
+        assert down is not None and self.response is not None
+        down.head_stages = (self.response,)
+        self.down_wait = None
+        if wait is not None and not wait.done():
+            wait.set_result(None)
 
     def idle(self) -> bool:
         """Between exchanges: no request owed a response, nothing half-parsed or held."""
         req, resp = self.request, self.response
         return (
             not self.pending
+            and self.down_wait is None
             and req is not None
             and not req.busy
             and resp is not None
@@ -112,10 +137,22 @@ class LayerState:
         req, resp = self.request, self.response
         return (req is not None and req.reader.holding) or (resp is not None and resp.holding)
 
-    def after_chunk(self) -> None:
-        """A stage finished a chunk: leave the connection if no HTTP toxic is left."""
+    def can_leave(self) -> bool:
+        """Whether the stages can hand the connection back now: between exchanges, or
+        passing bytes on as is with no response's handlers still running."""
+        if self.down_wait is not None or self.holding():
+            return False
+        if self.passthrough:
+            return self.response is None or not self.response.exchanging
         switch = self.conn.http
-        if switch is not None and not switch.want:
+        if self.keep and switch is not None and switch.want:
+            return False
+        return self.idle()
+
+    def after_chunk(self) -> None:
+        """A stage finished a chunk: back to the direct path if between exchanges."""
+        switch = self.conn.http
+        if switch is not None and switch.layer is self:
             switch.try_leave()
 
     def emit_synthetic(self, data: bytes) -> None:
@@ -172,6 +209,10 @@ class RequestStage:
 
     async def pipe(self, chunk: Chunk, out: Out) -> None:
         """Split the chunk into messages and act on each."""
+        if self.state.down_wait is not None:
+            # responses owed before the stages came in are still on their way: a request
+            # forwarded now could be answered before the response stage takes over
+            await self.state.down_wait
         if chunk.eof:
             for event in self.reader.eof():
                 await self._event(event, chunk.t, out)
@@ -232,24 +273,20 @@ class RequestStage:
             state.passthrough = True
             self._parts.append(head.raw)
             return
-        target = head.target
-        path = target.partition(b"?")[0]
-        if not path.startswith(b"/"):  # absolute form (http://host/path) or "*"
-            scheme_end = path.find(b"://")
-            slash = path.find(b"/", scheme_end + 3) if scheme_end >= 0 else -1
-            path = path[slash:] if slash >= 0 else b"/"
-        info = RequestInfo(head.method, path.decode("utf-8", "replace"), head.headers)
+        path = request_path(head.target).decode("utf-8", "replace")
+        info = RequestInfo(head.method, path, head.headers)
         handlers: list[HttpHandler] = []
         rng = conn.rng
-        for toxic in tuple(proxy.toxics.values()):
-            attrs = toxic.attributes
-            if not isinstance(attrs, HttpToxic) or not attrs.matches(info):
+        for match in proxy.http_filters:
+            if not match(info):
                 continue
+            toxic = match.toxic
             toxic.seen += 1
             if rng.random() < toxic.toxicity:
-                handlers.append(attrs.handler(StageEnv(conn.loop, rng, conn, toxic)))
+                handlers.append(toxic.attributes.handler(StageEnv(conn.loop, rng, conn, toxic)))
         ex = self.ex = Exchange(head, info, handlers)
         host = proxy.host_header
+        state.keep = bool(handlers) or host is not None or head.method == "HEAD"
         if host is not None:  # upstream_tls.host_header: the provider routes by Host
             ex.set_request_header("host", host)
         for handler in handlers:

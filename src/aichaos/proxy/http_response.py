@@ -69,6 +69,11 @@ class ResponseStage:
         return self.reader.busy or self._ex is not None
 
     @property
+    def exchanging(self) -> bool:
+        """Inside a response that has an exchange (its handlers may still act on it)."""
+        return self._ex is not None
+
+    @property
     def holding(self) -> bool:
         """Whether bytes of a response are held here (a head, a body being buffered)."""
         return self.reader.holding or bool(self._held_raw)

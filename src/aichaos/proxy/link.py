@@ -25,7 +25,7 @@ from aichaos.proxy.toxics.base import Chunk, Out, Stage
 
 if TYPE_CHECKING:
     from aichaos.proxy.connection import Connection
-    from aichaos.proxy.http_switch import Tracker
+    from aichaos.proxy.http_track import Tracker
 
 __all__ = ["EARLY_MAX", "HIGH_WATER", "LOW_WATER", "NOT_READY", "Link", "Side"]
 
@@ -76,9 +76,19 @@ class Side(asyncio.Protocol):
             return
         link.bytes += len(data)
         if link.direct:
-            link.dst_transport.write(data)  # type: ignore[union-attr]
-            if link.tracker is not None:
-                link.tracker.feed(data)
+            tracker = link.tracker
+            if tracker is None:
+                link.dst_transport.write(data)  # type: ignore[union-attr]
+                return
+            # the tracker sees the chunk first: from a request that needs the HTTP layer's
+            # stages on, the bytes go to them (the link is no longer direct then)
+            n = tracker.feed(data)
+            if n == len(data):
+                link.dst_transport.write(data)  # type: ignore[union-attr]
+                return
+            if n:
+                link.dst_transport.write(data[:n])  # type: ignore[union-attr]
+            link.feed(data[n:])
         else:
             link.feed(data)
 
@@ -275,11 +285,18 @@ class Link:
                 if self._queued < LOW_WATER:
                     self.src.resume(_QUEUE_FULL)
                 # the chunk enters the chain it finds; the tracker may switch the chain,
-                # which applies from the next chunk on
+                # which applies from the next chunk on, or from the offset it returns
+                # (the bytes it diverted into the HTTP layer's stages)
                 entry = self._entry
                 tracker = self.tracker
                 if tracker is not None and chunk.data and not chunk.synthetic:
-                    tracker.feed(chunk.data)
+                    data = chunk.data
+                    n = tracker.feed(data)
+                    if n < len(data):
+                        if n:
+                            await entry(Chunk(data[:n], chunk.t))
+                        chunk = Chunk(data[n:], chunk.t)
+                        entry = self._entry
                 await entry(chunk)
         finally:
             self._pump = None

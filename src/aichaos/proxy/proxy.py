@@ -10,6 +10,7 @@ from aichaos.proxy.busypoll import BusyPoll
 from aichaos.proxy.connection import Connection
 from aichaos.proxy.errors import ApiBadRequest, ApiConflict, ApiNotFound, ApiServerError
 from aichaos.proxy.toxic import Toxic
+from aichaos.proxy.toxics.http_base import HttpToxic, RequestFilter
 from aichaos.proxy.upstream_tls import UpstreamTls, valid_host
 
 __all__ = ["Proxy", "split_hostport"]
@@ -76,6 +77,8 @@ class Proxy:
         self.wants_layer = http is True or self.host_header is not None
         self.rng = rng
         self.toxics: dict[str, Toxic] = {}
+        #: the HTTP toxics' request filters in chain order (kept by :meth:`_sync`)
+        self.http_filters: tuple[RequestFilter, ...] = ()
         self.conns: set[Connection] = set()
         self.connections_total = 0
         self.requests_upstream = 0
@@ -170,6 +173,9 @@ class Proxy:
 
     def _sync(self) -> None:
         toxics = list(self.toxics.values())
+        self.http_filters = tuple(
+            RequestFilter(t.attributes, t) for t in toxics if isinstance(t.attributes, HttpToxic)
+        )
         self.wants_layer = (
             self.http_mode is True
             or (self.http_mode is None and any(t.is_http for t in toxics))

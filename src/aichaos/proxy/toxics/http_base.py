@@ -30,7 +30,9 @@ timer) and end at once when the toxic is removed.
 from __future__ import annotations
 
 import fnmatch
-from typing import TYPE_CHECKING, ClassVar, Literal
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -43,6 +45,7 @@ __all__ = [
     "Exchange",
     "HttpHandler",
     "HttpToxic",
+    "RequestFilter",
     "RequestInfo",
     "StreamMode",
     "hooks_of",
@@ -255,22 +258,52 @@ class HttpToxic(ToxicAttributes):
         return value
 
     def matches(self, req: RequestInfo) -> bool:
-        """Whether this toxic's filter selects the request."""
-        if self.method is not None and req.method != self.method.upper():
-            return False
-        if self.path is not None and not fnmatch.fnmatchcase(req.path, self.path):
-            return False
-        if self.path_regex is not None:
-            from aichaos.proxy.pathregex import compile_path_regex
-
-            if compile_path_regex(self.path_regex).search(req.path) is None:
-                return False
-        for name, pattern in self.headers.items():
-            value = req.headers.get(name.lower())
-            if value is None or not fnmatch.fnmatchcase(value, pattern):
-                return False
-        return True
+        """Whether this toxic's filter selects the request (the layer runs the same
+        :class:`RequestFilter`, compiled once per toxic change)."""
+        return RequestFilter(self)(req)
 
     def handler(self, env: StageEnv) -> HttpHandler:
         """Build this toxic's handler for one request."""
         return self.handler_class(env)
+
+
+def _glob(pattern: str) -> Callable[[str], object]:
+    """``fnmatch.fnmatchcase`` against ``pattern``, compiled once."""
+    return re.compile(fnmatch.translate(pattern)).match
+
+
+class RequestFilter:
+    """An HTTP toxic's filter, compiled: the HTTP layer runs it on every request head.
+
+    ``toxic`` is what the caller attaches it to (the proxy keeps one per HTTP toxic, in
+    chain order, rebuilt whenever its toxics change).
+    """
+
+    __slots__ = ("headers", "method", "path", "regex", "toxic")
+
+    def __init__(self, attrs: HttpToxic, toxic: Any = None) -> None:
+        self.toxic = toxic
+        self.method = None if attrs.method is None else attrs.method.upper()
+        self.path = None if attrs.path is None else _glob(attrs.path)
+        self.regex: Callable[[str], object] | None = None
+        if attrs.path_regex is not None:
+            from aichaos.proxy.pathregex import compile_path_regex
+
+            self.regex = compile_path_regex(attrs.path_regex).search
+        self.headers = tuple((n.lower(), _glob(p)) for n, p in attrs.headers.items())
+
+    def __call__(self, req: RequestInfo) -> bool:
+        """Whether the filter selects the request (no filter selects every request)."""
+        if self.method is not None and req.method != self.method:
+            return False
+        if self.path is not None and self.path(req.path) is None:
+            return False
+        if self.regex is not None and self.regex(req.path) is None:
+            return False
+        if self.headers:
+            seen = req.headers
+            for name, match in self.headers:
+                value = seen.get(name)
+                if value is None or match(value) is None:
+                    return False
+        return True
