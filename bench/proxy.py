@@ -138,9 +138,11 @@ def pinned(cpu: int | None) -> Callable[[], None] | None:
 
 @contextmanager
 def process(
-    args: list[str], pattern: str, cpu: int | None = None
+    args: list[str], pattern: str, cpu: int | None = None, env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, preexec_fn=pinned(cpu))
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, text=True, preexec_fn=pinned(cpu), env=env
+    )
     try:
         assert proc.stdout is not None
         match = re.search(pattern, proc.stdout.readline())
