@@ -257,3 +257,35 @@ async def test_random_mixes_of_matching_and_forwarded_requests(
             paths.get(k, f"/v1/{k}" if k == "stream" else "/echo") for k, *_ in script if k != "hit"
         ]
     assert upstream[1].paths == expected  # nothing a toxic answered went upstream
+
+
+async def test_requests_waiting_for_owed_responses_go_on_when_the_server_ends(
+    api: Api,
+) -> None:
+    """Half-closed: the server ends its side before answering the request owed, with a
+    matching request waiting behind it; the client's bytes and end still reach it."""
+    got = bytearray()
+    ended = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        got.extend(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")  # 7 bytes short
+        await writer.drain()
+        writer.write_eof()
+        while data := await reader.read(65536):
+            got.extend(data)
+        ended.set()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        addr = await api.proxy(f"127.0.0.1:{port}", half_close=True)
+        await api.toxic(**HIT)
+        async with await Client.open(addr) as client:
+            await client.send(_get("/v1/models"))
+            assert await asyncio.wait_for(client.reader.read(100), 5)  # the owed response
+            await client.send(_get("/hit/1"))
+            client.writer.write_eof()
+            await asyncio.wait_for(ended.wait(), 5)
+    assert bytes(got) == _get("/v1/models") + _get("/hit/1")

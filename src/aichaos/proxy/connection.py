@@ -117,6 +117,8 @@ class Connection:
 
     def link_eof(self, link: Link) -> None:
         """A link delivered its end of stream: half-close it, or close everything."""
+        if link is self.down and self.http is not None:
+            self.http.upstream_ended()
         if not self.proxy.half_close:
             self.close()
             return

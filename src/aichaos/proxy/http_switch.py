@@ -57,7 +57,7 @@ UNDECIDED, TRACKED, LAYER, RAW = "undecided", "tracked", "layer", "raw"
 class HttpSwitch:
     """The HTTP mode of one connection, and the hand-overs between modes."""
 
-    __slots__ = ("conn", "layer", "mode", "pending_move", "req", "resp", "want")
+    __slots__ = ("conn", "ended", "layer", "mode", "pending_move", "req", "resp", "want")
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -70,6 +70,8 @@ class HttpSwitch:
         self.resp: ResponseTracker | None = None
         #: the layer's stages, while they lead the chains (None: the direct path)
         self.layer: LayerState | None = None
+        #: the server's end of stream went by (no response owed can come any more)
+        self.ended = False
 
     def start(self) -> None:
         """The links exist: pick the first mode from the proxy's setting and toxics."""
@@ -164,11 +166,12 @@ class HttpSwitch:
         self.req = None
         self.pending_move = False
         caught_up = not resp.busy and resp.done >= owed
-        self.layer = layer = install(self.conn, respond=caught_up)
-        if caught_up:
+        self.layer = layer = install(self.conn, respond=caught_up or self.ended)
+        if caught_up or self.ended:
             down.tracker = None
             self.resp = None
-            layer.passthrough = resp.done > owed  # an answer nothing asked for: not ours
+            # an answer nothing asked for, or none to come: not followable
+            layer.passthrough = not caught_up or resp.done > owed
         else:
             resp.owed = owed
         self.conn.rechain()
@@ -178,6 +181,15 @@ class HttpSwitch:
         if unsolicited and self.layer is not None:
             self.layer.passthrough = True
         self._attach_response()
+
+    def upstream_ended(self) -> None:
+        """The server's end of stream went by: if the stages wait (or come to wait) for
+        responses owed, none will come; they pass the client's bytes on as they are."""
+        self.ended = True
+        layer = self.layer
+        if layer is not None and layer.down_wait is not None:
+            layer.passthrough = True
+            self._attach_response()
 
     def _attach_response(self) -> None:
         layer = self.layer
