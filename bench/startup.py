@@ -14,6 +14,12 @@ tools run with their bytecode cached, as an installed package has it: the warm-u
 writes any missing ``.pyc`` even where ``PYTHONDONTWRITEBYTECODE`` is set (a source
 checkout on ``PYTHONPATH`` would otherwise be compiled again on every run).
 
+A third row, ``deps only``, is the floor under any aichaos code: the same interpreter
+imports the libraries a run cannot do without (click, PyYAML, asyncio, pydantic), builds
+and validates one one-field model, and waits out the same 0.4 s on an event loop. What
+aichaos costs beyond it is its own; where the floor itself is above ``chaos run``, no
+change to aichaos' code alone can reach the goal.
+
 Goal (issue 14): aichaos / chaos <= 1.0 for both.
 Usage: python bench/startup.py [--runs 10]
 """
@@ -90,6 +96,19 @@ def ctk_files(d: Path, url: str) -> list[str]:
     return [_bin("chaos"), "--no-log-file", "run", "--journal-path", str(journal), str(exp)]
 
 
+DEPS_ONLY = """
+import asyncio
+import click, yaml
+from pydantic import BaseModel
+
+class Minimal(BaseModel):
+    title: str
+
+Minimal.model_validate({"title": "minimal"})
+asyncio.run(asyncio.sleep(0.4))  # the schedule: 0.2 s of baseline, 0.2 s of step
+"""
+
+
 def once(cmd: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS in MiB of one run; raises if it did not pass."""
     t0 = time.perf_counter()
@@ -128,7 +147,11 @@ def main() -> None:
         load_before = os.getloadavg()
         with tempfile.TemporaryDirectory(prefix="aichaos-startup-") as tmp:
             d = Path(tmp)
-            cmds = {"aichaos run": aichaos_files(d, url), "chaos run": ctk_files(d, url)}
+            cmds = {
+                "aichaos run": aichaos_files(d, url),
+                "chaos run": ctk_files(d, url),
+                "deps only": [sys.executable, "-c", DEPS_ONLY],
+            }
             for cmd in cmds.values():
                 once(cmd, d)  # warm-up: page cache, .pyc files
             results: dict[str, list[tuple[float, float]]] = {k: [] for k in cmds}
@@ -151,6 +174,8 @@ def main() -> None:
         print(f"  {name:<12} {med[name][0]:>11.3f}s {min(walls):>8.3f}s {med[name][1]:>14.1f} MiB")
     a, c = med["aichaos run"], med["chaos run"]
     print(f"  aichaos / chaos: wall {a[0] / c[0]:.2f}, memory {a[1] / c[1]:.2f} (goal <= 1.0)")
+    f = med["deps only"]
+    print(f"  deps only / chaos: wall {f[0] / c[0]:.2f}, memory {f[1] / c[1]:.2f} (the floor)")
     print("every run (wall s / peak RSS MiB):")
     for name, rows in results.items():
         print(f"  {name:<12} " + "  ".join(f"{w:.3f}/{m:.1f}" for w, m in rows))
