@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from aichaos.proxy.timer import now
-from aichaos.proxy.toxics.base import (
-    TOXICS,
-    Chunk,
-    Out,
-    Stage,
-    StageBase,
-    StageEnv,
-    ToxicAttributes,
-)
+from aichaos.proxy.toxics.base import TOXICS, Chunk, Out, StageBase, StageEnv, ToxicAttributes
 
 __all__ = ["Bandwidth"]
 
@@ -22,18 +16,9 @@ __all__ = ["Bandwidth"]
 _SLICE_S = 0.1
 
 
-@TOXICS.register("bandwidth")
-class Bandwidth(ToxicAttributes):
-    """Limit the stream to ``rate`` KB/s (1 KB = 1000 bytes); 0 means no limit."""
-
-    rate_kbps: int = Field(0, alias="rate", ge=0, strict=True)
-
-    def stage(self, env: StageEnv) -> Stage:
-        """A stage that paces bytes on a schedule, so sleeps do not add drift."""
-        return _BandwidthStage(env)
-
-
 class _BandwidthStage(StageBase):
+    """A stage that paces bytes on a schedule, so sleeps do not add drift."""
+
     __slots__ = ("_next",)
 
     def __init__(self, env: StageEnv) -> None:
@@ -41,8 +26,7 @@ class _BandwidthStage(StageBase):
         self._next = 0.0
 
     async def pipe(self, chunk: Chunk, out: Out) -> None:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, Bandwidth)
+        attrs = self.attrs(Bandwidth)
         rate = attrs.rate_kbps * 1000.0
         if rate <= 0 or chunk.eof or self.gone:
             await out(chunk)
@@ -56,3 +40,12 @@ class _BandwidthStage(StageBase):
             self._next = max(self._next, now()) + len(piece) / rate
             await self.sleep_until(self._next)
             await out(Chunk(piece, chunk.t))
+
+
+@TOXICS.register("bandwidth")
+class Bandwidth(ToxicAttributes):
+    """Limit the stream to ``rate`` KB/s (1 KB = 1000 bytes); 0 means no limit."""
+
+    stage_class: ClassVar[type[StageBase]] = _BandwidthStage
+
+    rate_kbps: int = Field(0, alias="rate", ge=0, strict=True)

@@ -21,7 +21,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pydantic import ConfigDict, model_validator
 
@@ -147,6 +147,10 @@ def stateful(stage: object) -> Stateful | None:
     return stage if known else None  # type: ignore[return-value]
 
 
+#: a toxic's attributes type, as a stage asks for it (:meth:`StageBase.attrs`)
+A = TypeVar("A", bound="ToxicAttributes")
+
+
 class StageBase:
     """Helpers for stages: an interruptible sleep, the env, pass-through ``pipe``."""
 
@@ -160,6 +164,12 @@ class StageBase:
     async def pipe(self, chunk: Chunk, out: Out) -> None:
         """Pass the chunk on unchanged."""
         await out(chunk)
+
+    def attrs(self, kind: type[A]) -> A:
+        """The toxic's attributes as ``kind``, read live: an update applies at once."""
+        attrs = self.env.toxic.attributes
+        assert isinstance(attrs, kind)
+        return attrs
 
     async def sleep(self, delay_s: float) -> None:
         """Sleep, but return at once when the toxic is removed (never hang a stuck stream)."""
@@ -208,6 +218,10 @@ def _wake(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
+#: a stage class (``type`` is a field name inside ToxicAttributes)
+StageClass = type[StageBase]
+
+
 class ToxicAttributes(Spec):
     """Base of every toxic type's attributes. Subclasses register with ``@TOXICS.register``."""
 
@@ -216,6 +230,8 @@ class ToxicAttributes(Spec):
     type: ClassVar[str] = ""
     #: "tcp": builds a stage per connection; "http": consulted per request by the HTTP layer
     kind: ClassVar[str] = "tcp"
+    #: the stage a TCP toxic builds for each connection (as HTTP toxics set ``handler_class``)
+    stage_class: ClassVar[StageClass] = StageBase
 
     @model_validator(mode="after")
     def _physical(self) -> ToxicAttributes:
@@ -230,8 +246,8 @@ class ToxicAttributes(Spec):
         return self
 
     def stage(self, env: StageEnv) -> Stage:
-        """Build this toxic's stage for one connection (TCP toxics override this)."""
-        return StageBase(env)
+        """Build this toxic's stage for one connection: ``stage_class(env)``."""
+        return self.stage_class(env)
 
     @classmethod
     def merge(cls, current: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:

@@ -47,8 +47,7 @@ class _Stop(HttpHandler):
         self.blocks: list[int] = []
 
     def _attrs(self) -> EarlyStop:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, EarlyStop)
+        attrs = self.attrs(EarlyStop)
         return attrs
 
     async def on_response(self, ex: Exchange) -> None:

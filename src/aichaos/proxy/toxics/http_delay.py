@@ -18,22 +18,19 @@ class _Delay(HttpHandler):
     __slots__ = ()
 
     def _jittered(self, ms: int) -> float:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, HttpDelay)
+        attrs = self.attrs(HttpDelay)
         if ms <= 0:
             return 0.0
         return jittered_ms(ms, attrs.jitter_ms, self.env.rng) / 1000.0
 
     async def on_request(self, ex: Exchange) -> None:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, HttpDelay)
+        attrs = self.attrs(HttpDelay)
         if attrs.request_ms > 0:
             self.hit()
             await self.sleep(self._jittered(attrs.request_ms))
 
     async def on_response(self, ex: Exchange) -> None:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, HttpDelay)
+        attrs = self.attrs(HttpDelay)
         if attrs.first_byte_ms > 0:
             self.hit()
             await self.sleep(self._jittered(attrs.first_byte_ms))

@@ -64,8 +64,7 @@ class _Answer(HttpHandler):
     __slots__ = ()
 
     async def on_request(self, ex: Exchange) -> None:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, HttpError)
+        attrs = self.attrs(HttpError)
         ex.respond(attrs.response())
         self.hit()
 

@@ -97,8 +97,7 @@ class _Corrupt(HttpHandler):
     __slots__ = ()
 
     def _ops(self) -> list[CorruptOp]:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, JsonCorrupt)
+        attrs = self.attrs(JsonCorrupt)
         return attrs.ops
 
     async def on_response(self, ex: Exchange) -> None:

@@ -6,40 +6,33 @@ Measuring from the receive time makes latency pipeline: a burst of chunks is del
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from aichaos.jitter import jittered_ms
-from aichaos.proxy.toxics.base import (
-    TOXICS,
-    Chunk,
-    Out,
-    Stage,
-    StageBase,
-    StageEnv,
-    ToxicAttributes,
-)
+from aichaos.proxy.toxics.base import TOXICS, Chunk, Out, StageBase, ToxicAttributes
 
 __all__ = ["LatencyToxic"]
+
+
+class _LatencyStage(StageBase):
+    """A stage that holds each chunk until ``receive time + delay``."""
+
+    __slots__ = ()
+
+    async def pipe(self, chunk: Chunk, out: Out) -> None:
+        attrs = self.attrs(LatencyToxic)
+        delay_ms = jittered_ms(attrs.latency_ms, attrs.jitter_ms, self.env.rng)
+        await self.sleep_until(chunk.t + delay_ms / 1000.0)
+        await out(chunk)
 
 
 @TOXICS.register("latency")
 class LatencyToxic(ToxicAttributes):
     """Add ``latency`` ms (± uniform ``jitter`` ms) to every chunk."""
 
+    stage_class: ClassVar[type[StageBase]] = _LatencyStage
+
     latency_ms: int = Field(0, alias="latency", ge=0, strict=True)
     jitter_ms: int = Field(0, alias="jitter", ge=0, strict=True)
-
-    def stage(self, env: StageEnv) -> Stage:
-        """A stage that holds each chunk until ``receive time + delay``."""
-        return _LatencyStage(env)
-
-
-class _LatencyStage(StageBase):
-    __slots__ = ()
-
-    async def pipe(self, chunk: Chunk, out: Out) -> None:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, LatencyToxic)
-        delay_ms = jittered_ms(attrs.latency_ms, attrs.jitter_ms, self.env.rng)
-        await self.sleep_until(chunk.t + delay_ms / 1000.0)
-        await out(chunk)

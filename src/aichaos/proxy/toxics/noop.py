@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aichaos.proxy.toxics.base import TOXICS, Stage, StageBase, StageEnv, ToxicAttributes
+from aichaos.proxy.toxics.base import TOXICS, ToxicAttributes
 
 __all__ = ["Noop"]
 
@@ -10,7 +10,3 @@ __all__ = ["Noop"]
 @TOXICS.register("noop")
 class Noop(ToxicAttributes):
     """Do nothing; the chunk still goes through the stage chain."""
-
-    def stage(self, env: StageEnv) -> Stage:
-        """A pass-through stage."""
-        return StageBase(env)

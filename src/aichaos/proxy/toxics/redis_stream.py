@@ -22,20 +22,13 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import re
+from typing import ClassVar
 
 from pydantic import Field
 
 from aichaos.proxy import resp
 from aichaos.proxy.timer import now
-from aichaos.proxy.toxics.base import (
-    TOXICS,
-    Chunk,
-    Out,
-    Stage,
-    StageBase,
-    StageEnv,
-    ToxicAttributes,
-)
+from aichaos.proxy.toxics.base import TOXICS, Chunk, Out, StageBase, StageEnv, ToxicAttributes
 
 __all__ = ["RedisStream"]
 
@@ -43,22 +36,6 @@ _ID = re.compile(rb"^\d+-\d+$")
 #: flushes of held bytes still running (a task nobody holds may be collected mid-way)
 _FLUSHING: set[asyncio.Future[None]] = set()
 _ARRAY, _MAP, _BULK = ord("*"), ord("%"), ord("$")
-
-
-@TOXICS.register("redis_stream")
-class RedisStream(ToxicAttributes):
-    """Drop / duplicate / corrupt / reorder / delay Redis Stream entries read by a consumer."""
-
-    drop: float = Field(0.0, ge=0.0, le=1.0, description="share of entries dropped")
-    duplicate: float = Field(0.0, ge=0.0, le=1.0, description="share delivered twice")
-    corrupt: float = Field(0.0, ge=0.0, le=1.0, description="share with a byte changed")
-    reorder: float = Field(0.0, ge=0.0, le=1.0, description="share moved after later ones")
-    delay_ms: int = Field(0, alias="delay", ge=0, le=3_600_000, strict=True)
-    key: str = Field("*", description="glob of the stream keys hit")
-
-    def stage(self, env: StageEnv) -> Stage:
-        """A stage that reassembles replies and rewrites the entries in them."""
-        return _StreamStage(env)
 
 
 def _entry(v: resp.Value) -> bool:
@@ -78,6 +55,8 @@ def _entries(v: resp.Value) -> bool:
 
 
 class _StreamStage(StageBase):
+    """A stage that reassembles replies and rewrites the entries in them."""
+
     __slots__ = ("broken", "buf", "out")
 
     def __init__(self, env: StageEnv) -> None:
@@ -115,16 +94,14 @@ class _StreamStage(StageBase):
         self.buf = self.buf[pos:]
         if not pieces:
             return
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, RedisStream)
+        attrs = self.attrs(RedisStream)
         if hit and attrs.delay_ms:
             await self.sleep(attrs.delay_ms / 1000.0)
         await out(Chunk(b"".join(pieces), chunk.t))
 
     def _rewrite(self, reply: resp.Value) -> bytes | None:
         """The rewritten reply, or None when it carries no stream entries."""
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, RedisStream)
+        attrs = self.attrs(RedisStream)
         if _entries(reply):  # XRANGE and friends: entries of an unnamed stream
             return self._entry_list(reply) if attrs.key == "*" else None
         streams: list[tuple[resp.Value, resp.Value]] = []
@@ -150,8 +127,7 @@ class _StreamStage(StageBase):
         return head % len(streams) + b"".join(parts)
 
     def _entry_list(self, entries: resp.Value) -> bytes:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, RedisStream)
+        attrs = self.attrs(RedisStream)
         rng = self.env.rng
         kept: list[bytes] = []
         moved: list[bytes] = []
@@ -196,3 +172,17 @@ class _StreamStage(StageBase):
             task = asyncio.ensure_future(self.out(Chunk(held, now())))
             _FLUSHING.add(task)
             task.add_done_callback(_FLUSHING.discard)
+
+
+@TOXICS.register("redis_stream")
+class RedisStream(ToxicAttributes):
+    """Drop / duplicate / corrupt / reorder / delay Redis Stream entries read by a consumer."""
+
+    stage_class: ClassVar[type[StageBase]] = _StreamStage
+
+    drop: float = Field(0.0, ge=0.0, le=1.0, description="share of entries dropped")
+    duplicate: float = Field(0.0, ge=0.0, le=1.0, description="share delivered twice")
+    corrupt: float = Field(0.0, ge=0.0, le=1.0, description="share with a byte changed")
+    reorder: float = Field(0.0, ge=0.0, le=1.0, description="share moved after later ones")
+    delay_ms: int = Field(0, alias="delay", ge=0, le=3_600_000, strict=True)
+    key: str = Field("*", description="glob of the stream keys hit")

@@ -8,26 +8,18 @@ Data flows normally until the reset.
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 from pydantic import Field
 
-from aichaos.proxy.toxics.base import TOXICS, Stage, StageBase, StageEnv, ToxicAttributes
+from aichaos.proxy.toxics.base import TOXICS, StageBase, StageEnv, ToxicAttributes
 
 __all__ = ["ResetPeer"]
 
 
-@TOXICS.register("reset_peer")
-class ResetPeer(ToxicAttributes):
-    """Abort both sides with TCP RST ``timeout`` ms after the toxic joins the connection."""
-
-    timeout_ms: int = Field(0, alias="timeout", ge=0, strict=True)
-
-    def stage(self, env: StageEnv) -> Stage:
-        """A pass-through stage that owns the reset timer."""
-        return _ResetStage(env)
-
-
 class _ResetStage(StageBase):
+    """A pass-through stage that owns the reset timer."""
+
     __slots__ = ("_timer",)
 
     def __init__(self, env: StageEnv) -> None:
@@ -35,11 +27,19 @@ class _ResetStage(StageBase):
         self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, ResetPeer)
+        attrs = self.attrs(ResetPeer)
         self._timer = self.env.loop.call_later(attrs.timeout_ms / 1000.0, self.env.conn.reset)
 
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+@TOXICS.register("reset_peer")
+class ResetPeer(ToxicAttributes):
+    """Abort both sides with TCP RST ``timeout`` ms after the toxic joins the connection."""
+
+    stage_class: ClassVar[type[StageBase]] = _ResetStage
+
+    timeout_ms: int = Field(0, alias="timeout", ge=0, strict=True)

@@ -4,40 +4,22 @@ with ``delay`` microseconds between them: exercises a peer's reassembly of parti
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
-from aichaos.proxy.toxics.base import (
-    TOXICS,
-    Chunk,
-    Out,
-    Stage,
-    StageBase,
-    StageEnv,
-    ToxicAttributes,
-)
+from aichaos.proxy.toxics.base import TOXICS, Chunk, Out, StageBase, ToxicAttributes
 
 __all__ = ["Slicer"]
 
 
-@TOXICS.register("slicer")
-class Slicer(ToxicAttributes):
-    """Slice data into pieces of ``average_size`` ± ``size_variation`` bytes, ``delay`` µs apart."""
-
-    average_size_bytes: int = Field(0, alias="average_size", ge=0, strict=True)
-    size_variation_bytes: int = Field(0, alias="size_variation", ge=0, strict=True)
-    delay_us: int = Field(0, alias="delay", ge=0, strict=True)
-
-    def stage(self, env: StageEnv) -> Stage:
-        """A stage that re-chunks data."""
-        return _SlicerStage(env)
-
-
 class _SlicerStage(StageBase):
+    """A stage that re-chunks data."""
+
     __slots__ = ()
 
     async def pipe(self, chunk: Chunk, out: Out) -> None:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, Slicer)
+        attrs = self.attrs(Slicer)
         if chunk.eof or attrs.average_size_bytes <= 0 or self.gone:
             await out(chunk)
             return
@@ -49,3 +31,14 @@ class _SlicerStage(StageBase):
             pos += size
             if pos < len(data) and not self.gone:
                 await self.sleep(attrs.delay_us / 1e6)
+
+
+@TOXICS.register("slicer")
+class Slicer(ToxicAttributes):
+    """Slice data into pieces of ``average_size`` ± ``size_variation`` bytes, ``delay`` µs apart."""
+
+    stage_class: ClassVar[type[StageBase]] = _SlicerStage
+
+    average_size_bytes: int = Field(0, alias="average_size", ge=0, strict=True)
+    size_variation_bytes: int = Field(0, alias="size_variation", ge=0, strict=True)
+    delay_us: int = Field(0, alias="delay", ge=0, strict=True)

@@ -2,38 +2,31 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
-from aichaos.proxy.toxics.base import (
-    TOXICS,
-    Chunk,
-    Out,
-    Stage,
-    StageBase,
-    StageEnv,
-    ToxicAttributes,
-)
+from aichaos.proxy.toxics.base import TOXICS, Chunk, Out, StageBase, ToxicAttributes
 
 __all__ = ["SlowClose"]
+
+
+class _SlowCloseStage(StageBase):
+    """A stage that passes data and sleeps before passing the end of stream."""
+
+    __slots__ = ()
+
+    async def pipe(self, chunk: Chunk, out: Out) -> None:
+        if chunk.eof:
+            attrs = self.attrs(SlowClose)
+            await self.sleep(attrs.delay_ms / 1000.0)
+        await out(chunk)
 
 
 @TOXICS.register("slow_close")
 class SlowClose(ToxicAttributes):
     """Hold the end of the stream (FIN / close) for ``delay`` ms."""
 
+    stage_class: ClassVar[type[StageBase]] = _SlowCloseStage
+
     delay_ms: int = Field(0, alias="delay", ge=0, strict=True)
-
-    def stage(self, env: StageEnv) -> Stage:
-        """A stage that passes data and sleeps before passing the end of stream."""
-        return _SlowCloseStage(env)
-
-
-class _SlowCloseStage(StageBase):
-    __slots__ = ()
-
-    async def pipe(self, chunk: Chunk, out: Out) -> None:
-        if chunk.eof:
-            attrs = self.env.toxic.attributes
-            assert isinstance(attrs, SlowClose)
-            await self.sleep(attrs.delay_ms / 1000.0)
-        await out(chunk)

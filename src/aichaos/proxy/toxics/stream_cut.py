@@ -39,8 +39,7 @@ class _Cut(HttpHandler):
         self.seen = 0
 
     def _attrs(self) -> StreamCut:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, StreamCut)
+        attrs = self.attrs(StreamCut)
         return attrs
 
     async def on_response(self, ex: Exchange) -> None:

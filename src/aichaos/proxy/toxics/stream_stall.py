@@ -26,8 +26,7 @@ class _Stall(HttpHandler):
         self.seen = 0
 
     async def on_event(self, ex: Exchange, event: bytes) -> list[bytes]:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, StreamStall)
+        attrs = self.attrs(StreamStall)
         n, at = self.seen, attrs.after_events
         self.seen += 1
         if n == at or (attrs.repeat and n > 0 and n % at == 0):

@@ -7,34 +7,18 @@ the toxic joins the connection (at accept, or when it is added to a live connect
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 from pydantic import Field
 
-from aichaos.proxy.toxics.base import (
-    TOXICS,
-    Chunk,
-    Out,
-    Stage,
-    StageBase,
-    StageEnv,
-    ToxicAttributes,
-)
+from aichaos.proxy.toxics.base import TOXICS, Chunk, Out, StageBase, StageEnv, ToxicAttributes
 
 __all__ = ["Timeout"]
 
 
-@TOXICS.register("timeout")
-class Timeout(ToxicAttributes):
-    """Drop all data; close the connection after ``timeout`` ms (0: keep it open, silent)."""
-
-    timeout_ms: int = Field(0, alias="timeout", ge=0, strict=True)
-
-    def stage(self, env: StageEnv) -> Stage:
-        """A stage that drops data and owns a close timer."""
-        return _TimeoutStage(env)
-
-
 class _TimeoutStage(StageBase):
+    """A stage that drops data and owns a close timer."""
+
     __slots__ = ("_timer",)
 
     def __init__(self, env: StageEnv) -> None:
@@ -42,8 +26,7 @@ class _TimeoutStage(StageBase):
         self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, Timeout)
+        attrs = self.attrs(Timeout)
         if attrs.timeout_ms > 0:
             self._timer = self.env.loop.call_later(attrs.timeout_ms / 1000.0, self.env.conn.close)
 
@@ -56,3 +39,12 @@ class _TimeoutStage(StageBase):
         if self.gone or chunk.eof:
             await out(chunk)
         # else: data dropped on the floor while the toxic is active (Toxiproxy's meaning)
+
+
+@TOXICS.register("timeout")
+class Timeout(ToxicAttributes):
+    """Drop all data; close the connection after ``timeout`` ms (0: keep it open, silent)."""
+
+    stage_class: ClassVar[type[StageBase]] = _TimeoutStage
+
+    timeout_ms: int = Field(0, alias="timeout", ge=0, strict=True)

@@ -35,8 +35,7 @@ class _Pace(HttpHandler):
     async def on_event(self, ex: Exchange, event: bytes) -> list[bytes]:
         if not parse_event(event).carries_tokens():
             return [event]
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, TokenRate)
+        attrs = self.attrs(TokenRate)
         if self.due is not None:
             if self.due > now():
                 self.hit()

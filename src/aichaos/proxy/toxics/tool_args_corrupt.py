@@ -42,8 +42,7 @@ class _Break(HttpHandler):
         self.last: dict[str, Any] = {}
 
     def _attrs(self) -> ToolArgsCorrupt:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, ToolArgsCorrupt)
+        attrs = self.attrs(ToolArgsCorrupt)
         return attrs
 
     async def on_response(self, ex: Exchange) -> None:

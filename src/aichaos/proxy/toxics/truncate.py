@@ -21,8 +21,7 @@ class _Truncate(HttpHandler):
         self.sent = 0
 
     async def on_data(self, ex: Exchange, data: bytes) -> bytes:
-        attrs = self.env.toxic.attributes
-        assert isinstance(attrs, Truncate)
+        attrs = self.attrs(Truncate)
         left = attrs.limit_bytes - self.sent
         if len(data) < left:
             self.sent += len(data)
