@@ -65,10 +65,7 @@ class Progress:
             if e["phase"] == "injecting" and e["ok"] == self._last_ok:
                 return  # during injection, print only when the verdict flips
             self._last_ok = e["ok"] if e["phase"] == "injecting" else None
-            parts = ", ".join(
-                f"{x['slo']}={'-' if x['value'] is None else format(x['value'], '.4g')}"
-                for x in e["checks"]
-            )
+            parts = ", ".join(f"{x['slo']}={_shown(x['value'])}" for x in e["checks"])
             mark = "[green]held[/green]" if e["ok"] else "[red]BROKE[/red]"
             c.print(f"{t} steady state ({e['phase']}) {mark}: {parts}")
         elif kind == "abort":
@@ -83,3 +80,11 @@ class Progress:
             c.print(f"{t} rollback {e['action']}: {ok}")
         elif kind == "run-ended":
             c.print(f"{t} {verdict_markup(e['status'], e['status'].upper())} {e['reason']}")
+
+
+def _shown(value: Any) -> str:
+    """A check's value: 4 significant digits, ``-`` for none; the journal writes a NaN or
+    an infinity as a string (``"nan"``), which is shown as it is."""
+    if value is None:
+        return "-"
+    return format(value, ".4g") if isinstance(value, (int, float)) else str(value)
