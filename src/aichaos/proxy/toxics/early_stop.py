@@ -19,7 +19,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from aichaos.proxy import codings
 from aichaos.proxy.llm_events import (
     Budget,
     SseEvent,
@@ -47,8 +46,7 @@ class _Stop(HttpHandler):
         self.blocks: list[int] = []
 
     def _attrs(self) -> EarlyStop:
-        attrs = self.attrs(EarlyStop)
-        return attrs
+        return self.attrs(EarlyStop)
 
     async def on_response(self, ex: Exchange) -> None:
         if ex.is_stream:
@@ -83,16 +81,10 @@ class _Stop(HttpHandler):
                 self.blocks.remove(index)
 
     async def on_body(self, ex: Exchange, body: bytes) -> bytes:
-        assert ex.response is not None
-        coding = ex.response.get("content-encoding")
-        doc = codings.decode_json(body, coding)
-        if doc is None:
-            return body
         attrs = self._attrs()
-        if not _stop_whole(doc, attrs.after_tokens, attrs.finish_reason):
-            return body
-        self.hit()
-        return codings.encode_json(doc, coding)
+        return self.rewrite_json(
+            ex, body, lambda doc: _stop_whole(doc, attrs.after_tokens, attrs.finish_reason)
+        )
 
 
 def _stop_whole(doc: Any, limit: int, finish_reason: str) -> bool:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from aichaos.proxy import codings
 from aichaos.proxy.toxics.base import StageBase, StageEnv, ToxicAttributes
 
 if TYPE_CHECKING:
@@ -197,6 +198,18 @@ class HttpHandler(StageBase):
         if not self._hit:
             self._hit = True
             self.env.toxic.affected += 1
+
+    def rewrite_json(self, ex: Exchange, body: bytes, change: Callable[[Any], bool]) -> bytes:
+        """``body`` with its JSON document edited in place by ``change`` (true when it
+        changed something), encoded again in the response's content coding and counted
+        as a hit; the bytes unchanged when it is not JSON or nothing changed."""
+        assert ex.response is not None
+        coding = ex.response.get("content-encoding")
+        doc = codings.decode_json(body, coding)
+        if doc is None or not change(doc):
+            return body
+        self.hit()
+        return codings.encode_json(doc, coding)
 
     async def on_request(self, ex: Exchange) -> None:
         """The request head, before it is forwarded (or answered)."""

@@ -39,8 +39,7 @@ class _Cut(HttpHandler):
         self.seen = 0
 
     def _attrs(self) -> StreamCut:
-        attrs = self.attrs(StreamCut)
-        return attrs
+        return self.attrs(StreamCut)
 
     async def on_response(self, ex: Exchange) -> None:
         attrs = self._attrs()

@@ -20,7 +20,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from aichaos.proxy import codings
 from aichaos.proxy.llm_events import dicts, index_of, obj, parse_event, render_event
 from aichaos.proxy.toxics.base import TOXICS, StageEnv
 from aichaos.proxy.toxics.http_base import Exchange, HttpHandler, HttpToxic
@@ -42,8 +41,7 @@ class _Break(HttpHandler):
         self.last: dict[str, Any] = {}
 
     def _attrs(self) -> ToolArgsCorrupt:
-        attrs = self.attrs(ToolArgsCorrupt)
-        return attrs
+        return self.attrs(ToolArgsCorrupt)
 
     async def on_response(self, ex: Exchange) -> None:
         if not ex.is_stream:
@@ -52,11 +50,10 @@ class _Break(HttpHandler):
     # -- whole answers -----------------------------------------------------------------
 
     async def on_body(self, ex: Exchange, body: bytes) -> bytes:
-        assert ex.response is not None
-        coding = ex.response.get("content-encoding")
-        doc = codings.decode_json(body, coding)
-        if doc is None:
-            return body
+        return self.rewrite_json(ex, body, self._break_whole)
+
+    def _break_whole(self, doc: Any) -> bool:
+        """Break the tool calls of a whole OpenAI or Anthropic answer; whether it did."""
         attrs, changed = self._attrs(), False
         if isinstance(doc, dict) and doc.get("object") == "chat.completion":
             for choice in dicts(doc, "choices"):
@@ -77,10 +74,7 @@ class _Break(HttpHandler):
                     new_input = attrs.break_doc(block.get("input"))
                     if new_input is not None:
                         block["input"], changed = new_input, True
-        if not changed:
-            return body
-        self.hit()
-        return codings.encode_json(doc, coding)
+        return changed
 
     # -- streams -----------------------------------------------------------------------
 
