@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from aichaos import eventloop
 from aichaos.engine import tasks
 from aichaos.errors import AichaosError, OperationTimeout
 
@@ -31,7 +32,7 @@ def test_cancel_ends_a_ticker_whose_wait_for_swallowed_the_cancellation() -> Non
         for _ in range(3):
             await asyncio.sleep(0)
         pending[-1].set_result(None)  # answers in the pass the cancel is delivered in
-        canceller = asyncio.create_task(tasks.cancel(task))
+        canceller = asyncio.create_task(eventloop.cancel(task))
         done, _ = await asyncio.wait({canceller}, timeout=5)
         if not done:  # end the ticker for good, then fail
             task.cancel()
@@ -49,10 +50,34 @@ def test_cancel_of_a_task_that_already_failed_keeps_quiet() -> None:
 
         task = asyncio.create_task(boom())
         await asyncio.sleep(0)
-        await tasks.cancel(task)
+        await eventloop.cancel(task)
         return task.done()
 
     assert asyncio.run(main())
+
+
+def test_stop_ends_a_poller_and_raises_what_it_failed_with() -> None:
+    """A fault's revert stops its background task: a running one ends, and one that had
+    already failed makes the revert fail with its error (not a silent clean revert)."""
+
+    async def main() -> tuple[bool, str]:
+        async def poll() -> None:
+            await asyncio.Event().wait()  # a poller that never ends by itself
+
+        async def boom() -> None:
+            raise RuntimeError("could not restore the pointer")
+
+        running = asyncio.create_task(poll())
+        await eventloop.stop(running)
+        failed = asyncio.create_task(boom())
+        await asyncio.sleep(0)
+        try:
+            await eventloop.stop(failed)
+        except RuntimeError as exc:
+            return running.cancelled(), str(exc)
+        return running.cancelled(), "no error"
+
+    assert asyncio.run(main()) == (True, "could not restore the pointer")
 
 
 def test_bounded_raises_operation_timeout_naming_its_limit() -> None:

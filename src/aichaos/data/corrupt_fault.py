@@ -20,7 +20,6 @@ never values: :meth:`DataCorruptInjection.effect`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 import zlib
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from aichaos.errors import AichaosError, InjectionError, TargetError
+from aichaos.eventloop import stop
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.swap import SwapConflict, SwapFolder
 from aichaos.faults.undo import UndoAction
@@ -265,9 +265,7 @@ class DataCorruptInjection(Injection):
 
     async def revert(self) -> None:
         if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await stop(self.task)
             self.task = None
         if self.folder.root.exists():
             await asyncio.to_thread(self.folder.restore)

@@ -12,7 +12,6 @@ No numpy / pandas here: these modules load with the ``FAULTS`` registry.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import uuid
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from aichaos.errors import InjectionError, TargetError
+from aichaos.eventloop import stop
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.swap import FileSwap, bytes_changed
 from aichaos.faults.undo import UndoAction
@@ -213,9 +213,7 @@ class _PartialInjection(FileInjection):
 
     async def revert(self) -> None:
         if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await stop(self.task)
         await super().revert()
 
 

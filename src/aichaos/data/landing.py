@@ -17,7 +17,6 @@ A restamped file is swapped atomically (a reader never finds it missing).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from aichaos.errors import InjectionError, TargetError
+from aichaos.eventloop import stop
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.swap import FileSwap
 from aichaos.faults.undo import RemovePath, UndoAction, perform
@@ -121,9 +121,7 @@ class _LandingInjection(Injection):
 
     async def revert(self) -> None:
         if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await stop(self.task)
         for action in self.undo_actions():
             perform(action)
         for swap in self.held:

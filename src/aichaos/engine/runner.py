@@ -31,8 +31,9 @@ from aichaos.engine.result import RunResult, judge, unobserved
 from aichaos.engine.rollback import run_rollbacks
 from aichaos.engine.sampler import Sampler
 from aichaos.engine.signals import install_signal_handlers
-from aichaos.engine.tasks import cancel, settle, task_error
+from aichaos.engine.tasks import settle, task_error
 from aichaos.errors import SafetyError
+from aichaos.eventloop import cancel
 from aichaos.experiment.metrics import MetricStore
 from aichaos.experiment.model import Experiment
 from aichaos.experiment.slo import Check

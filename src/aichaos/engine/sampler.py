@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aichaos.engine.journal import Journal
-from aichaos.engine.tasks import bounded, cancel, failure_text
+from aichaos.engine.tasks import bounded, failure_text
+from aichaos.eventloop import cancel
 from aichaos.experiment.metrics import MetricStore
 from aichaos.load.base import Workload, WorkloadContext
 from aichaos.load.histogram import LatencyHistogram

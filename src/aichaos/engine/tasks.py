@@ -1,4 +1,5 @@
-"""Small helpers for the engine's tasks: cancel, settle, read an outcome."""
+"""Small helpers for the engine's tasks: bound, settle, read an outcome (cancel is in
+:mod:`aichaos.eventloop`, shared with the faults that run a task of their own)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TypeVar
 
 from aichaos.errors import OperationTimeout
 
-__all__ = ["bounded", "cancel", "failure_text", "settle", "task_error"]
+__all__ = ["bounded", "failure_text", "settle", "task_error"]
 
 T = TypeVar("T")
 
@@ -39,25 +40,6 @@ async def settle(task: asyncio.Task[None]) -> None:
     """Wait for ``task`` to finish, whatever its outcome."""
     with contextlib.suppress(BaseException):
         await task
-
-
-#: how long :func:`cancel` waits before it cancels again
-RECANCEL_S = 0.5
-
-
-async def cancel(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` and wait for it, cancelling again while it runs on.
-
-    A task can swallow a cancellation without meaning to: on Python 3.11
-    ``asyncio.wait_for`` returns its result when the awaited call completes in the same
-    loop pass as the cancel (gh-86296), and a loop around it then never ends. Seen once
-    in CI: the guardrail ticker ran on and the run never finished.
-    """
-    task.cancel()
-    while not (await asyncio.wait({task}, timeout=RECANCEL_S))[0]:
-        task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        task.result()
 
 
 def task_error(task: asyncio.Task[None]) -> str | None:

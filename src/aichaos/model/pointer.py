@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from pydantic import ConfigDict, Field
 
 from aichaos.errors import TargetError, ValidationError
+from aichaos.eventloop import stop
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.undo import RestoreFile, UndoAction
 from aichaos.model.directory_registry import DirectoryRegistry, ModelRegistryTarget
@@ -257,9 +258,7 @@ class _PointerInjection(Injection):
 
     async def revert(self) -> None:
         if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await stop(self.task)
             self.task = None
         if self.reg is not None:
             try:

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from aichaos.errors import InjectionError, TargetError
+from aichaos.eventloop import stop
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.targets import ProcessTarget
 from aichaos.training.ranks import Victim, choose
@@ -130,9 +131,7 @@ class _PreemptInjection(Injection):
 
     async def revert(self) -> None:
         if self._rate is not None:
-            self._rate.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._rate
+            await stop(self._rate)
         graces = list(self._graces)
         for task in graces:
             task.cancel()
