@@ -16,7 +16,6 @@ import functools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
 from typing import Any, TypeVar
 
 from aichaos.data.base import Corruption
@@ -137,12 +136,7 @@ class CorruptHook:
         self.enabled = True
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.enabled = self._outer.pop()
 
 

@@ -25,7 +25,6 @@ import secrets
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aichaos.demo.lifecycle import Child
@@ -184,12 +183,7 @@ class DemoSystem:
     def __enter__(self) -> DemoSystem:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
