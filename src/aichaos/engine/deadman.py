@@ -23,9 +23,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aichaos.faults.undo import UNDO_ADAPTER, UndoAction
 from aichaos.targets import pid_start_time
+
+if TYPE_CHECKING:  # loaded with the first lease: a run without one never needs them
+    from aichaos.faults.undo import UndoAction
 
 __all__ = ["OWNER", "DeadMan", "Lease", "lease_directories", "recover"]
 
@@ -101,6 +104,8 @@ class DeadMan:
         ``ttl_s`` overrides this switch's TTL for one lease (faults held outside a run
         each carry their own).
         """
+        from aichaos.faults.undo import UNDO_ADAPTER
+
         self._arm()
         lease_id = uuid.uuid4().hex[:12]
         body = {

@@ -22,14 +22,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import Field
 
 from aichaos.faults.clients import ControlClients
-from aichaos.faults.undo import UndoAction
 from aichaos.registry import Registry
 from aichaos.spec import Spec
+
+if TYPE_CHECKING:  # the undo actions' models load with the first fault that has some
+    from aichaos.faults.undo import UndoAction
 
 __all__ = [
     "FAULTS",
