@@ -113,11 +113,13 @@ safety: {{kill_switch: "{tmp_path / "halt"}"}}
 """)
     # the real CLI in a child process, which then says which unneeded modules it loaded:
     # httpx (no HTTPS), uvloop (no load to generate), the watchdog's code and the undo
-    # actions' models (no orphan to undo, no lease), rich (-q)
+    # actions' models (no orphan to undo, no lease), the proxy API's client (no proxy),
+    # rich (-q)
     code = (
         "import sys\n"
         "from aichaos.cli import main\n"
-        "unused = ['httpx', 'uvloop', 'aichaos.engine.watchdog', 'aichaos.faults.undo', 'rich']\n"
+        "unused = ['httpx', 'uvloop', 'aichaos.engine.watchdog', 'aichaos.faults.undo',"
+        " 'aichaos.proxyapi', 'rich']\n"
         "try:\n"
         "    main(sys.argv[1:])\n"
         "except SystemExit as exc:\n"

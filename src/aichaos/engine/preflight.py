@@ -19,13 +19,13 @@ from aichaos.callables import import_callable, import_problem, keyword_parameter
 from aichaos.errors import TargetError, ValidationError
 from aichaos.experiment.model import Experiment, PythonRollback
 from aichaos.faults.python_callable import PythonCallable
-from aichaos.proxyapi import ProxyApi
 
 if TYPE_CHECKING:
     import httpx
 
     from aichaos.faults.clients import ControlClients
     from aichaos.load.client import Pool
+    from aichaos.proxyapi import ProxyApi
 
 __all__ = ["preflight"]
 
