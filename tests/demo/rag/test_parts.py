@@ -254,3 +254,61 @@ def test_gateway_refuses_a_body_without_a_user_message(stack: dict[str, str]) ->
         r = httpx.post(f"{gw.url}/v1/chat/completions", json={"messages": []}, timeout=5)
     assert r.status_code == 400
     assert "user message" in r.json()["error"]["message"]
+
+
+def _flaky(first_status: int) -> Any:
+    """A provider that answers ``first_status`` to its first request, then like the
+    stand-in; a status of 0 means the first request is never answered."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    inner = llm.build_app("primary", 5, 1)
+    seen: list[int] = []
+
+    async def first(request: Request) -> Response:
+        seen.append(1)
+        if len(seen) == 1:
+            if first_status == 0:
+                await asyncio.sleep(2)  # five times the provider timeout the test sets
+            return JSONResponse({"error": {"message": "boom"}}, status_code=first_status)
+        route = inner.router.routes[0]
+        response: Response = await route.endpoint(request)
+        return response
+
+    app = Starlette(routes=[Route("/v1/chat/completions", first, methods=["POST"])])
+    app.state.seen = seen
+    return app
+
+
+@pytest.mark.parametrize(
+    ("first_status", "provider", "primary_calls"),
+    [
+        (500, "primary", 2),  # a 5xx is retried once on the same provider
+        (503, "primary", 2),
+        (0, "primary", 2),  # no answer head in time: retried once too
+        (429, "secondary", 1),  # rate limited: straight to the next provider
+    ],
+)
+def test_gateway_retries_a_5xx_or_timeout_and_moves_on_from_a_429(
+    stack: dict[str, str], first_status: int, provider: str, primary_calls: int
+) -> None:
+    question, doc = QUESTIONS[3]
+    flaky = _flaky(first_status)
+    with UvicornThread(flaky) as primary:
+        cfg = gateway.GatewayConfig(
+            stack["vectors"], primary.url, stack["secondary"], provider_timeout_ms=400
+        )
+        with UvicornThread(gateway.build_app(cfg), lifespan="on") as gw:
+            client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="x", max_retries=0)
+            raw = client.chat.completions.with_raw_response.create(
+                model="rag", messages=[{"role": "user", "content": question}]
+            )
+            answer = raw.parse()
+            client.close()
+    assert raw.headers["x-rag-provider"] == provider
+    assert answer.model == provider and f"[{doc}]" in (answer.choices[0].message.content or "")
+    assert len(flaky.state.seen) == primary_calls
