@@ -107,34 +107,44 @@ def _prompt(question: str, doc: str, text: str) -> list[dict[str, Any]]:
     ]
 
 
+def _timed_stream(client: Any) -> tuple[float, list[float], str, Any, Any]:
+    """One streamed answer: (TTFT ms, gaps ms, text, finish reason, usage)."""
+    t0 = time.perf_counter()
+    stream = client.chat.completions.create(
+        model="m",
+        messages=_prompt("How high?", "doc-01", "It is 2,410 metres high."),
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    arrivals, text, finish, usage = [], "", None, None
+    for chunk in stream:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.delta.content:
+                arrivals.append(time.perf_counter())
+                text += choice.delta.content
+            finish = choice.finish_reason or finish
+    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(arrivals)]
+    return (arrivals[0] - t0) * 1000, gaps, text, finish, usage
+
+
 def test_standin_streams_with_the_ttft_and_tpot_it_was_told() -> None:
     ttft_ms, tpot_ms = 150.0, 25.0
     with UvicornThread(llm.build_app("primary", ttft_ms, tpot_ms)) as server:
         client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0)
         client.chat.completions.create(model="m", messages=_prompt("q", "doc-01", "warm"))
-        t0 = time.perf_counter()
-        stream = client.chat.completions.create(
-            model="m",
-            messages=_prompt("How high?", "doc-01", "It is 2,410 metres high."),
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-        arrivals, text, finish, usage = [], "", None, None
-        for chunk in stream:
-            if chunk.usage is not None:
-                usage = chunk.usage
-            for choice in chunk.choices:
-                if choice.delta.content:
-                    arrivals.append(time.perf_counter())
-                    text += choice.delta.content
-                finish = choice.finish_reason or finish
+        runs = [_timed_stream(client) for _ in range(3)]
         client.close()
-    assert text == "According to [doc-01], It is 2,410 metres high."
-    assert finish == "stop" and usage is not None
-    assert usage.completion_tokens == len(arrivals) == 8
-    ttft = (arrivals[0] - t0) * 1000
-    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(arrivals)]
-    assert ttft_ms - 1 <= ttft <= ttft_ms + 60, ttft
+    for _, gaps, text, finish, usage in runs:
+        assert text == "According to [doc-01], It is 2,410 metres high."
+        assert finish == "stop" and usage is not None
+        assert usage.completion_tokens == len(gaps) + 1 == 8
+    # a loaded machine only ever adds delay: never early, and the least-disturbed of
+    # three runs within a scheduling slice of what the stand-in was told
+    ttfts = [ttft for ttft, *_ in runs]
+    assert all(t >= ttft_ms - 1 for t in ttfts) and min(ttfts) <= ttft_ms + 40, ttfts
+    gaps = [g for _, run_gaps, *_ in runs for g in run_gaps]
     assert tpot_ms - 3 <= statistics.median(gaps) <= tpot_ms + 10, gaps
 
 
