@@ -7,7 +7,9 @@ checkpoints, the agent's log), not only what aichaos says it did.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -148,3 +150,54 @@ def test_without_torch_the_training_demo_says_what_to_install(
     monkeypatch.setattr(training, "torch_missing", lambda: "the training demo needs PyTorch")
     result = CliRunner().invoke(demo_command, ["--training", "--out", str(tmp_path)])
     assert result.exit_code == 1 and "the training demo needs PyTorch" in result.output
+
+
+@pytest.mark.slow
+def test_the_guarded_trainer_skipped_each_nan_step_the_hook_injected(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = demo
+    effect = _effects(out / "50-nan-gradients-guarded.jsonl")["nan-gradients"]
+    steps = _records(out / "50-nan-gradients-guarded" / "metrics.jsonl", "step")
+    poisoned = [s for s in steps if s["nonfinite"]]  # what the trainer found in its grads
+    assert 0 < len(poisoned) == effect["touched"]
+    assert sum(s["nonfinite"] for s in poisoned) == effect["hooks"]["trainer"]["nan_injected"]
+    assert all(math.isfinite(s["loss"]) for s in steps)  # no NaN reached the weights
+
+
+@pytest.mark.slow
+def test_the_unguarded_trainer_lost_its_weights_to_the_first_nan(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = demo
+    effect = _effects(out / "60-nan-gradients-unguarded.jsonl")["nan-gradients"]
+    steps = _records(out / "60-nan-gradients-unguarded" / "metrics.jsonl", "step")
+    first = next(i for i, s in enumerate(steps) if s["nonfinite"])
+    assert effect["touched"] >= 1 and all(math.isfinite(s["loss"]) for s in steps[:first])
+    assert not any(math.isfinite(s["loss"]) for s in steps[first + 1 :])
+    evals = _records(out / "60-nan-gradients-unguarded" / "metrics.jsonl", "eval")
+    assert evals[-1]["value"] < 0.5  # four classes: chance
+
+
+@pytest.mark.slow
+def test_the_stalled_loader_slowed_the_steps_and_changed_no_loss(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = demo
+    effect = _effects(out / "70-stalled-loader.jsonl")["stalled-loader"]
+    steps = _records(out / "70-stalled-loader" / "metrics.jsonl", "step")
+    gaps = [b["t"] - a["t"] for a, b in itertools.pairwise(steps)]
+    stalled = [g for g in gaps if g >= 0.4]  # a 400 ms stall, as the trainer's clock saw it
+    assert 0 < effect["touched"] <= len(stalled)
+    assert sum(stalled) >= effect["hooks"]["loader"]["delay_s"]
+    baseline = {s["step"]: s["loss"] for s in _records(out / "baseline" / "metrics.jsonl", "step")}
+    assert all(abs(s["loss"] - baseline[s["step"]]) < 1e-6 for s in steps)  # same batches
+    checks = [
+        c
+        for e in read_journal(out / "70-stalled-loader.jsonl")
+        if e["event"] == "steady-state"
+        for c in e["checks"]
+    ]
+    assert any(c["slo"] == "train.steps_per_s >= 8" and not c["ok"] for c in checks)
+    evals = [c for c in checks if "eval_gap" in c["slo"] and c["value"] is not None]
+    assert evals and all(c["ok"] for c in evals)  # the accuracy held, whenever measured

@@ -19,18 +19,21 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import signal
 import sys
 import time
 import traceback
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 __all__ = ["main"]
 
 FEATURES, CLASSES, BATCH = 16, 4, 64
+B = TypeVar("B")
 
 
 def _data(seed: int) -> tuple[Any, Any, Any, Any]:
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--step-s", type=float, default=0.02, help="pace of a step")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-verify", action="store_true", help="resume without the checksum")
+    ap.add_argument("--guard", action="store_true", help="skip a step with non-finite grads")
     args = ap.parse_args(argv)
     stop: list[float] = []
     training: list[bool] = []
@@ -91,6 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     first = found[2] if found else 0
     rep.start(resumed_from=first if found else None, checkpoint=str(found[1]) if found else None)
     x, y, x_eval, y_eval = _data(args.seed)
+    share = BATCH // world
+
+    def batches() -> Iterator[tuple[Any, Any]]:
+        for step in range(first + 1, args.steps + 1):
+            idx = (torch.arange(BATCH) + step * BATCH) % len(x)
+            mine = idx[rank * share : (rank + 1) * share]
+            yield x[mine], y[mine]
+
+    feed = iter(_hooks(rank, model, opt, args.metrics.with_name("control.json"), batches()))
 
     def checkpoint(step: int) -> None:
         if rank == 0:
@@ -104,7 +117,6 @@ def main(argv: list[str] | None = None) -> int:
                 acc = (model(x_eval).argmax(1) == y_eval).float().mean().item()
             rep.eval(step, acc)
 
-    share = BATCH // world
     training.append(True)
     for step in range(first + 1, args.steps + 1):
         if stop:
@@ -112,17 +124,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rank {rank}: SIGTERM, stopped after step {step - 1}", flush=True)
             _exit(143)
         t0 = time.monotonic()
-        idx = (torch.arange(BATCH) + step * BATCH) % len(x)
-        mine = idx[rank * share : (rank + 1) * share]
+        batch = next(feed, None)
+        if batch is None:  # a loader fault skipped batches: the data ran out first
+            break
+        xb, yb = batch
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x[mine]), y[mine])
+        loss = torch.nn.functional.cross_entropy(model(xb), yb)
         loss.backward()  # type: ignore[no-untyped-call]
         for p in model.parameters():
             assert p.grad is not None
             dist.all_reduce(p.grad)
             p.grad /= world
         torch_step(rep, step, loss, BATCH, model)
-        opt.step()
+        finite = all(bool(torch.isfinite(p.grad).all()) for p in model.parameters())  # type: ignore[arg-type]
+        if finite or not args.guard:  # the guard skips the step (every rank: grads are reduced)
+            opt.step()
         if step % args.ckpt_every == 0:
             checkpoint(step)
             evaluate(step)
@@ -131,6 +147,27 @@ def main(argv: list[str] | None = None) -> int:
     rep.done()
     dist.destroy_process_group()
     return 0
+
+
+def _hooks(rank: int, model: Any, opt: Any, control: Path, batches: Iterator[B]) -> Iterable[B]:
+    """Rank 0's training hooks and control endpoint; the batches as rank 0 will get them.
+
+    The NaN-gradient and stalled-loader experiments arm them (the endpoint's URL and
+    token go to ``control`` for the experiment's target). A NaN in rank 0's gradients
+    reaches every rank through the all_reduce; a stall on rank 0 holds every rank there.
+    """
+    if rank != 0:
+        return batches
+    from aichaos.inprocess import BOARD, ControlServer
+    from aichaos.training import LoaderHook, TorchHook
+
+    TorchHook("trainer").attach(model, opt)
+    loader = LoaderHook("loader")
+    server = ControlServer(BOARD).start()
+    tmp = control.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"url": server.url, "token": server.token}))
+    tmp.replace(control)
+    return loader.wrap(batches)
 
 
 def _exit(code: int) -> NoReturn:

@@ -147,13 +147,17 @@ class TrainingJob:
             return None
 
     def values(self) -> dict[str, Any]:
-        """What a bundled experiment's template names: files, agent pid, worker pattern."""
+        """What a bundled experiment's template names: files, agent pid, worker pattern,
+        and rank 0's in-process control endpoint (the training hooks' experiments)."""
+        control = json.loads((self.root / "control.json").read_text())
         return {
             "ckpt_dir": str(self.ckpt_dir),
             "metrics": str(self.metrics),
             "job_pid": self.pid,
             # the workers' command line (the agent's holds it too: faults pick a rank)
             "workers": re.escape(f"aichaos.demo.trainer --dir {self.ckpt_dir}"),
+            "control_url": control["url"],
+            "control_token": control["token"],
         }
 
     def stop(self) -> None:
