@@ -24,19 +24,34 @@ import json
 import secrets
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from aichaos.demo.lifecycle import Child
 
-__all__ = ["TOKEN_ENV", "DemoSystem"]
+__all__ = ["TOKEN_ENV", "DemoSystem", "proxied"]
 
 #: the environment variable holding the pipeline's control token (read by the engine)
 TOKEN_ENV = "AICHAOS_DEMO_TOKEN"
 
+#: starts one service: ``spawn("features", "aichaos.demo.features")``
+Spawn = Callable[..., Child]
 
-def _hostport(url: str) -> str:
-    return url.split("://", 1)[1].rstrip("/")
+
+def proxied(client: Any, name: str, url: str) -> str:
+    """Put an HTTP proxy ``name`` in front of ``url`` (``client``: the proxy API's); its URL."""
+    r = client.post(
+        "/proxies",
+        json={
+            "name": name,
+            "listen": "127.0.0.1:0",
+            "upstream": url.split("://", 1)[1].rstrip("/"),
+            "http": True,
+        },
+    )
+    r.raise_for_status()
+    return f"http://{r.json()['listen']}"
 
 
 class DemoSystem:
@@ -51,24 +66,11 @@ class DemoSystem:
     @classmethod
     def start(cls, root: Path, *, seed: int = 7, log: Path | None = None) -> DemoSystem:
         """Start every service; raise (after stopping what started) if one fails."""
-        import os
 
         import httpx
 
         (root / "registry").mkdir(parents=True, exist_ok=True)
-        token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
-        os.environ[TOKEN_ENV] = token  # the engine reads it through the target's token_env
-        logf = open(log or root / "services.log", "ab")  # noqa: SIM115 - kept by the children
-        children: list[Child] = []
-        system = cls(root, children, {})
-        atexit.register(system.stop)
-        try:
-
-            def spawn(name: str, *args: str) -> Child:
-                child = Child(name, ["-m", *args], env={TOKEN_ENV: token}, log=logf)
-                children.append(child)
-                return child
-
+        with cls.starting(root, log) as (system, spawn):
             proxy = spawn("proxy", "aichaos.demo.proxyd", "--seed", str(seed))
             features = spawn("features", "aichaos.demo.features")
             pipeline = spawn(
@@ -77,16 +79,7 @@ class DemoSystem:
             api = proxy.ready()["api"]
             features_url = features.ready()["url"]
             with httpx.Client(base_url=api, timeout=5.0) as c:
-                feat = c.post(
-                    "/proxies",
-                    json={
-                        "name": "features",
-                        "listen": "127.0.0.1:0",
-                        "upstream": _hostport(features_url),
-                        "http": True,
-                    },
-                )
-                feat.raise_for_status()
+                features_proxy = proxied(c, "features", features_url)
                 # the server starts while the pipeline bootstraps; it serves once the
                 # first version is promoted (health says ok then)
                 server = spawn(
@@ -95,25 +88,16 @@ class DemoSystem:
                     "--registry",
                     str(root / "registry"),
                     "--features-url",
-                    f"http://{feat.json()['listen']}",
+                    features_proxy,
                     "--seed",
                     str(seed),
                 )
                 pipe_info = pipeline.ready(timeout_s=60)
                 server_url = server.ready(timeout_s=60)["url"]
-                api_proxy = c.post(
-                    "/proxies",
-                    json={
-                        "name": "api",
-                        "listen": "127.0.0.1:0",
-                        "upstream": _hostport(server_url),
-                        "http": True,
-                    },
-                )
-                api_proxy.raise_for_status()
+                api_url = proxied(c, "api", server_url)
             requests_file = Path(pipe_info["requests_file"])
             system.values.update(
-                api_url=f"http://{api_proxy.json()['listen']}",
+                api_url=api_url,
                 server_url=server_url,
                 server_pid=server.pid,
                 features_url=features_url,
@@ -127,12 +111,33 @@ class DemoSystem:
             )
             system._wait_healthy(server_url)
             system._warm_up()
+        return system
+
+    @classmethod
+    @contextlib.contextmanager
+    def starting(cls, root: Path, log: Path | None) -> Iterator[tuple[Self, Spawn]]:
+        """A system being started, and ``spawn(name, module, *args)`` to start its services
+        (with the demo's token and one log); a failure stops what started, then raises."""
+        import os
+
+        token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
+        os.environ[TOKEN_ENV] = token  # the engine reads it through the target's token_env
+        logf = open(log or root / "services.log", "ab")  # noqa: SIM115 - kept by the children
+        system = cls(root, [], {})
+        atexit.register(system.stop)
+
+        def spawn(name: str, *args: str) -> Child:
+            child = Child(name, ["-m", *args], env={TOKEN_ENV: token}, log=logf)
+            system.children.append(child)
+            return child
+
+        try:
+            yield system, spawn
         except BaseException:
             system.stop()
             raise
         finally:
             logf.close()
-        return system
 
     def _wait_healthy(self, server_url: str, timeout_s: float = 20.0) -> None:
         import httpx

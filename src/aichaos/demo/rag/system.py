@@ -19,27 +19,19 @@ bundled experiment templates in ``experiments/``.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
-import os
-import secrets
 import sys
 import time
 from pathlib import Path
 
-from aichaos.demo.lifecycle import Child
-from aichaos.demo.system import TOKEN_ENV, DemoSystem
+from aichaos.demo.system import TOKEN_ENV, DemoSystem, proxied
 
 __all__ = ["PRIMARY", "SECONDARY", "RagSystem"]
 
 #: (time to first token, time per output token) of the stand-ins, in milliseconds
 PRIMARY = (120.0, 15.0)
 SECONDARY = (200.0, 20.0)
-
-
-def _hostport(url: str) -> str:
-    return url.split("://", 1)[1].rstrip("/")
 
 
 class RagSystem(DemoSystem):
@@ -53,19 +45,7 @@ class RagSystem(DemoSystem):
         from aichaos.demo.rag.corpus import write_prompts
 
         root.mkdir(parents=True, exist_ok=True)
-        token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
-        os.environ[TOKEN_ENV] = token  # the engine reads it through the target's token_env
-        logf = open(log or root / "services.log", "ab")  # noqa: SIM115 - kept by the children
-        children: list[Child] = []
-        system = cls(root, children, {})
-        atexit.register(system.stop)
-        try:
-
-            def spawn(name: str, *args: str) -> Child:
-                child = Child(name, ["-m", *args], env={TOKEN_ENV: token}, log=logf)
-                children.append(child)
-                return child
-
+        with cls.starting(root, log) as (system, spawn):
             proxy = spawn("proxy", "aichaos.demo.proxyd", "--seed", str(seed))
             index_root = root / "index"
             vectors = spawn("vectors", "aichaos.demo.rag.vectord", "--registry", str(index_root))
@@ -85,29 +65,19 @@ class RagSystem(DemoSystem):
             api = proxy.ready()["api"]
             direct = {"vectors": vectors.ready(timeout_s=60)["url"]}
             direct.update({name: child.ready()["url"] for name, child in llms.items()})
-            proxied: dict[str, str] = {}
+            through: dict[str, str] = {}
             with httpx.Client(base_url=api, timeout=5.0, trust_env=False) as c:
                 for name, url in direct.items():
-                    r = c.post(
-                        "/proxies",
-                        json={
-                            "name": name,
-                            "listen": "127.0.0.1:0",
-                            "upstream": _hostport(url),
-                            "http": True,
-                        },
-                    )
-                    r.raise_for_status()
-                    proxied[name] = f"http://{r.json()['listen']}"
+                    through[name] = proxied(c, name, url)
             gateway = spawn(
                 "gateway",
                 "aichaos.demo.rag.gateway",
                 "--vector-url",
-                proxied["vectors"],
+                through["vectors"],
                 "--primary-url",
-                proxied["primary"],
+                through["primary"],
                 "--secondary-url",
-                proxied["secondary"],
+                through["secondary"],
             )
             info = gateway.ready(timeout_s=60)
             prompts = write_prompts(root)
@@ -123,11 +93,6 @@ class RagSystem(DemoSystem):
                 **{f"{key}_file": str(path) for key, path in prompts.items()},
             )
             system._warm()
-        except BaseException:
-            system.stop()
-            raise
-        finally:
-            logf.close()
         return system
 
     def describe(self) -> str:
