@@ -55,6 +55,7 @@ async def test_a_run_arms_the_trainers_hook_and_journals_what_it_saw(tmp_path: P
     hook = StepHook("trainer", board=board)
     control = ControlServer(board, token="test-token-123").start()
     stop = threading.Event()
+    SEEN.update(steps=0, skipped=0, accuracy=0.0)
     thread = threading.Thread(target=_trainer, args=(hook, stop))
     thread.start()
     try:
@@ -88,6 +89,52 @@ phases: {{baseline_s: 0.5, recovery_s: 0.3}}
     effect = reverted["effect"]
     assert 0 < effect["touched"] == skipped  # each step the fault hit, the guard skipped
     assert effect["hooks"]["trainer"]["calls"] < SEEN["steps"]
+
+
+@pytest.mark.slow
+async def test_a_guardrail_abort_disarms_the_hook_mid_step(tmp_path: Path) -> None:
+    """The abort path: a guardrail breaks while the fault is on; the step is reverted."""
+    board = Switchboard()
+    hook = StepHook("trainer", board=board)
+    control = ControlServer(board, token="test-token-123").start()
+    stop = threading.Event()
+    SEEN.update(steps=0, skipped=0, accuracy=0.0)
+    thread = threading.Thread(target=_trainer, args=(hook, stop))
+    thread.start()
+    try:
+        loaded = parse_experiment(
+            f"""
+title: half the steps NaN; the guardrail stops the run
+seed: 7
+targets:
+  trainer: {{type: inprocess, url: "{control.url}", token: test-token-123}}
+probes:
+  train: {{type: python, call: "tests.training.test_training_fault:probe", every_s: 0.1}}
+guardrails: ["train.skipped < 20"]
+method:
+  - name: nan-grads
+    target: trainer
+    fault: {{type: training, hooks: [trainer], kind: nan, values: grads, rate: 0.5}}
+    duration_s: 30
+phases: {{baseline_s: 0.3, recovery_s: 0.3}}
+safety: {{guardrail_interval_s: 0.1}}
+"""
+        )
+        journal = Journal(tmp_path / "run.jsonl")
+        t0 = time.monotonic()
+        result = await Engine(loaded.experiment, journal=journal, watchdog=False).run()
+        took = time.monotonic() - t0
+        armed = board.status()["armed"]
+        skipped = SEEN["skipped"]
+        time.sleep(0.1)  # the trainer runs on: no step is hit any more
+        after = SEEN["skipped"]
+    finally:
+        stop.set()
+        thread.join(10)
+        control.close()
+    assert result.status is Verdict.ABORTED and "guardrail" in result.reason
+    assert took < 10 and armed == {} and after == skipped >= 20
+    assert [e["step"] for e in journal.events if e["event"] == "fault-reverted"] == ["nan-grads"]
 
 
 BAD = [
