@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -126,7 +127,7 @@ safety: {{guardrail_interval_s: 0.1}}
         took = time.monotonic() - t0
         armed = board.status()["armed"]
         skipped = SEEN["skipped"]
-        time.sleep(0.1)  # the trainer runs on: no step is hit any more
+        await asyncio.sleep(0.1)  # the trainer runs on: no step is hit any more
         after = SEEN["skipped"]
     finally:
         stop.set()
