@@ -78,3 +78,28 @@ def test_values_out_of_range_are_clamped_not_lost() -> None:
 def test_decode_rejects_garbage() -> None:
     with pytest.raises(ValidationError, match="not an encoded HdrHistogram"):
         LatencyHistogram.decode("bm90IGEgaGlzdG9ncmFt")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=10**9), min_size=1, max_size=200),
+    st.sampled_from(["plain", "merged", "decoded"]),
+)
+def test_percentiles_over_the_occupied_buckets_equal_hdrhistogram(
+    values: list[int], route: str
+) -> None:
+    """Summaries read only the buckets between the smallest and largest value; whatever
+    way the histogram was built, they answer what hdrh's full walk answers."""
+    h = LatencyHistogram()
+    for v in values:
+        h.record_us(v)
+    if route == "merged":
+        h = LatencyHistogram().merge(h)
+    elif route == "decoded":
+        h = LatencyHistogram.decode(h.encode())
+    for p in (0.1, 50.0, 90.0, 99.0, 99.9, 100.0):
+        assert h.percentile_ms(p) == h._h.get_value_at_percentile(p) / 1000.0
+    for ms in (0.001, min(values) / 1000, max(values) / 1000, 2e6):
+        index = h._h.get_counts_array_index(max(1, int(ms * 1000)))
+        expected = sum(h._h.get_count_at_index(i) for i in range(index, h._h.counts_len))
+        assert h.count_at_or_above_ms(ms) == expected

@@ -94,19 +94,29 @@ class LatencyHistogram:
         """How many values were recorded."""
         return int(self._h.get_total_count())
 
-    def _cumulative(self) -> Any:
+    def _cumulative(self) -> tuple[Any, int]:
         # hdrh walks its counts array in Python once per percentile; one numpy cumsum over
-        # the same C array answers every percentile at once
-        import numpy as np
-
-        return np.cumsum(np.ctypeslib.as_array(self._h.counts), dtype=np.int64)
-
-    def _value_at(self, cumulative: Any, percentile: float) -> float:
+        # the same C array answers every percentile at once. Only the buckets from the
+        # smallest to the largest value: a window's summaries are computed on the event
+        # loop, and the whole array (23,552 buckets) would stall it for every histogram.
         import numpy as np
 
         h = self._h
+        counts = np.ctypeslib.as_array(h.counts)
+        lo = int(h.get_counts_array_index(h.get_min_value()))
+        hi = int(h.get_counts_array_index(h.max_value)) + 1
+        cumulative = np.cumsum(counts[lo:hi], dtype=np.int64)
+        if not len(cumulative) or int(cumulative[-1]) != self.count:
+            return np.cumsum(counts, dtype=np.int64), 0  # min/max tracking is off: all
+        return cumulative, lo
+
+    def _value_at(self, cumulative: tuple[Any, int], percentile: float) -> float:
+        import numpy as np
+
+        h = self._h
+        cum, lo = cumulative
         target = h.get_target_count_at_percentile(percentile)
-        index = int(np.searchsorted(cumulative, target, side="left"))
+        index = lo + int(np.searchsorted(cum, target, side="left"))
         return float(h.get_highest_equivalent_value(h.get_value_from_index(index))) / 1000.0
 
     def percentile_ms(self, percentile: float) -> float:
@@ -144,8 +154,10 @@ class LatencyHistogram:
             return 0
         h = self._h
         index = int(h.get_counts_array_index(max(LOWEST_US, int(ms * 1000))))
-        cumulative = self._cumulative()
-        below = int(cumulative[index - 1]) if index > 0 else 0
+        cum, lo = self._cumulative()
+        if index - lo <= 0:
+            return self.count
+        below = int(cum[min(index - lo, len(cum)) - 1])
         return self.count - below
 
     def summary(self, prefix: str = "") -> dict[str, float]:
