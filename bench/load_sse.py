@@ -12,13 +12,16 @@ chunks, one token per event, each written at an absolute time from the request's
    server in the same run, what a user would pick: ``httpx-sse`` (SSE events over httpx,
    data left as text) and the ``openai`` SDK's stream iteration (typed chunks).
 2. Accuracy: TTFT 50 ms, ITL 10 ms, 16 tokens, 20 req/s for 5 s: the generator's median,
-   mean and p99 minus what the server was told.
-3. Open loop with 1,000 streams open: 500 req/s of 2 s streams (TTFT 100 ms, then 10
-   tokens 200 ms apart) for 6 s; send lag (actual - intended send time) and streams open.
+   mean and p99 minus what the server was told; then the floor, what a minimal blocking
+   socket client (no parser, no event loop) sees from the same server, 50 requests.
+3. Open loop with 1,000 streams open: 550 req/s of ~2 s streams (TTFT 100 ms, then 10
+   tokens 200 ms apart) for 6 s; send lag (actual - intended send time) and the streams
+   open at each 0.5 s window's end.
 """
 
 from __future__ import annotations
 
+import itertools
 import resource
 import sys
 import time
@@ -118,6 +121,35 @@ def accuracy(srv: StreamServer) -> None:
         )
 
 
+def raw_floor(srv: StreamServer, n: int = 50) -> None:
+    import socket
+    import statistics
+
+    req = (
+        b"POST /v1?ttft_ms=50&itl_ms=10&tokens=16 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    )
+    ttft: list[float] = []
+    gaps: list[float] = []
+    with socket.create_connection(("127.0.0.1", srv.port)) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(n):
+            t0 = time.monotonic()
+            s.sendall(req)
+            buf, times = b"", []
+            while not buf.endswith(b"0\r\n\r\n"):
+                data = s.recv(65536)
+                times += [time.monotonic()] * data.count(b'"content": " t')
+                buf += data
+            ttft.append((times[0] - t0) * 1e3)
+            gaps += [(b - a) * 1e3 for a, b in itertools.pairwise(times)]
+            time.sleep(0.02)
+    print(
+        f"  floor (blocking socket): TTFT median {statistics.median(ttft):.3f} "
+        f"({statistics.median(ttft) - 50:+.3f}), ITL median {statistics.median(gaps):.3f} "
+        f"({statistics.median(gaps) - 10:+.3f}) ms"
+    )
+
+
 def open_loop(srv: StreamServer) -> None:
     url = srv.url("ttft_ms=100&itl_ms=200&tokens=10")
     windows: list[dict[str, float]] = []
@@ -125,7 +157,7 @@ def open_loop(srv: StreamServer) -> None:
         url=url,
         method="POST",
         body='{"stream": true}',
-        rate_rps=500,
+        rate_rps=550,
         max_concurrency=2000,
         timeout_ms=20_000,
         window_s=0.5,
@@ -140,12 +172,16 @@ def open_loop(srv: StreamServer) -> None:
     total = gen.total
     lag = total.send_lag
     most = max(w["inflight"] for w in windows)
+    steady = [w["inflight"] for w in windows[4:12]]  # after the first 2 s of ramp-up
     print(
-        f"  sent {total.sent} (schedule: 3000), missed {total.missed}, completed "
+        f"  sent {total.sent} (schedule: 3300), missed {total.missed}, completed "
         f"{total.completed}, incomplete {total.stream.incomplete}, "
         f"errors {total.error_count}"
     )
-    print(f"  streams open at a window's end: max {most:.0f}")
+    print(
+        f"  streams open at a window's end: max {most:.0f}, "
+        f"from 2 s to 6 s: min {min(steady):.0f}, mean {sum(steady) / len(steady):.0f}"
+    )
     print(
         f"  send lag: p50 {lag.percentile_ms(50):.3f} ms, p99 {lag.percentile_ms(99):.3f} ms, "
         f"max {lag.max_ms:.3f} ms"
@@ -176,6 +212,7 @@ def main() -> None:
     with StreamServer() as srv:
         print("2. TTFT / ITL accuracy against what the server was told")
         accuracy(srv)
+        raw_floor(srv)
         print("3. open-loop arrivals with ~1,000 streams open")
         open_loop(srv)
 
