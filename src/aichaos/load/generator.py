@@ -279,7 +279,7 @@ class Generator:
 
     def _send(self, intended: float, now: float) -> None:
         assert self._loop is not None
-        req = _Req(intended, self.source.next(), now)
+        req = _Req(intended, self.source.next(), self._clock())  # after any window flush
         self._pending.append(req)
         self._inflight += 1
         w = self._win
