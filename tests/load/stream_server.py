@@ -17,6 +17,10 @@ The query string says what to answer (all optional)::
     slow_every=M slow_ttft_ms=T                    every M-th request (1-based) waits T ms
     batch=1                                        write all tokens at once (throughput)
 
+With ``$STREAM_LOG`` set, each streamed answer appends to that file when its tokens
+really left (seconds from the arrival), so a test can tell the server's lateness from
+the client's measurement error.
+
 OpenAI streams begin with a role-only delta sent with the headers (not a token: TTFT
 must not count it) and end with a finish chunk, an optional usage chunk and ``[DONE]``;
 Anthropic streams send ``message_start``, ``content_block_start`` and ``ping`` with the
@@ -26,6 +30,7 @@ headers. ``shape=plain`` answers one JSON document (Content-Length) after ``ttft
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 import sys
@@ -139,6 +144,7 @@ def answer(conn: socket.socket, target: str, t0: float) -> bool:
         _sleep_until(t0 + ttft)
         conn.sendall(_chunk(b"".join(toks)) + (_chunk(tail) if tail else b"") + b"0\r\n\r\n")
         return True
+    sent: list[float] = []
     for i, tok in enumerate(toks):
         if i == cut:
             if q.get("end", "reset") == "reset":
@@ -149,8 +155,19 @@ def answer(conn: socket.socket, target: str, t0: float) -> bool:
             return True
         _sleep_until(t0 + ttft + i * itl)
         conn.sendall(_chunk(tok))
+        sent.append(time.monotonic() - t0)
     conn.sendall((_chunk(tail) if tail else b"") + b"0\r\n\r\n")
+    _log(sent, time.monotonic() - t0)
     return True
+
+
+def _log(sent: list[float], end: float) -> None:
+    """Append when each token and the answer's last byte really left (seconds from the
+    arrival) to ``$STREAM_LOG``."""
+    path = os.environ.get("STREAM_LOG")
+    if path and sent:
+        with _lock, open(path, "a") as f:
+            f.write(json.dumps({"tokens": sent, "end": end}) + "\n")
 
 
 def _sleep_until(t: float) -> None:

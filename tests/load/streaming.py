@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +15,9 @@ SCRIPT = Path(__file__).with_name("stream_server.py")
 class StreamServer:
     """``with StreamServer() as srv: srv.url("shape=openai&ttft_ms=50")``."""
 
-    def __init__(self, defaults: str = "") -> None:
+    def __init__(self, defaults: str = "", log: Path | None = None) -> None:
         self.defaults = defaults
+        self.log = log
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
 
@@ -24,6 +27,7 @@ class StreamServer:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, "STREAM_LOG": str(self.log or "")},
         )
         assert self.proc.stdout is not None
         self.port = int(self.proc.stdout.readline())
@@ -47,6 +51,13 @@ class StreamServer:
         """The server's process id."""
         assert self.proc is not None
         return self.proc.pid
+
+    def sent(self) -> list[dict[str, Any]]:
+        """Per streamed answer, when each token (``tokens``) and the last byte (``end``)
+        left, in seconds from the request's arrival: the server's own record of what it
+        did, beside what it was told."""
+        assert self.log is not None
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
 
     def url(self, query: str = "") -> str:
         """The stream URL with ``query`` (see the server's docstring)."""
