@@ -121,3 +121,26 @@ async def test_partial_fit_gets_nan_batches_and_spiked_step_sizes(
     assert inj.effect()["touched"] == 1  # type: ignore[index]
     # the spiked call stepped as eta0=0.1 would: the same move as its twin's
     assert np.allclose(clf.coef_, twin.coef_)
+
+
+async def test_numpy_loop_sees_exploded_gradients_and_nan_inputs(
+    control: ControlServer, board: Switchboard
+) -> None:
+    hook = StepHook("sgd", board=board)
+    x, _ = _data()
+    grad = np.array([0.5, -0.25, 1.0])
+    inj = training(control, ["sgd"], kind="explode", factor=1000, rate=0.3)
+    async with inj:
+        norms = [float(np.linalg.norm(hook.step().grads(grad))) for _ in range(30)]
+    effect = inj.effect()
+    assert effect is not None
+    big = [n for n in norms if n > 100 * np.linalg.norm(grad)]
+    assert 0 < len(big) == effect["touched"] < 30
+    assert effect["hooks"]["sgd"]["values_scaled.grads"] == 3 * len(big)
+
+    inj = training(control, ["sgd"], kind="inf", values="inputs", fraction=0.1)
+    async with inj:
+        seen = hook.step().inputs(x)
+    effect = inj.effect()
+    assert effect is not None and x.shape == seen.shape and np.isfinite(x).all()
+    assert int(np.isinf(seen).sum()) == effect["hooks"]["sgd"]["inf_injected.inputs"] > 0

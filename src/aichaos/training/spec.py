@@ -9,9 +9,9 @@ nothing):
 =============  ======================  ==================================================
 kind           hook                    fields
 =============  ======================  ==================================================
-nan, inf       step (``StepHook``,     ``values`` (loss, grads,, ``fraction`` of the
-               ``TorchHook``)          values of a hit step (default 1)
-explode        step                    ``factor`` (> 1): gradients (or inputs) scaled up
+nan, inf       step (``StepHook``,     ``values``: loss, grads (default) or inputs;
+               ``TorchHook``)          ``fraction`` of them hit in a hit step (default 1)
+explode        step                    ``factor`` (> 1): those ``values`` scaled up
 lr-spike       step                    ``factor`` (> 1): the step's learning rate scaled
 latency        loader (``LoaderHook``) ``latency_ms`` ± ``jitter_ms`` added to a fetch
 duplicate      loader                  the fetched batch is delivered twice
