@@ -130,3 +130,23 @@ async def test_an_lr_spike_lasts_one_optimizer_step(
     assert effect is not None
     assert sorted(set(ratios)) == [1.0, 50.0] and ratios.count(50.0) == effect["touched"]
     assert opt.param_groups[0]["lr"] == 0.1  # put back after every spike
+
+
+async def test_nan_inputs_reach_the_forward_pass_and_evaluation_is_not_a_step(
+    control: ControlServer, board: Switchboard
+) -> None:
+    hook = TorchHook("trainer", board=board)
+    model = torch.nn.Linear(4, 2)
+    hook.attach(model)
+    x = torch.ones(8, 4)
+    async with training(control, ["trainer"], kind="nan", values="inputs", fraction=0.25) as inj:
+        with torch.no_grad():
+            model.eval()
+            assert torch.isfinite(model(x)).all()  # evaluation: not a training step
+            model.train()
+        out = model(x)
+    effect = inj.effect()
+    assert effect is not None and effect["seen"] == 1 == effect["touched"]
+    rows_hit = int((~torch.isfinite(out)).any(1).sum())
+    assert rows_hit > 0 and torch.isfinite(x).all()  # the trainer's own tensor is untouched
+    assert effect["hooks"]["trainer"]["nan_injected.inputs"] >= rows_hit
