@@ -25,6 +25,8 @@ from aichaos.engine.journal import read_journal
 from aichaos.report import load_run
 
 AICHAOS = [sys.executable, "-m", "aichaos.cli"]
+# the module's one demo run is set up inside its first test, which pytest-timeout bounds
+pytestmark = pytest.mark.timeout(900)
 
 
 def _records(path: Path, kind: str) -> list[dict[str, Any]]:
@@ -129,7 +131,7 @@ def test_the_ramp_names_its_breaking_point(
         for e in read_journal(out / "40-preemption-rate-ramp.jsonl")
         if e["event"] == "breaking-point"
     ]
-    assert points and points[0]["broke"] in (20, 2)
+    assert points and points[0]["broke"] in (600, 2)
 
 
 def test_job_tags_become_trainer_flags() -> None:

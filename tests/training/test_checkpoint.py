@@ -101,6 +101,17 @@ async def test_checkpoints_written_during_the_fault_are_left_alone(trained: Trai
     (trained.dir / "ckpt-000040.bin").unlink()
 
 
+def test_the_latest_is_the_newest_visible_match(tmp_path: Path) -> None:
+    from aichaos.training.checkpoint import latest_checkpoint
+
+    for i, name in enumerate(["a.pt", "b.pt", "c.log", ".b.pt.tmp-1"]):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (1000 + i, 1000 + i))
+    assert latest_checkpoint(tmp_path, "*") == tmp_path / "c.log"
+    assert latest_checkpoint(tmp_path, "*.pt") == tmp_path / "b.pt"  # not the temp file
+    assert latest_checkpoint(tmp_path, ".*") == tmp_path / ".b.pt.tmp-1"
+
+
 async def test_no_checkpoint_is_a_target_error(tmp_path: Path) -> None:
     fault = FAULTS.get("checkpoint-corrupt")(directory=str(tmp_path), pattern="ckpt-*")
     with pytest.raises(TargetError, match="no checkpoint matching 'ckpt-\\*'"):

@@ -15,6 +15,7 @@ with warnings.catch_warnings():
     pl = pytest.importorskip("lightning.pytorch", reason="lightning is not installed")
 
 
+@pytest.mark.slow  # importing lightning takes seconds
 @pytest.mark.filterwarnings("ignore")  # lightning warns about workers, logging, GPUs
 async def test_a_lightning_fit_is_reported(tmp_path: Path) -> None:
     import torch

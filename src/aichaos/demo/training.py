@@ -80,6 +80,7 @@ class TrainingJob:
         self.nproc = nproc
         self.log = log or root / "job.log"
         self.child: Child | None = None
+        self.started = 0.0
 
     def start(self) -> TrainingJob:
         """Launch the job (returns at once; :meth:`wait_training` waits for a step)."""
@@ -102,6 +103,7 @@ class TrainingJob:
             *self.trainer_args,
         ]
         env = {"GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        self.started = time.monotonic()
         with open(self.log, "ab") as log:
             self.child = Child("trainer", argv, env=env, log=log)
         return self
@@ -125,9 +127,10 @@ class TrainingJob:
                 continue  # the last line, still being written
         return [r for r in rows if r.get("kind") == kind]
 
-    def wait_training(self, timeout_s: float = 120.0) -> None:
-        """Until the job reports its first step (imports, rendezvous and resume are done)."""
-        deadline = time.monotonic() + timeout_s
+    def wait_training(self, timeout_s: float = 120.0) -> float:
+        """Until the job reports its first step (imports, rendezvous and resume are done);
+        returns the seconds it took since :meth:`start`."""
+        deadline = self.started + timeout_s
         while not self.records("step"):
             assert self.child is not None
             if self.child.proc.poll() is not None:
@@ -137,6 +140,7 @@ class TrainingJob:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"training job made no step in {timeout_s:g}s: see {self.log}")
             time.sleep(0.1)
+        return time.monotonic() - self.started
 
     def wait(self, timeout_s: float) -> int | None:
         """The job's exit status, or None if it still runs after ``timeout_s``."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-__all__ = ["run_training_demo", "training_experiments"]
+__all__ = ["run_training_demo", "timings", "training_experiments"]
 
 #: a fault-free job's longest plausible run, imports included, on a loaded machine
 BASELINE_TIMEOUT_S = 240.0
@@ -27,6 +27,25 @@ def training_experiments() -> list[tuple[str, str]]:
     """``(file name, template text)`` of the bundled training experiments, in run order."""
     folder = resources.files("aichaos.demo") / "experiments" / "training"
     return sorted((p.name, p.read_text()) for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def timings(startup_s: float) -> dict[str, float]:
+    """The experiments' time limits, scaled to how fast this machine starts a job.
+
+    A restart re-imports PyTorch in every worker: a few seconds on an idle machine, many
+    more on a loaded one. Fixed limits would be either too tight there or idle waiting
+    here, so the templates name these, derived from the baseline job's start-up (launch
+    to first step): ``restart_s``, the time a restart is given (2.5 start-ups, 5 s at
+    least); ``recover_s``, a restart and the rest of the run; ``budget_s``, the delay a
+    run may finish after the fault-free one.
+    """
+    restart = round(max(5.0, 2.5 * startup_s), 1)
+    return {
+        "startup_s": round(startup_s, 1),
+        "restart_s": restart,
+        "recover_s": round(restart + 8, 1),
+        "budget_s": round(restart + 10, 1),
+    }
 
 
 def _tags(name: str, text: str) -> list[str]:
@@ -64,6 +83,7 @@ def run_training_demo(
     console.print("[bold]fault-free baseline job[/bold] (torchrun, 2 workers) ...")
     baseline = TrainingJob(folder / "baseline").start()
     try:
+        startup_s = baseline.wait_training(BASELINE_TIMEOUT_S)
         code = baseline.wait(BASELINE_TIMEOUT_S)
     finally:
         baseline.stop()
@@ -71,7 +91,11 @@ def run_training_demo(
         raise click.ClickException(
             f"the fault-free training job ended with {code}: see {baseline.log}"
         )
-    console.print(f"baseline job done in {time.monotonic() - t0:.1f}s")
+    timing = timings(startup_s)
+    console.print(
+        f"baseline job done in {time.monotonic() - t0:.1f}s (start-up {startup_s:.1f}s: "
+        f"restarts get {timing['restart_s']}s)"
+    )
     for name, text in chosen:
         stem = name.removesuffix(".yaml")
         try:
@@ -81,7 +105,7 @@ def run_training_demo(
         job = TrainingJob(folder / stem, trainer_args=args, max_restarts=restarts).start()
         try:
             job.wait_training()
-            values = {**job.values(), "baseline_metrics": str(baseline.metrics)}
+            values = {**job.values(), **timing, "baseline_metrics": str(baseline.metrics)}
             try:
                 loaded = parse_experiment(Template(text).substitute(values), name)
             except ExperimentError as exc:

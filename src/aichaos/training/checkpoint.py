@@ -32,13 +32,16 @@ __all__ = ["CheckpointCorrupt", "latest_checkpoint"]
 
 
 def latest_checkpoint(directory: Path, pattern: str) -> Path:
-    """The newest regular file matching ``pattern`` (aichaos's own hidden files excluded)."""
+    """The newest regular file matching ``pattern``; hidden names (a trainer's temporary
+    file mid-write, aichaos's own backups) only when the pattern starts with a dot."""
     if not directory.is_dir():
         raise TargetError(f"checkpoint directory {str(directory)!r} does not exist")
     found: list[tuple[int, str, Path]] = []
     for entry in os.scandir(directory):
         if ".aichaos-" in entry.name or not fnmatch.fnmatch(entry.name, pattern):
             continue
+        if entry.name.startswith(".") and not pattern.startswith("."):
+            continue  # as a shell glob: hidden names (a writer's temporary file) only by name
         if entry.is_file(follow_symlinks=False):
             found.append((entry.stat().st_mtime_ns, entry.name, Path(entry.path)))
     if not found:

@@ -67,6 +67,7 @@ class _PreemptInjection(Injection):
         self.killed = 0
         self.missed = 0
         self.matched = 0
+        self.errors: list[str] = []
         self._graces: set[asyncio.Task[None]] = set()
         self._rate: asyncio.Task[None] | None = None
 
@@ -108,6 +109,8 @@ class _PreemptInjection(Injection):
                 await self._preempt()
             except TargetError:
                 self.missed += 1  # the job is between restarts: nobody to preempt now
+            except InjectionError as exc:  # not allowed to signal: say so, keep the rate
+                self.errors.append(str(exc))
 
     async def _grace(self, v: Victim, grace_s: float) -> None:
         loop = asyncio.get_running_loop()
@@ -150,6 +153,7 @@ class _PreemptInjection(Injection):
             "exited_in_grace": self.exited_in_grace,
             "killed_after_grace": self.killed,
             "missed": self.missed,
+            **({"errors": self.errors[:5]} if self.errors else {}),
         }
 
     def describe(self) -> dict[str, Any]:
