@@ -115,7 +115,7 @@ def test_the_resumed_trainer_loaded_what_its_check_allowed(
         assert starts[1]["resumed_from"] == saved[-2]  # and the one before was loaded
     else:
         assert "PytorchStreamReader failed" in log  # torch.load on the truncated file
-        assert len(starts) == 1  # the one restart was spent on it: never trained again
+        assert len(starts) == 1  # its restarts were spent on it: it never trained again
     # every checkpoint is whole again (its checksum holds): the revert restored them
     for _, path in list_checkpoints(job / "ckpt"):
         assert _payload(path, verify=True) is not None, path

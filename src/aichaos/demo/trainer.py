@@ -46,6 +46,27 @@ def _data(seed: int) -> tuple[Any, Any, Any, Any]:
     return x[:2048], y[:2048], x[2048:], y[2048:]
 
 
+def _store(rank: int, world: int) -> Any:
+    """The rendezvous store, keyed by restart: the agent's store outlives a restart, and
+    keys the previous attempt's ranks left there (their gloo addresses) must not be read
+    as this attempt's, or a restarted rank dials a dead peer (connection refused)."""
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    base = dist.TCPStore(  # type: ignore[attr-defined]
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        world_size=world,
+        is_master=rank == 0 and not agent,
+        timeout=timedelta(seconds=120),
+    )
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    prefix = f"/aichaos-trainer/attempt_{attempt}"
+    return dist.PrefixStore(prefix, base)  # type: ignore[attr-defined]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Train; 0 when done (a SIGTERM ends the process with 143 at a step boundary)."""
     ap = argparse.ArgumentParser(prog="aichaos.demo.trainer")
@@ -75,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     from aichaos.training.reporter import TrainingReporter, torch_step
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo")
-    rank, world = dist.get_rank(), dist.get_world_size()
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    dist.init_process_group("gloo", store=_store(rank, world), rank=rank, world_size=world)
     rep = TrainingReporter(args.metrics, rank=rank)
     torch.manual_seed(args.seed)
     model = torch.nn.Sequential(
