@@ -30,19 +30,39 @@ from typing import TYPE_CHECKING
 from aichaos._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "CheckpointCorrupt": "aichaos.training.checkpoint",
     "CheckpointHook": "aichaos.training.checkpoint_write",
     "LoaderHook": "aichaos.training.loader",
+    "Preemption": "aichaos.training.preemption",
     "StepHook": "aichaos.training.step",
     "TorchHook": "aichaos.training.torch_hook",
     "TrainingFault": "aichaos.training.fault",
+    "TrainingProbe": "aichaos.training.probe",
+    "TrainingReporter": "aichaos.training.reporter",
+    "torch_step": "aichaos.training.reporter",
 }
 
-__all__ = ["CheckpointHook", "LoaderHook", "StepHook", "TorchHook", "TrainingFault"]
+__all__ = [
+    "CheckpointCorrupt",
+    "CheckpointHook",
+    "LoaderHook",
+    "Preemption",
+    "StepHook",
+    "TorchHook",
+    "TrainingFault",
+    "TrainingProbe",
+    "TrainingReporter",
+    "torch_step",
+]
 
 if TYPE_CHECKING:
+    from aichaos.training.checkpoint import CheckpointCorrupt
     from aichaos.training.checkpoint_write import CheckpointHook
     from aichaos.training.fault import TrainingFault
     from aichaos.training.loader import LoaderHook
+    from aichaos.training.preemption import Preemption
+    from aichaos.training.probe import TrainingProbe
+    from aichaos.training.reporter import TrainingReporter, torch_step
     from aichaos.training.step import StepHook
     from aichaos.training.torch_hook import TorchHook
 
