@@ -150,3 +150,9 @@ async def test_nan_inputs_reach_the_forward_pass_and_evaluation_is_not_a_step(
     rows_hit = int((~torch.isfinite(out)).any(1).sum())
     assert rows_hit > 0 and torch.isfinite(x).all()  # the trainer's own tensor is untouched
     assert effect["hooks"]["trainer"]["nan_injected.inputs"] >= rows_hit
+    # an lr-spike on a hook attached without its optimizer says so, and touches nothing
+    async with training(control, ["trainer"], kind="lr-spike", factor=10) as inj:
+        model(x)
+    effect = inj.effect()
+    assert effect is not None and (effect["seen"], effect["touched"]) == (1, 0)
+    assert "attach(model, optimizer)" in effect["hooks"]["trainer"]["last_error"]

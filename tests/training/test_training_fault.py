@@ -149,6 +149,7 @@ BAD = [
     ({"kind": "nan", "values": "weights"}, "values", "'loss', 'grads' or 'inputs'"),
     ({"kind": "stall"}, "kind", "'nan', 'inf'"),
     ({"kind": "nan", "rate": 2}, "rate", "must be <= 1, got 2"),
+    ({"kind": "skip", "hooks": ["*"]}, "hooks", "'*' cannot carry a training spec"),
     (
         {"kind": "label-noise", "corruption": {"name": "label-flip", "fractoin": 1}},
         "corruption",
@@ -161,9 +162,9 @@ BAD = [
 def test_a_bad_training_fault_is_named_with_its_field(
     fields: dict[str, Any], field: str, why: str
 ) -> None:
-    body = ", ".join(
-        f"{k}: {v!r}" if isinstance(v, str) else f"{k}: {v}" for k, v in fields.items()
-    )
+    import json
+
+    fault = json.dumps({"type": "training", "hooks": ["trainer"], **fields})
     doc = f"""
 title: t
 targets: {{svc: {{type: inprocess, url: "http://127.0.0.1:1", token: long-enough-token}}}}
@@ -171,7 +172,7 @@ method:
   - name: s
     target: svc
     duration_s: 1
-    fault: {{type: training, hooks: [trainer], {body}}}
+    fault: {fault}
 """
     with pytest.raises(ExperimentError) as info:
         parse_experiment(doc.encode(), "e.yaml")

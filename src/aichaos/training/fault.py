@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from aichaos.errors import TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
@@ -39,6 +39,13 @@ class TrainingFault(Fault, TrainingFields):
     rate: float | None = Field(
         None, ge=0.0, le=1.0, description="share of steps / batches / saves hit (default 1)"
     )
+
+    @field_validator("hooks")
+    @classmethod
+    def _named(cls, v: list[str]) -> list[str]:
+        if "*" in v:
+            raise ValueError("must name training hooks: '*' cannot carry a training spec")
+        return v
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Arm the hooks on ``ctx.target``'s control endpoint with this spec."""

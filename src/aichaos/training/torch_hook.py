@@ -45,6 +45,7 @@ class TorchHook(StepHook):
         self._gen: tuple[int, Any] | None = None  # (arming generation, torch.Generator)
         self._saved_lr: list[tuple[dict[str, Any], Any]] = []
         self.handles: list[Any] = []
+        self._optimizers = 0
 
     def attach(self, model: Any, optimizer: Any = None) -> TorchHook:
         """Hook ``model`` (steps, inputs, gradients) and ``optimizer`` (learning rate)."""
@@ -59,6 +60,7 @@ class TorchHook(StepHook):
                 raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {optimizer!r}")
             self.handles.append(optimizer.register_step_pre_hook(self._on_step))
             self.handles.append(optimizer.register_step_post_hook(self._after_step))
+            self._optimizers += 1
         return self
 
     def detach(self) -> None:
@@ -66,6 +68,7 @@ class TorchHook(StepHook):
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
+        self._optimizers = 0
 
     def _aimed(self, on: str) -> Shot | None:
         shot = self._shot
@@ -106,6 +109,8 @@ class TorchHook(StepHook):
             return None  # evaluation: not a training step
         self._after_step(None, None, None)  # a step that raised left its spike behind
         self._shot = self.draw()
+        if self._shot is not None and self._shot.spec.kind == "lr-spike" and not self._optimizers:
+            self._shot.error("lr-spike needs the optimizer: attach(model, optimizer)")
         shot = self._aimed("inputs")
         if shot is None:
             return None
