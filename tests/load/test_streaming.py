@@ -67,9 +67,10 @@ def test_ttft_itl_tpot_match_what_the_server_was_told(tmp_path: Path) -> None:
     # bucket at 120 ms is 64 µs wide: 1 ms
     assert abs(s.e2e.percentile_ms(50) - did_end) < 1.0, (s.e2e, did_end)
     assert abs(s.ttft.percentile_ms(50) - 50.0) < 2.0 and s.ttft.min_ms >= 50.0 - 0.05
-    # tails: a few of 30 requests may wait tens of ms for a CPU on either side
-    assert s.ttft.percentile_ms(90) < 50 + 30 and s.itl.percentile_ms(90) < 10 + 30
-    assert s.ttft.max_ms < 50 + 1000 and s.itl.max_ms < 10 + 1000
+    # tails only rule out gross errors: at load average 10 on 2 cores, 3 of 30 requests
+    # waited 40+ ms for a CPU on one side or the other (a p90 of 92 ms was seen)
+    assert s.ttft.percentile_ms(90) < 50 + 250 and s.itl.percentile_ms(90) < 10 + 250
+    assert s.ttft.max_ms < 50 + 2000 and s.itl.max_ms < 10 + 2000
     assert s.output_tokens == 30 * 8 and s.usage_tokens == 0
     m = total.metrics()
     assert m["incomplete_stream_rate"] == 0.0 and "goodput_rps" not in m
