@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 import click
 
-__all__ = ["bundled_experiments", "demo_command"]
+__all__ = ["bundled_experiments", "demo_command", "run_bundled"]
 
 
 def bundled_experiments(package: str = "aichaos.demo") -> list[tuple[str, str]]:
@@ -35,6 +35,29 @@ def _run(coro: Any) -> Any:
     from aichaos.eventloop import run
 
     return run(coro)
+
+
+def run_bundled(console: Any, loaded: Any, path: Path) -> tuple[dict[str, Any], bool]:
+    """Run one bundled experiment (``loaded``) into the journal ``path``, its progress on
+    ``console``: its summary row, and whether a signal ended it (the demo stops there)."""
+    from aichaos.engine.journal import Journal
+    from aichaos.engine.progress import Progress
+    from aichaos.engine.runner import Engine
+    from aichaos.report.model import predicted_verdict
+
+    exp = loaded.experiment
+    # a demo run into the same --out folder replaces its journals
+    journal = Journal(path, redactor=loaded.redactor, overwrite=True)
+    journal.listeners.append(Progress(console))
+    engine = Engine(exp, journal=journal, handle_signals=True)
+    result = _run(engine.run())
+    row = {
+        "title": exp.title,
+        "status": result.status,
+        "reason": result.reason,
+        "predicted": predicted_verdict(exp.description) or "-",
+    }
+    return row, bool(engine.abort_reason and engine.abort_reason.startswith("received SIG"))
 
 
 def _table(rows: list[dict[str, Any]], title: str) -> Any:
@@ -117,12 +140,8 @@ def demo_command(
     from rich.console import Console
 
     from aichaos.demo.system import DemoSystem
-    from aichaos.engine.journal import Journal
-    from aichaos.engine.progress import Progress
-    from aichaos.engine.runner import Engine
     from aichaos.errors import ExperimentError
     from aichaos.experiment.loader import parse_experiment
-    from aichaos.report.model import predicted_verdict
 
     console = Console(stderr=True)
     if training:
@@ -167,22 +186,10 @@ def demo_command(
                     continue
                 console.rule(exp.title)
                 path = folder / name.replace(".yaml", ".jsonl")
-                # a demo run into the same --out folder replaces its journals
-                journal = Journal(path, redactor=loaded.redactor, overwrite=True)
-                journal.listeners.append(Progress(console))
-                engine = Engine(exp, journal=journal, handle_signals=True)
-                result = _run(engine.run())
+                row, interrupted = run_bundled(console, loaded, path)
                 journals.append(path)
-                rows.append(
-                    {
-                        "title": exp.title,
-                        "status": result.status,
-                        "reason": result.reason,
-                        "predicted": predicted_verdict(exp.description) or "-",
-                    }
-                )
-                if engine.abort_reason and engine.abort_reason.startswith("received SIG"):
-                    interrupted = True
+                rows.append(row)
+                if interrupted:
                     break
     except KeyboardInterrupt:
         interrupted = True

@@ -62,14 +62,10 @@ def run_training_demo(
     folder: Path, only: tuple[str, ...], console: Any
 ) -> tuple[list[dict[str, Any]], list[Path], bool]:
     """Run the chosen training experiments: ``(summary rows, journals, interrupted)``."""
+    from aichaos.demo.cli import run_bundled
     from aichaos.demo.training import TrainingJob, job_options, torch_missing
-    from aichaos.engine.journal import Journal
-    from aichaos.engine.progress import Progress
-    from aichaos.engine.runner import Engine
     from aichaos.errors import ExperimentError
-    from aichaos.eventloop import run
     from aichaos.experiment.loader import parse_experiment
-    from aichaos.report.model import predicted_verdict
 
     missing = torch_missing()
     if missing:
@@ -117,21 +113,11 @@ def run_training_demo(
             exp = loaded.experiment
             console.rule(exp.title)
             path = folder / f"{stem}.jsonl"
-            journal = Journal(path, redactor=loaded.redactor, overwrite=True)
-            journal.listeners.append(Progress(console))
-            engine = Engine(exp, journal=journal, handle_signals=True)
-            result = run(engine.run())
+            row, interrupted = run_bundled(console, loaded, path)
         finally:
             job.stop()
         journals.append(path)
-        rows.append(
-            {
-                "title": exp.title,
-                "status": result.status,
-                "reason": result.reason,
-                "predicted": predicted_verdict(exp.description) or "-",
-            }
-        )
-        if engine.abort_reason and engine.abort_reason.startswith("received SIG"):
+        rows.append(row)
+        if interrupted:
             return rows, journals, True
     return rows, journals, False
