@@ -27,18 +27,34 @@ def memory_status() -> tuple[int, int]:
     return int(vm.total), int(vm.available)
 
 
-def check_memory_floor(size_bytes: int, floor_fraction: float) -> int:
-    """Refuse ``size_bytes`` of ballast if it leaves less than the floor; return the floor."""
-    total, available = memory_status()
+def _check_floor(
+    action: str,
+    size_bytes: int,
+    total: int,
+    left: int,
+    floor_fraction: float,
+    left_word: str,
+    where: str = "",
+) -> int:
+    """Refuse ``action`` of ``size_bytes`` if it leaves less than ``floor_fraction`` of
+    ``total`` (``left`` is what is left now); return the floor in bytes."""
     floor = int(total * floor_fraction)
-    if available - size_bytes < floor:
+    if left - size_bytes < floor:
         raise SafetyError(
-            f"memory pressure of {size_bytes / _MIB:.0f} MiB would leave "
-            f"{(available - size_bytes) / _MIB:.0f} MiB available, below the floor of "
+            f"{action} of {size_bytes / _MIB:.0f} MiB{where} would leave "
+            f"{(left - size_bytes) / _MIB:.0f} MiB {left_word}, below the floor of "
             f"{floor / _MIB:.0f} MiB ({floor_fraction:.0%} of {total / _MIB:.0f} MiB); "
             "lower size_mb or floor_fraction"
         )
     return floor
+
+
+def check_memory_floor(size_bytes: int, floor_fraction: float) -> int:
+    """Refuse ``size_bytes`` of ballast if it leaves less than the floor; return the floor."""
+    total, available = memory_status()
+    return _check_floor(
+        "memory pressure", size_bytes, total, available, floor_fraction, "available"
+    )
 
 
 def disk_usage(directory: Path) -> tuple[int, int]:
@@ -52,12 +68,5 @@ def disk_usage(directory: Path) -> tuple[int, int]:
 def check_disk_floor(directory: Path, size_bytes: int, floor_fraction: float) -> int:
     """Refuse writing ``size_bytes`` in ``directory`` if it leaves less than the floor."""
     total, free = disk_usage(directory)
-    floor = int(total * floor_fraction)
-    if free - size_bytes < floor:
-        raise SafetyError(
-            f"disk fill of {size_bytes / _MIB:.0f} MiB in {directory} would leave "
-            f"{(free - size_bytes) / _MIB:.0f} MiB free, below the floor of "
-            f"{floor / _MIB:.0f} MiB ({floor_fraction:.0%} of {total / _MIB:.0f} MiB); "
-            "lower size_mb or floor_fraction"
-        )
-    return floor
+    where = f" in {directory}"
+    return _check_floor("disk fill", size_bytes, total, free, floor_fraction, "free", where)
