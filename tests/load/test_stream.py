@@ -118,3 +118,30 @@ def test_plain_body_first_byte_is_the_first_token() -> None:
     t = StreamTracker()
     t.message_complete(lambda: 3.0)  # no body at all: the whole answer is the token
     assert t.first_byte == 3.0
+
+
+def test_stream_windows_merge_and_round_trip_json_exactly() -> None:
+    """Generator processes ship windows as JSON; the streaming figures merge exactly."""
+    from aichaos.load.stats import WindowStats
+    from aichaos.load.streamstats import StreamWindow
+
+    def window(offset: float, good: int | None) -> WindowStats:
+        w = WindowStats(duration_s=1.0, sent=2, completed=2)
+        w.stream = StreamWindow(good=good)
+        t = _feed([_openai(usage=5)])
+        t.token_times = [offset + 0.05 + 0.01 * i for i in range(4)]
+        w.stream.response(t, offset, offset + 0.2, 200, None)
+        w.stream.failure(_feed([_openai(tokens=2)[:80]]), offset)
+        w.stream.inflight_ttft_us = [123]
+        return w
+
+    a, b = window(10.0, 1), window(20.0, None)
+    again = WindowStats.from_json(json.loads(json.dumps(a.to_json())))
+    assert again.stream.to_json() == a.stream.to_json() and again.metrics() == a.metrics()
+    merged = WindowStats().merge(a, inflight=True).merge(b, inflight=True)
+    s = merged.stream
+    assert (s.streams, s.incomplete, s.output_tokens, s.usage_tokens, s.good) == (4, 2, 10, 10, 1)
+    assert s.ttft.count == 2 and s.itl.count == 6 and s.tpot.count == 2 and s.e2e.count == 2
+    assert s.inflight_ttft_us == [123, 123]
+    assert merged.distributions()["ttft_ms"].count == 4  # the in-flight ages count in
+    assert merged.metrics()["incomplete_stream_rate"] == 0.5
