@@ -102,6 +102,9 @@ def test_each_fault_is_seen_by_the_slo_the_experiment_names(
     )
     goodput = "mean(load.goodput_rps)"
     assert not all(ok for ok, _ in _checks(out, "20-vector-timeouts", goodput, "injecting"))
+    assert not all(
+        ok for ok, _ in _checks(out, "20-vector-timeouts", "load.error_rate", "injecting")
+    )
     # the fallback carries the answers: TTFT and goodput hold, the fallback rate shows it
     fallback = "60-primary-rate-limited"
     assert max(_samples(out, fallback, "fallback_rate")) == 1.0

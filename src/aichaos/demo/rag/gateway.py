@@ -58,7 +58,7 @@ class GatewayConfig:
     primary_url: str
     secondary_url: str
     top_k: int = 3
-    retrieval_timeout_ms: float = 1200.0
+    retrieval_timeout_ms: float = 1500.0
     provider_timeout_ms: float = 1500.0
     budget_ms: float = 6000.0
 
