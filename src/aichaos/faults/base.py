@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import Field
 
+from aichaos.errors import TargetError
 from aichaos.faults.clients import ControlClients
 from aichaos.registry import Registry
 from aichaos.spec import Spec
@@ -75,6 +76,10 @@ class InjectionContext:
     level: float | None = None
 
 
+#: a class (``type`` names a field inside Fault)
+AnyClass = type
+
+
 class Fault(Spec):
     """A named, parameterised disturbance: frozen plain data with units in field names.
 
@@ -119,6 +124,13 @@ class Fault(Spec):
         if kind not in kinds:
             return f"fault {cls.type!r} acts on {' or '.join(kinds)}, but {shown}"
         return None
+
+    def require_target(self, ctx: InjectionContext, *classes: AnyClass) -> None:
+        """Refuse (:class:`TargetError`) an injection whose target is none of ``classes``:
+        the engine checked the kind at load; a direct caller (Chaos Toolkit) may not have."""
+        if not isinstance(ctx.target, classes):
+            kinds = " or ".join(repr(k) for k in self.target_kinds)
+            raise TargetError(f"{self.type} needs a target of type {kinds}")
 
     def preflight(self) -> list[str]:
         """Why this fault cannot work on this host, checked before anything starts.

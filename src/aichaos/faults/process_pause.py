@@ -12,7 +12,7 @@ import os
 import signal
 from typing import Any, ClassVar
 
-from aichaos.errors import InjectionError, TargetError
+from aichaos.errors import InjectionError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.claims import Claim, claim, pid_resource
 from aichaos.faults.pids import select_pids
@@ -31,8 +31,7 @@ class ProcessPause(Fault):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection that pauses ``ctx.target``'s processes."""
-        if not isinstance(ctx.target, ProcessTarget):
-            raise TargetError("process-pause needs a target of type 'process'")
+        self.require_target(ctx, ProcessTarget)
         return _PauseInjection(self, ctx)
 
 

@@ -77,8 +77,7 @@ class InProcessFault(Fault):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection that talks to ``ctx.target``'s control endpoint."""
-        if not isinstance(ctx.target, InProcessTarget):
-            raise TargetError(f"{self.type} needs a target of type 'inprocess'")
+        self.require_target(ctx, InProcessTarget)
         corruption = self.corruption
         if corruption is not None and "seed" not in corruption:
             corruption = {**corruption, "seed": ctx.rng.getrandbits(32)}  # the run's seed

@@ -11,7 +11,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
-from aichaos.errors import TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.model.artifact import ARTIFACT_KINDS, ArtifactSwapInjection, artifact_path
 from aichaos.model.directory_registry import ModelRegistryTarget
@@ -40,8 +39,7 @@ class CorruptArtifact(Fault):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection on ``ctx.target``'s registry."""
-        if not isinstance(ctx.target, ModelRegistryTarget | MlflowRegistryTarget):
-            raise TargetError(f"{self.type} needs a target of type {' or '.join(ARTIFACT_KINDS)}")
+        self.require_target(ctx, ModelRegistryTarget, MlflowRegistryTarget)
         return _CorruptInjection(self, ctx)
 
 

@@ -147,8 +147,7 @@ class _PointerFault(Fault):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection on ``ctx.target``'s registry."""
-        if not isinstance(ctx.target, ModelRegistryTarget | MlflowRegistryTarget):
-            raise TargetError(f"{self.type} needs a target of type {' or '.join(_KINDS)}")
+        self.require_target(ctx, ModelRegistryTarget, MlflowRegistryTarget)
         return _PointerInjection(self, ctx)
 
     def shown(self, reg: Pointer, original: str) -> str:

@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from aichaos.errors import TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.inprocess.fault import InProcessTarget, RemoteHookInjection
 
@@ -33,8 +32,7 @@ class SlowModelLoad(Fault):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection that arms the loader hook."""
-        if not isinstance(ctx.target, InProcessTarget):
-            raise TargetError(f"{self.type} needs a target of type 'inprocess'")
+        self.require_target(ctx, InProcessTarget)
         return _SlowLoadInjection(self, ctx, [self.hook], rate=1.0, latency_ms=self.latency_ms)
 
 

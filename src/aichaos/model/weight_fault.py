@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from aichaos.errors import InjectionError, TargetError
+from aichaos.errors import InjectionError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.model.artifact import ArtifactSwapInjection
 from aichaos.model.directory_registry import ModelRegistryTarget
@@ -38,8 +38,7 @@ class WeightPerturbation(Fault):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection on ``ctx.target``'s registry."""
-        if not isinstance(ctx.target, ModelRegistryTarget):
-            raise TargetError(f"{self.type} needs a target of type 'model-registry'")
+        self.require_target(ctx, ModelRegistryTarget)
         return _WeightsInjection(self, ctx)
 
 

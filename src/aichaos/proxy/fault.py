@@ -91,8 +91,7 @@ class ProxyToxic(Fault):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection for ``ctx.target`` (a ``proxy`` target)."""
-        if not isinstance(ctx.target, ProxyTarget):
-            raise TargetError(f"{self.type} needs a target of type 'proxy'")
+        self.require_target(ctx, ProxyTarget)
         return ProxyToxicInjection(self, ctx)
 
 

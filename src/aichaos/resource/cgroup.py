@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from aichaos.errors import InjectionError, TargetError
+from aichaos.errors import InjectionError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.pids import select_pids
 from aichaos.targets import ProcessTarget
@@ -70,8 +70,7 @@ class CgroupLimit(Fault):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection on ``ctx.target``'s processes."""
-        if not isinstance(ctx.target, ProcessTarget):
-            raise TargetError("cgroup-limit needs a target of type 'process'")
+        self.require_target(ctx, ProcessTarget)
         return _CgroupInjection(self, ctx)
 
 

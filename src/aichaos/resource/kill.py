@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from aichaos.errors import InjectionError, TargetError
+from aichaos.errors import InjectionError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.faults.pids import select_pids
 from aichaos.targets import ProcessTarget
@@ -37,8 +37,7 @@ class ProcessKill(Fault):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection that kills some of ``ctx.target``'s processes."""
-        if not isinstance(ctx.target, ProcessTarget):
-            raise TargetError("process-kill needs a target of type 'process'")
+        self.require_target(ctx, ProcessTarget)
         return _KillInjection(self, ctx)
 
 

@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from aichaos.errors import TargetError
 from aichaos.faults.base import FAULTS, Fault, Injection, InjectionContext
 from aichaos.inprocess.fault import InProcessTarget, RemoteHookInjection
 from aichaos.training.spec import FAMILIES, TrainingFields
@@ -49,8 +48,7 @@ class TrainingFault(Fault, TrainingFields):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Arm the hooks on ``ctx.target``'s control endpoint with this spec."""
-        if not isinstance(ctx.target, InProcessTarget):
-            raise TargetError(f"{self.type} needs a target of type 'inprocess'")
+        self.require_target(ctx, InProcessTarget)
         spec = {**self.spec_dict(), "seed": ctx.rng.getrandbits(32)}  # the run's seed
         return TrainingInjection(self, ctx, self.hooks, self.rate, training=spec)
 

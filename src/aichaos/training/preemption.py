@@ -51,8 +51,7 @@ class Preemption(Fault):
 
     def injection(self, ctx: InjectionContext) -> Injection:
         """Build the injection that preempts ``ctx.target``'s processes."""
-        if not isinstance(ctx.target, ProcessTarget):
-            raise TargetError("preemption needs a target of type 'process'")
+        self.require_target(ctx, ProcessTarget)
         return _PreemptInjection(self, ctx)
 
 
