@@ -30,6 +30,7 @@ from aichaos.demo.rag.corpus import passages
 
 __all__ = ["DIMENSIONS", "Hit", "Index", "build_registry", "embed"]
 
+#: length of every embedding (hash buckets); the index files are built with it
 DIMENSIONS = 1024
 _WORD = re.compile(r"\b\w\w+\b")
 _STOP = """a an and are as at be by can do does for from has have how in is it its many much
