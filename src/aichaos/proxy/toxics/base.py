@@ -43,6 +43,7 @@ __all__ = [
     "StageBase",
     "StageEnv",
     "Stateful",
+    "TimerStage",
     "ToxicAttributes",
     "stateful",
 ]
@@ -216,6 +217,30 @@ class StageBase:
 def _wake(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+class TimerStage(StageBase):
+    """A stage that acts on its connection a delay after it joins (``reset_peer`` resets,
+    ``timeout`` closes); the timer is cancelled when the toxic leaves the connection.
+
+    Subclasses call :meth:`after` from ``start()``; ``stop()`` is this class's.
+    """
+
+    __slots__ = ("_timer",)
+
+    def __init__(self, env: StageEnv) -> None:
+        super().__init__(env)
+        self._timer: asyncio.TimerHandle | None = None
+
+    def after(self, delay_ms: float, action: Callable[[], object]) -> None:
+        """Call ``action`` ``delay_ms`` from now, unless the toxic leaves first."""
+        self._timer = self.env.loop.call_later(delay_ms / 1000.0, action)
+
+    def stop(self) -> None:
+        """The toxic left the connection: the action will not happen."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 #: a stage class (``type`` is a field name inside ToxicAttributes)

@@ -7,33 +7,22 @@ Data flows normally until the reset.
 
 from __future__ import annotations
 
-import asyncio
 from typing import ClassVar
 
 from pydantic import Field
 
-from aichaos.proxy.toxics.base import TOXICS, StageBase, StageEnv, ToxicAttributes
+from aichaos.proxy.toxics.base import TOXICS, StageBase, TimerStage, ToxicAttributes
 
 __all__ = ["ResetPeer"]
 
 
-class _ResetStage(StageBase):
+class _ResetStage(TimerStage):
     """A pass-through stage that owns the reset timer."""
 
-    __slots__ = ("_timer",)
-
-    def __init__(self, env: StageEnv) -> None:
-        super().__init__(env)
-        self._timer: asyncio.TimerHandle | None = None
+    __slots__ = ()
 
     def start(self) -> None:
-        attrs = self.attrs(ResetPeer)
-        self._timer = self.env.loop.call_later(attrs.timeout_ms / 1000.0, self.env.conn.reset)
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.after(self.attrs(ResetPeer).timeout_ms, self.env.conn.reset)
 
 
 @TOXICS.register("reset_peer")

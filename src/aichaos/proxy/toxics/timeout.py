@@ -6,34 +6,24 @@ the toxic joins the connection (at accept, or when it is added to a live connect
 
 from __future__ import annotations
 
-import asyncio
 from typing import ClassVar
 
 from pydantic import Field
 
-from aichaos.proxy.toxics.base import TOXICS, Chunk, Out, StageBase, StageEnv, ToxicAttributes
+from aichaos.proxy.toxics.base import TOXICS, Chunk, Out, StageBase, TimerStage, ToxicAttributes
 
 __all__ = ["Timeout"]
 
 
-class _TimeoutStage(StageBase):
+class _TimeoutStage(TimerStage):
     """A stage that drops data and owns a close timer."""
 
-    __slots__ = ("_timer",)
-
-    def __init__(self, env: StageEnv) -> None:
-        super().__init__(env)
-        self._timer: asyncio.TimerHandle | None = None
+    __slots__ = ()
 
     def start(self) -> None:
-        attrs = self.attrs(Timeout)
-        if attrs.timeout_ms > 0:
-            self._timer = self.env.loop.call_later(attrs.timeout_ms / 1000.0, self.env.conn.close)
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        timeout_ms = self.attrs(Timeout).timeout_ms
+        if timeout_ms > 0:
+            self.after(timeout_ms, self.env.conn.close)
 
     async def pipe(self, chunk: Chunk, out: Out) -> None:
         if self.gone or chunk.eof:
