@@ -145,3 +145,14 @@ def test_stream_windows_merge_and_round_trip_json_exactly() -> None:
     assert s.inflight_ttft_us == [123, 123]
     assert merged.distributions()["ttft_ms"].count == 4  # the in-flight ages count in
     assert merged.metrics()["incomplete_stream_rate"] == 0.5
+
+
+def test_events_read_together_have_zero_gaps_counted_each() -> None:
+    from aichaos.load.streamstats import StreamWindow
+
+    w = StreamWindow()
+    t = _feed([_openai(tokens=3)])  # one read: three tokens at one time
+    t.token_times = [1.0, 1.0, 1.0, 1.5, 1.5]
+    w.response(t, 0.5, 1.6, 200, None)
+    assert w.itl.count == 4 and w.itl.count_at_or_above_ms(1) == 1  # one gap of 500 ms
+    assert w.itl.min_ms == 0.001  # zero, at the histogram's 1 µs floor

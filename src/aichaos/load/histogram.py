@@ -51,13 +51,13 @@ class LatencyHistogram:
         # bound once: this is called per request on the hot path
         self.record_us: Any = self._record_us
 
-    def _record_us(self, us: int) -> None:
-        """Record one duration in microseconds (clamped into the trackable range)."""
+    def _record_us(self, us: int, count: int = 1) -> None:
+        """Record a duration in microseconds ``count`` times (clamped into the range)."""
         if us < LOWEST_US:
             us = LOWEST_US
         elif us > HIGHEST_US:
             us = HIGHEST_US
-        self._h.record_value(us)
+        self._h.record_value(us, count)
 
     def record_s(self, seconds: float) -> None:
         """Record one duration in seconds."""

@@ -162,9 +162,15 @@ class StreamWindow:
         self.ttft.record_us(ttft_us)
         record = self.itl.record_us
         prev = times[0]
+        same = 0  # events read together share a time: their zero gaps go in at once
         for t in times[1:]:
+            if t == prev:
+                same += 1
+                continue
             record(int((t - prev) * 1e6))
             prev = t
+        if same:
+            record(0, same)
         return ttft_us
 
     def merge(self, other: StreamWindow, *, inflight: bool = False) -> StreamWindow:
