@@ -74,6 +74,9 @@ def test_rag_demo_verdicts_are_the_predicted_ones(demo: tuple[Path, Any, float])
         assert run.faults and all(w.closed for w in run.faults), name
     for f in ("report.html", "report.md", "junit.xml"):
         assert (out / f).exists()
+    html = (out / "report.html").read_text()
+    for panel in ("time to first token (ms)", "between tokens (ms)", "load.goodput_rps"):
+        assert html.count(panel) >= 8, panel  # in every experiment's timeline
     assert "aichaos demo --rag" in proc.stderr
     assert wall < 150, f"the RAG demo took {wall:.1f}s"
 
