@@ -137,6 +137,15 @@ def test_the_ramp_names_its_breaking_point(
     assert points and points[0]["broke"] in (600, 2)
 
 
+def test_time_limits_scale_with_the_start_up() -> None:
+    from aichaos.demo.training_cli import timings
+
+    assert timings(1.0)["restart_s"] == 5.0  # a floor for a very fast machine
+    fast, slow = timings(4.0), timings(20.0)
+    assert fast["restart_s"] == 10.0 and slow["restart_s"] == 50.0
+    assert slow["recover_s"] > slow["restart_s"] and slow["budget_s"] > slow["restart_s"]
+
+
 def test_job_tags_become_trainer_flags() -> None:
     assert job_options(["training", "job:no-verify", "job:max-restarts=1", "job:steps=9"]) == (
         ["--no-verify", "--steps", "9"],
