@@ -289,3 +289,32 @@ async def test_requests_waiting_for_owed_responses_go_on_when_the_server_ends(
             client.writer.write_eof()
             await asyncio.wait_for(ended.wait(), 5)
     assert bytes(got) == _get("/v1/models") + _get("/hit/1")
+
+
+async def test_decisions_follow_toxic_changes_and_header_filters(
+    api: Api, upstream: tuple[str, Seen]
+) -> None:
+    """The fast path remembers what it decided per target; a toxic added or changed, or
+    one that filters on a header, must still reach the next request to that target."""
+    host, port = await api.proxy(upstream[0])
+    await api.toxic(**HIT)
+    limits = httpx.Limits(max_connections=1)
+    async with httpx.AsyncClient(
+        base_url=f"http://{host}:{port}", timeout=5, limits=limits
+    ) as client:
+        assert (await client.get("/v1/models")).status_code == 200
+        await api.toxic(
+            type="http_error", name="e", attributes={"path": "/v1/models", "status": 500}
+        )
+        assert (await client.get("/v1/models")).status_code == 500
+        r = await api.client.post("/proxies/p/toxics/e", json={"attributes": {"path": "/x"}})
+        assert r.status_code == 200, r.text
+        assert (await client.get("/v1/models")).status_code == 200
+        r = await api.client.post(
+            "/proxies/p/toxics/e",
+            json={"attributes": {"path": None, "headers": {"x-chaos": "1"}}},
+        )
+        assert r.status_code == 200, r.text
+        assert (await client.get("/v1/models")).status_code == 200
+        assert (await client.get("/v1/models", headers={"x-chaos": "1"})).status_code == 500
+        assert (await client.get("/v1/models")).status_code == 200

@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 _PARSE_ERRORS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
+#: requests decided per proxy (a keep-alive client asks for the same few targets)
+_DECIDED_MAX = 1024
 #: method names as the filters compare them (decoded once)
 _METHODS = {m: m.decode() for m in (b"GET", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS")}
 
@@ -76,15 +78,24 @@ def needs_layer(
     filters = proxy.http_filters
     if not filters:
         return False
+    decided = proxy.http_decided
+    if decided is not None:
+        known = decided.get((method, target))
+        if known is not None:
+            return known
     name = _METHODS.get(method) or method.decode("ascii", "replace")
     path = target if target[:1] == b"/" and b"?" not in target else request_path(target)
     info = RequestInfo(name, path.decode("utf-8", "replace"), headers)
+    selected = False
     for match in filters:  # a loop, not any(): no generator per request head
         if match(info):
+            selected = True
             break
-    else:
-        return False
-    return True
+    if decided is not None:
+        if len(decided) >= _DECIDED_MAX:
+            decided.clear()
+        decided[method, target] = selected
+    return selected
 
 
 class Tracker:

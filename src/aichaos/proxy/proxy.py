@@ -79,6 +79,9 @@ class Proxy:
         self.toxics: dict[str, Toxic] = {}
         #: the HTTP toxics' request filters in chain order (kept by :meth:`_sync`)
         self.http_filters: tuple[RequestFilter, ...] = ()
+        #: (method, target) -> whether a filter selects it: the fast path's memo, valid
+        #: for these filters (emptied by :meth:`_sync`); None when a filter reads headers
+        self.http_decided: dict[tuple[bytes, bytes], bool] | None = {}
         self.conns: set[Connection] = set()
         self.connections_total = 0
         self.requests_upstream = 0
@@ -176,6 +179,7 @@ class Proxy:
         self.http_filters = tuple(
             RequestFilter(t.attributes, t) for t in toxics if isinstance(t.attributes, HttpToxic)
         )
+        self.http_decided = None if any(f.headers for f in self.http_filters) else {}
         self.wants_layer = (
             self.http_mode is True
             or (self.http_mode is None and any(t.is_http for t in toxics))
