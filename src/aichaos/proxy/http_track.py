@@ -1,9 +1,10 @@
 """Parsers that follow a connection's HTTP messages while its bytes take the direct path.
 
-A link with a tracker hands it every chunk at the head of its chain *before* the chunk
-goes on: :meth:`Tracker.feed` returns how many leading bytes go the way they came; the
-rest (if any) has been *diverted* into the HTTP layer's stages, which the tracker's
-switch (:mod:`aichaos.proxy.http_switch`) has just put at the head of the chain.
+A link hands its tracker every chunk at the head of its chain. :meth:`Tracker.feed`
+returns how many leading bytes go the way they came; the rest (if any) has been
+*diverted* into the HTTP layer's stages, which the tracker's switch
+(:mod:`aichaos.proxy.http_switch`) has just put at the head of the chain. Only a tracker
+that can divert (:attr:`Tracker.diverts`) sees a chunk before it is written.
 
 Each tracker owns one httptools parser for the life of its mode, fed every byte: httptools
 (llhttp) keeps its state across the messages of a keep-alive connection, so message
@@ -30,7 +31,7 @@ head goes to the stages whole (the head cannot be decided before its bytes must 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httptools
 
@@ -102,6 +103,9 @@ class Tracker:
     """What a link calls with every chunk that reaches the head of its chain."""
 
     __slots__ = ()
+    #: whether :meth:`feed` may divert part of a chunk (else the direct path writes the
+    #: chunk first and feeds it after)
+    diverts: ClassVar[bool] = False
 
     def feed(self, data: bytes) -> int:
         """Look at a chunk before it goes on; return how many leading bytes go on as they
@@ -218,6 +222,7 @@ class RequestWatcher(_Follower):
     docstring): requests no HTTP toxic can match go on as they came."""
 
     __slots__ = ("chunked", "headers", "hit", "in_head", "left", "length", "proxy", "url")
+    diverts = True
 
     def __init__(self, switch: HttpSwitch) -> None:
         super().__init__(switch, httptools.HttpRequestParser(self))
@@ -233,8 +238,10 @@ class RequestWatcher(_Follower):
         self.chunked = False
 
     def feed(self, data: bytes) -> int:
-        """Forward what no toxic can match; divert from the first request that needs the
-        stages (returns the offset of its first byte)."""
+        """Return how many leading bytes go on as they came: all of them if no request
+        in the chunk needs the stages; else the bytes up to the message boundary the
+        chunk's part holding that request starts at (the switch has just put the stages
+        in: they take the rest, and parse again the requests before it)."""
         n = len(data)
         switch = self.switch
         done0 = self.done

@@ -77,11 +77,13 @@ class Side(asyncio.Protocol):
         link.bytes += len(data)
         if link.direct:
             tracker = link.tracker
-            if tracker is None:
+            if tracker is None or not tracker.diverts:
                 link.dst_transport.write(data)  # type: ignore[union-attr]
+                if tracker is not None:
+                    tracker.feed(data)  # after the write: the bytes do not wait for it
                 return
-            # the tracker sees the chunk first: from a request that needs the HTTP layer's
-            # stages on, the bytes go to them (the link is no longer direct then)
+            # this tracker sees the chunk first: from a request that needs the HTTP
+            # layer's stages on, the bytes go to them (the link is no longer direct then)
             n = tracker.feed(data)
             if n == len(data):
                 link.dst_transport.write(data)  # type: ignore[union-attr]
