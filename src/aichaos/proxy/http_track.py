@@ -35,8 +35,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httptools
 
-from aichaos.proxy.toxics.http_base import RequestInfo
-
 if TYPE_CHECKING:
     from aichaos.proxy.http_switch import HttpSwitch
     from aichaos.proxy.proxy import Proxy
@@ -84,6 +82,9 @@ def needs_layer(
         known = decided.get((method, target))
         if known is not None:
             return known
+    # loaded once a proxy has an HTTP toxic (filters exist), not at the proxy's start
+    from aichaos.proxy.toxics.http_base import RequestInfo
+
     name = _METHODS.get(method) or method.decode("ascii", "replace")
     path = target if target[:1] == b"/" and b"?" not in target else request_path(target)
     info = RequestInfo(name, path.decode("utf-8", "replace"), headers)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aichaos.proxy.busypoll import BusyPoll
 from aichaos.proxy.connection import Connection
 from aichaos.proxy.errors import ApiBadRequest, ApiConflict, ApiNotFound, ApiServerError
 from aichaos.proxy.toxic import Toxic
-from aichaos.proxy.toxics.http_base import HttpToxic, RequestFilter
 from aichaos.proxy.upstream_tls import UpstreamTls, valid_host
+
+if TYPE_CHECKING:
+    from aichaos.proxy.toxics.http_base import RequestFilter
 
 __all__ = ["Proxy", "split_hostport"]
 
@@ -175,6 +177,8 @@ class Proxy:
         self._sync()
 
     def _sync(self) -> None:
+        from aichaos.proxy.toxics.http_base import HttpToxic, RequestFilter
+
         toxics = list(self.toxics.values())
         self.http_filters = tuple(
             RequestFilter(t.attributes, t) for t in toxics if isinstance(t.attributes, HttpToxic)
