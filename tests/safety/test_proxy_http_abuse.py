@@ -182,6 +182,20 @@ def test_huge_head_is_answered_431_and_closed(http_proxy: tuple[ProxyProc, str])
     assert answer.startswith(b"HTTP/1.1 431 ")
 
 
+def test_huge_complete_head_is_answered_431_too(http_proxy: tuple[ProxyProc, str]) -> None:
+    """A head past 64 KiB that arrives whole (no request is held for it) gets the same
+    answer: the request a toxic does not match is not forwarded past the limit either."""
+    _proxy, listen = http_proxy
+    pads = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1200) for i in range(60))
+    with socket.create_connection(_addr(listen), timeout=5) as s:
+        s.sendall(b"GET /fine HTTP/1.1\r\nHost: x\r\n" + pads + b"\r\n")
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := s.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431 ") and answer.endswith(b"larger than 64 KiB: closed")
+
+
 @settings(
     max_examples=30,
     deadline=None,

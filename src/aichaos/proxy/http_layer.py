@@ -22,7 +22,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from aichaos.proxy.http_framing import End, Event, Head, MessageReader, Raw
-from aichaos.proxy.http_track import request_path
+from aichaos.proxy.http_track import MAX_HEAD_BYTES, request_path
 from aichaos.proxy.toxics.base import Chunk, Out, StageEnv
 from aichaos.proxy.toxics.http_base import (
     Exchange,
@@ -44,9 +44,6 @@ __all__ = [
     "serialize_head",
 ]
 
-#: a request head larger than this is answered 431 and the connection closed, as servers
-#: do: the layer holds a head until it is complete, so it must not hold one without bound
-MAX_HEAD_BYTES = 64 * 1024
 
 _HEAD_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from aichaos.proxy.proxy import Proxy
 
 __all__ = [
+    "MAX_HEAD_BYTES",
     "Classifier",
     "RequestTracker",
     "RequestWatcher",
@@ -50,6 +51,13 @@ __all__ = [
 ]
 
 _PARSE_ERRORS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
+#: a request head larger than this is answered 431 and the connection closed, as servers
+#: do: the layer's stages hold a head until it is complete, so they must not hold one
+#: without bound (the fast path sends such a head to them, so every path answers alike)
+MAX_HEAD_BYTES = 64 * 1024
+#: what a head has beyond its target and header names and values: the request line's
+#: method and version, ": " and line ends (generous: the stages measure exactly)
+_HEAD_SLACK = 1024
 #: requests decided per proxy (a keep-alive client asks for the same few targets)
 _DECIDED_MAX = 1024
 #: method names as the filters compare them (decoded once)
@@ -222,7 +230,17 @@ class RequestWatcher(_Follower):
     """The fast path of the HTTP layer on the client-to-server direction (see the module
     docstring): requests no HTTP toxic can match go on as they came."""
 
-    __slots__ = ("chunked", "headers", "hit", "in_head", "left", "length", "proxy", "url")
+    __slots__ = (
+        "chunked",
+        "headers",
+        "hit",
+        "in_head",
+        "left",
+        "length",
+        "proxy",
+        "size",
+        "url",
+    )
     diverts = True
 
     def __init__(self, switch: HttpSwitch) -> None:
@@ -237,6 +255,8 @@ class RequestWatcher(_Follower):
         self.headers: list[tuple[bytes, bytes]] = []
         self.length: bytes | None = None
         self.chunked = False
+        #: the head's size so far, near enough (see _HEAD_SLACK)
+        self.size = 0
 
     def feed(self, data: bytes) -> int:
         """Return how many leading bytes go on as they came: all of them if no request
@@ -293,15 +313,18 @@ class RequestWatcher(_Follower):
         self.headers = []
         self.length = None
         self.chunked = False
+        self.size = 0
 
     def on_url(self, url: bytes) -> None:
         """httptools: (a piece of) the request target."""
         self.url += url
+        self.size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """httptools: one header line."""
         self.headers.append((name, value))
         n = len(name)
+        self.size += n + len(value) + 4
         if n == 14 and name.lower() == b"content-length":
             self.length = value
         elif n == 17 and name.lower() == b"transfer-encoding":
@@ -312,6 +335,9 @@ class RequestWatcher(_Follower):
         self.in_head = False
         if self.hit:
             return  # the chunk goes to the stages anyway
+        if self.size + _HEAD_SLACK > MAX_HEAD_BYTES:
+            self.hit = True  # the stages decide (431) what would be too large for them
+            return
         length = self.length
         if length is None:
             self.left = 0
