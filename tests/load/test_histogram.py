@@ -103,3 +103,27 @@ def test_percentiles_over_the_occupied_buckets_equal_hdrhistogram(
         index = h._h.get_counts_array_index(max(1, int(ms * 1000)))
         expected = sum(h._h.get_count_at_index(i) for i in range(index, h._h.counts_len))
         assert h.count_at_or_above_ms(ms) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=-5, max_value=5 * 10**9), st.integers(1, 3)),
+        min_size=1,
+        max_size=100,
+    )
+)
+def test_inline_record_is_hdrhistograms_record_value(values: list[tuple[int, int]]) -> None:
+    """The hot path's own index arithmetic fills exactly the buckets hdrh would."""
+    from aichaos.load.histogram import HIGHEST_US, LOWEST_US, _new
+
+    ours, ref = LatencyHistogram(), _new()
+    for v, n in values:
+        ours.record_us(v, n)
+        ref.record_value(min(max(v, LOWEST_US), HIGHEST_US), n)
+    assert list(ours._h.counts) == list(ref.counts)
+    assert (ours._h.total_count, ours._h.min_value, ours._h.max_value) == (
+        ref.total_count,
+        ref.min_value,
+        ref.max_value,
+    )

@@ -44,20 +44,38 @@ def _new() -> HdrHistogram:
 class LatencyHistogram:
     """An HdrHistogram of durations in microseconds (1 µs .. 1 h, 3 significant digits)."""
 
-    __slots__ = ("_h", "record_us")
+    __slots__ = ("_counts", "_h", "_half", "_half_mag", "_mask", "_shift", "_unit", "record_us")
 
     def __init__(self, hist: HdrHistogram | None = None) -> None:
-        self._h = hist if hist is not None else _new()
+        h = self._h = hist if hist is not None else _new()
+        # hdrh's record_value in five Python calls per value; the same index arithmetic
+        # inline, with int.bit_length for its leading-zero count, costs a fraction of it
+        # (several records per request on the hot path)
+        self._counts = h.counts
+        self._mask = h.sub_bucket_mask
+        self._unit = h.unit_magnitude
+        self._half_mag = h.sub_bucket_half_count_magnitude
+        self._half = h.sub_bucket_half_count
+        self._shift = h.unit_magnitude + h.sub_bucket_half_count_magnitude + 1
         # bound once: this is called per request on the hot path
         self.record_us: Any = self._record_us
 
     def _record_us(self, us: int, count: int = 1) -> None:
-        """Record a duration in microseconds ``count`` times (clamped into the range)."""
+        """Record a duration in microseconds ``count`` times (clamped into the range);
+        exactly hdrh's ``record_value``."""
         if us < LOWEST_US:
             us = LOWEST_US
         elif us > HIGHEST_US:
             us = HIGHEST_US
-        self._h.record_value(us, count)
+        bucket = (us | self._mask).bit_length() - self._shift
+        index = ((bucket + 1) << self._half_mag) + (us >> (bucket + self._unit)) - self._half
+        self._counts[index] += count
+        h = self._h
+        h.total_count += count
+        if us < h.min_value:
+            h.min_value = us
+        if us > h.max_value:
+            h.max_value = us
 
     def record_s(self, seconds: float) -> None:
         """Record one duration in seconds."""
