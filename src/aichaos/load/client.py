@@ -126,7 +126,9 @@ class ClientConnection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         """Parser callback: a piece of the response body."""
-        self.stream.body(body, self._clock())
+        stream = self.stream
+        if stream.kind or not stream.first_byte:  # a plain body needs its first byte only
+            stream.body(body, self._clock())
         if self.keep_body:
             self._body.append(body)
 

@@ -115,6 +115,12 @@ class StreamWindow:
     ) -> None:
         """Record a response that arrived in full at ``now``."""
         ok = 200 <= status < 300
+        if not s.kind and ok and goodput is None:
+            # the common plain answer, on every request of a plain workload: two records
+            self.e2e.record_us(int((now - sent) * 1e6))
+            if s.first_byte:
+                self.ttft.record_us(int((s.first_byte - sent) * 1e6))
+            return
         if s.streamed:
             self.streams += 1
             if not s.complete or s.overflow:
