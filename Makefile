@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 EXTRAS ?= dev,fast,proxy,load,data,data-test,inprocess,model,resource,ml,report,rag,demo,ctk,k8s,otel,ray,mlflow,safety-test,spark
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: demo test test-fast lint typecheck bench clean venv
+.PHONY: demo test test-long test-fast lint typecheck bench clean venv
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(VENV)/bin/pytest
+
+# The whole bundled demos (minutes each: torchrun restarts, every RAG fault); CI runs them.
+test-long: $(STAMP)
+	$(VENV)/bin/pytest -m long
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -m "not slow" -x -q

@@ -185,6 +185,7 @@ def test_sigint_stops_the_demo_reverts_and_leaves_no_process(tmp_path: Path) -> 
     assert "SIGINT" in ended["reason"]
 
 
+@pytest.mark.long
 def test_the_other_bundled_experiments_meet_their_predictions(tmp_path: Path) -> None:
     names = [n for n, _ in bundled_experiments() if n not in _quick_names()]
     out = tmp_path / "demo"

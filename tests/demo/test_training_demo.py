@@ -26,7 +26,7 @@ from aichaos.report import load_run
 
 AICHAOS = [sys.executable, "-m", "aichaos.cli"]
 # the module's one demo run is set up inside its first test, which pytest-timeout bounds
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.long, pytest.mark.timeout(900)]
 
 
 def _records(path: Path, kind: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ pytest.importorskip("sqlite_vec")
 pytest.importorskip("apsw")
 
 # the demo runs in the module's first test: on a loaded 2-core machine it can pass 120 s
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.timeout(300)]
 
 AICHAOS = [sys.executable, "-m", "aichaos.cli"]
 RAG = "aichaos.demo.rag"
