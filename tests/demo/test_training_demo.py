@@ -7,6 +7,7 @@ checkpoints, the agent's log), not only what aichaos says it did.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -215,3 +216,33 @@ def test_the_stalled_loader_slowed_the_steps_and_changed_no_loss(
     assert any(c["slo"] == "train.steps_per_s >= 8" and not c["ok"] for c in checks)
     evals = [c for c in checks if "eval_gap" in c["slo"] and c["value"] is not None]
     assert evals and all(c["ok"] for c in evals)  # the accuracy held, whenever measured
+
+
+def test_workers_die_with_a_killed_agent(tmp_path: Path) -> None:
+    """torchrun puts each worker in a session of its own, where the demo's stop (a signal
+    to the agent's group) cannot reach it; a SIGKILLed agent must still leave no worker
+    waiting in gloo for peers that are gone (they did, for hours, before)."""
+    pytest.importorskip("torch", reason="the training demo needs PyTorch (the training extra)")
+    import psutil
+
+    from aichaos.demo.training import TrainingJob
+
+    job = TrainingJob(tmp_path, trainer_args=["--steps", "100000"]).start()
+    workers: list[psutil.Process] = []
+    try:
+        job.wait_training(timeout_s=240)
+        workers = [
+            p
+            for p in psutil.Process(job.pid).children(recursive=True)
+            if "aichaos.demo.trainer" in " ".join(p.cmdline())
+        ]
+        assert len(workers) == 2
+        assert all(os.getsid(p.pid) != os.getsid(job.pid) for p in workers)  # out of reach
+        os.kill(job.pid, 9)  # the agent alone, as the OOM killer or a lost node would
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert alive == []
+    finally:
+        job.stop()
+        for p in workers:  # never leave one behind, even when the test fails
+            with contextlib.suppress(psutil.Error):
+                p.kill()

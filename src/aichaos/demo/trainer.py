@@ -18,6 +18,7 @@ group. Run by :class:`aichaos.demo.training.TrainingJob`::
 from __future__ import annotations
 
 import argparse
+import ctypes
 import io
 import json
 import os
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-verify", action="store_true", help="resume without the checksum")
     ap.add_argument("--guard", action="store_true", help="skip a step with non-finite grads")
     args = ap.parse_args(argv)
+    _end_with_agent()
     stop: list[float] = []
     training: list[bool] = []
 
@@ -189,6 +191,21 @@ def _hooks(rank: int, model: Any, opt: Any, control: Path, batches: Iterator[B])
     tmp.write_text(json.dumps({"url": server.url, "token": server.token}))
     tmp.replace(control)
     return loader.wrap(batches)
+
+
+def _end_with_agent() -> None:
+    """Have the kernel SIGKILL this worker when its elastic agent dies.
+
+    torchrun starts each worker in a session of its own, out of reach of the demo's stop
+    (which signals the agent's process group); a worker whose agent was killed would
+    otherwise wait in gloo for peers that are gone, for ever.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    agent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != agent:  # the agent died before the request took hold
+        _exit(1)
 
 
 def _exit(code: int) -> NoReturn:
