@@ -90,6 +90,21 @@ def test_any_and_all_evaluate() -> None:
     assert [f.expr for f in failing] == ["a.x < 1", "b.y < 0"]
 
 
+def test_unknown_in_a_composite_follows_three_valued_logic() -> None:
+    """A condition without data yet beside a false one: any-of is unknown (the missing
+    part might hold), all-of is broken. The engine counts only broken checks as a
+    deviation, so an any-of like `agent.alive == 1 | train.done == 1` checked before its
+    first sample after a fault's apply must not read as broken (it did, in a demo run)."""
+    state = make_state({"b.y": [(1, 5.0)]})
+    either = (slo("a.x < 1") | slo("b.y < 1")).evaluate(state)
+    assert not either.ok and either.no_data
+    both = (slo("a.x < 1") & slo("b.y < 1")).evaluate(state)
+    assert not both.ok and not both.no_data
+    nested = (slo("b.y < 9") & (slo("a.x < 1") | slo("b.y < 1"))).evaluate(state)
+    assert not nested.ok and nested.no_data
+    assert not (slo("b.y < 1") | slo("b.y < 2")).evaluate(state).no_data
+
+
 def test_plain_callable_is_an_slo() -> None:
     state = make_state({"a.x": [(1, 5.0)]})
     combined = slo("a.x > 1") & (lambda s: s.elapsed > 50)

@@ -41,7 +41,7 @@ import operator
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aichaos.errors import ValidationError, did_you_mean
@@ -55,6 +55,8 @@ from aichaos.load.histogram import LatencyHistogram
 
 if TYPE_CHECKING:
     from aichaos.experiment.state import ExperimentState
+
+from aichaos.experiment.check import NO_DATA, Check
 
 __all__ = [
     "AGGREGATES",
@@ -96,47 +98,6 @@ _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0}
 #: over one of them counts the failed sample in; over any other metric it fails
 OUTCOME_METRICS = frozenset({"ok", "error", "timeout"})
 NO_SUCCESS = "no successful sample in the window"
-#: how a check without enough samples to judge begins its detail (unknown, not broken)
-NO_DATA = "no data"
-
-
-@dataclass(frozen=True)
-class Check:
-    """The outcome of evaluating an SLO: ``ok`` is False when breached or unknown."""
-
-    ok: bool
-    expr: str
-    value: float | None = None
-    detail: str = ""
-    parts: tuple[Check, ...] = field(default=())
-
-    def leaves(self) -> list[Check]:
-        """The leaf checks (the SLO lines), in order."""
-        return [self] if not self.parts else [leaf for p in self.parts for leaf in p.leaves()]
-
-    def rows(self) -> list[dict[str, Any]]:
-        """Leaf checks as journal rows: slo, ok, value, detail."""
-        return [
-            {"slo": c.expr, "ok": c.ok, "value": c.value, "detail": c.detail} for c in self.leaves()
-        ]
-
-    @property
-    def no_data(self) -> bool:
-        """True when every failing leaf failed only for lack of samples."""
-        return all(c.unknown for c in self.failing())
-
-    @property
-    def unknown(self) -> bool:
-        """This check had too few samples to judge (none, or fewer than its ``min``)."""
-        return self.detail.startswith(NO_DATA)
-
-    def failing(self) -> list[Check]:
-        """The leaf checks that did not hold."""
-        if self.ok:
-            return []
-        if not self.parts:
-            return [self]
-        return [leaf for p in self.parts for leaf in p.failing()]
 
 
 class SLO(ABC):
