@@ -18,7 +18,8 @@ A third row, ``deps only``, is the floor under any aichaos code: the same interp
 imports the libraries a run cannot do without (click, PyYAML, asyncio, pydantic), builds
 and validates one one-field model, and waits out the same 0.4 s on an event loop. What
 aichaos costs beyond it is its own; where the floor itself is above ``chaos run``, no
-change to aichaos' code alone can reach the goal.
+change to aichaos' code alone can reach the goal. A fourth row, ``no pydantic``, is
+that floor without pydantic, so the bench prints what the validation library alone costs.
 
 Goal (issue 14): aichaos / chaos <= 1.0 for both.
 Usage: python bench/startup.py [--runs 10]
@@ -108,6 +109,14 @@ Minimal.model_validate({"title": "minimal"})
 asyncio.run(asyncio.sleep(0.4))  # the schedule: 0.2 s of baseline, 0.2 s of step
 """
 
+#: the same floor without pydantic: what the one validation library costs, side by side
+DEPS_NO_PYDANTIC = """
+import asyncio
+import click, yaml
+
+asyncio.run(asyncio.sleep(0.4))
+"""
+
 
 def once(cmd: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS in MiB of one run; raises if it did not pass."""
@@ -151,6 +160,7 @@ def main() -> None:
                 "aichaos run": aichaos_files(d, url),
                 "chaos run": ctk_files(d, url),
                 "deps only": [sys.executable, "-c", DEPS_ONLY],
+                "no pydantic": [sys.executable, "-c", DEPS_NO_PYDANTIC],
             }
             for cmd in cmds.values():
                 once(cmd, d)  # warm-up: page cache, .pyc files
@@ -176,6 +186,11 @@ def main() -> None:
     print(f"  aichaos / chaos: wall {a[0] / c[0]:.2f}, memory {a[1] / c[1]:.2f} (goal <= 1.0)")
     f = med["deps only"]
     print(f"  deps only / chaos: wall {f[0] / c[0]:.2f}, memory {f[1] / c[1]:.2f} (the floor)")
+    n = med["no pydantic"]
+    print(
+        f"  pydantic's share of the floor: {f[0] - n[0]:+.3f} s, {f[1] - n[1]:+.1f} MiB "
+        "(import plus one model built and validated)"
+    )
     print("every run (wall s / peak RSS MiB):")
     for name, rows in results.items():
         print(f"  {name:<12} " + "  ".join(f"{w:.3f}/{m:.1f}" for w, m in rows))
