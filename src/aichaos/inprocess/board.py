@@ -7,6 +7,11 @@ disarms itself when the TTL lapses: expiry is checked lazily against the board's
 on every lookup, no timer thread needed.
 
 The name ``"*"`` arms every hook at once.
+
+A hook whose work runs in other processes (DataLoader workers) attaches a
+:class:`Mirror`: the board publishes every change of the name's switch to it (arm, renew,
+disarm, expiry) while holding its lock, so mirrors see changes in order, and adds what
+the mirror collected to the name's tally.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from aichaos.errors import RegistryError, ValidationError
 
-__all__ = ["BOARD", "Switch", "Switchboard"]
+__all__ = ["BOARD", "Mirror", "Switch", "Switchboard"]
 
 WILDCARD = "*"
 
@@ -42,6 +47,16 @@ class Switch:
     corruption: dict[str, Any] | None = None
     generation: int = 0
     training: dict[str, Any] | None = None
+
+
+class Mirror(Protocol):
+    """A copy of one name's switch outside this process, and the counts made there."""
+
+    def publish(self, switch: Switch | None, now: float) -> None:
+        """The name's switch changed (``None``: disarmed); ``now`` is the board's clock."""
+
+    def collect(self, wait_s: float) -> dict[str, float | str]:
+        """What was counted since the last arming; resets it (waits for work in flight)."""
 
 
 def _check(name: str, value: float | None, lo: float, hi: float) -> None:
@@ -72,6 +87,22 @@ class Switchboard:
         self._armed: dict[str, Switch] = {}
         self._tallies: dict[str, dict[str, float | str]] = {}
         self._generation = 0
+        self._mirrors: dict[str, list[Mirror]] = {}
+
+    def mirror(self, name: str, mirror: Mirror) -> None:
+        """Publish every change of ``name``'s switch to ``mirror``, starting with the current one.
+
+        The board keeps the mirror for its lifetime (a wrapped dataset lives as long).
+        """
+        with self._lock:
+            self._known(name)
+            self._mirrors.setdefault(name, []).append(mirror)
+            mirror.publish(self._armed.get(name), self.clock())
+
+    def _publish(self, name: str, sw: Switch | None) -> None:
+        # under self._lock: mirrors see the changes in the board's order
+        for mirror in self._mirrors.get(name, ()):
+            mirror.publish(sw, self.clock())
 
     def register(
         self,
@@ -144,6 +175,7 @@ class Switchboard:
                 until, rate, latency_ms, corruption, self._generation, training
             )
             self._tallies.pop(name, None)
+            self._publish(name, self._armed[name])
 
     def renew(self, name: str, ttl_s: float) -> bool:
         """Push an armed name's deadline to now + ``ttl_s``; False if it is not armed."""
@@ -155,6 +187,7 @@ class Switchboard:
             if sw is None:
                 return False
             self._armed[name] = replace(sw, until=self.clock() + ttl_s)
+            self._publish(name, self._armed[name])
             return True
 
     def disarm(self, name: str) -> bool:
@@ -164,8 +197,12 @@ class Switchboard:
             if name == WILDCARD:
                 had = bool(self._armed)
                 self._armed.clear()
+                for each in self._mirrors:
+                    self._publish(each, None)
                 return had
-            return self._armed.pop(name, None) is not None
+            had = self._armed.pop(name, None) is not None
+            self._publish(name, None)
+            return had
 
     def tally(self, name: str, counts: dict[str, float | str]) -> None:
         """Add a hook's counts (calls, cells changed...) to what ``name`` did while armed.
@@ -206,17 +243,23 @@ class Switchboard:
         with self._lock:
             self._busy.wait_for(lambda: self._inflight == 0, timeout=wait_s)
             if name != WILDCARD:
-                return self._tallies.pop(name, {})
-            out: dict[str, float | str] = {}
-            for tally in self._tallies.values():
-                _add(out, tally)
-            self._tallies.clear()
-            return out
+                out = self._tallies.pop(name, {})
+                mirrors = list(self._mirrors.get(name, ()))
+            else:
+                out = {}
+                for tally in self._tallies.values():
+                    _add(out, tally)
+                self._tallies.clear()
+                mirrors = [m for ms in self._mirrors.values() for m in ms]
+        for mirror in mirrors:  # outside the lock: a mirror may wait for its workers
+            _add(out, mirror.collect(wait_s))
+        return out
 
     def _live(self, name: str) -> Switch | None:
         sw = self._armed.get(name)
         if sw is not None and self.clock() >= sw.until:
             del self._armed[name]  # the TTL lapsed without renewal: disarm by itself
+            self._publish(name, None)
             return None
         return sw
 

@@ -10,7 +10,7 @@ The trainer registers hooks (:class:`~aichaos.training.StepHook`,
 It is the in-process machinery, not a second one: the arming carries a ``training``
 spec and the step's TTL, is renewed while the step lasts, disarmed at revert, and
 disarms itself when the TTL lapses if the runner dies (the watchdog also sends the
-``DELETE``). Its effect is what the hooks counted: steps, batches or saves seen and hit.
+``DELETE``). Its effect is what the hooks counted: steps, batches, items or saves seen and hit.
 """
 
 from __future__ import annotations
@@ -62,11 +62,13 @@ class TrainingInjection(RemoteHookInjection):
             return None
         kind = self.training["kind"] if self.training else ""
         family = next((f for f, kinds in FAMILIES.items() if kind in kinds), "step")
+        # a wrapped dataset counts items, not batches; a tally says so with its "unit"
+        units = {str(e.get("unit", _UNITS[family])) for e in self.effects.values()}
         return {
             "hooks": self.effects,
             "seen": sum(_num(e, "calls") for e in self.effects.values()),
             "touched": sum(_num(e, "fired") for e in self.effects.values()),
-            "unit": f"{_UNITS[family]} hit",
+            "unit": f"{' and '.join(sorted(units))} hit",
         }
 
 

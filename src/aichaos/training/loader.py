@@ -1,4 +1,4 @@
-"""Data-loader faults around any iterable of batches: a PyTorch DataLoader, a generator.
+"""Data-loader faults around any iterable of batches, and per item of a PyTorch Dataset.
 
 :meth:`LoaderHook.wrap` returns an iterable that fetches from the source as the trainer
 asks; each fetch is one unit the armed fault may hit:
@@ -12,29 +12,42 @@ asks; each fetch is one unit the armed fault may hit:
 
 Labels are ``batch[labels]``: index 1 of an ``(inputs, labels)`` tuple by default, or a
 key of a dict batch; a torch tensor, a numpy array or a list, handed back in the same
-form. Wrap the DataLoader, not the Dataset: DataLoader workers run in other processes,
-where the experiment's arming does not reach.
+form.
+
+:meth:`LoaderHook.wrap_dataset` wraps the Dataset instead: the same faults per item, in
+the DataLoader's worker processes too (the arming reaches them through shared memory,
+:mod:`aichaos.training.shared`, and what they did comes back into the effect). Wrap the
+Dataset to learn whether ``num_workers`` and prefetching hide a slow read; wrap the
+DataLoader for a stall the trainer waits out whatever the workers do. Semantics per
+item: :mod:`aichaos.training.dataset`.
 
 ::
 
     hook = LoaderHook("loader")
     for x, y in hook.wrap(DataLoader(dataset, batch_size=32)):
         ...
+    loader = DataLoader(hook.wrap_dataset(dataset), batch_size=32, num_workers=4)
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from enum import Enum
 from typing import Any, TypeVar
 
 from aichaos.errors import AichaosError
 from aichaos.jitter import jittered_ms
 from aichaos.training.hook import Shot, TrainingHook
+from aichaos.training.shared import SharedSwitch, check_size
 
-__all__ = ["LoaderHook", "WrappedLoader"]
+__all__ = ["LoaderHook", "WrappedLoader", "get_labels", "put_labels"]
 
 B = TypeVar("B")
+
+
+class _Hook(Enum):
+    LABELS = "the hook's labels"
 
 
 class LoaderHook(TrainingHook):
@@ -48,9 +61,42 @@ class LoaderHook(TrainingHook):
         self._stream_lock = threading.Lock()
         self._stream: tuple[int, Any] | None = None  # (arming generation, data Stream)
 
+    def _check(self, spec: dict[str, Any]) -> None:
+        super()._check(spec)
+        check_size(spec, self.name)  # it must fit the shared switch of wrapped datasets
+
     def wrap(self, batches: Iterable[B]) -> WrappedLoader[B]:
         """``batches`` with the armed fault applied to each fetch (``len()`` kept)."""
         return WrappedLoader(self, batches)
+
+    def wrap_dataset(
+        self,
+        dataset: Any,
+        *,
+        labels: int | str | _Hook | None = _Hook.LABELS,
+        classes: Sequence[Any] | None = None,
+    ) -> Any:
+        """``dataset`` with the armed fault applied to each item, in DataLoader workers too.
+
+        A map-style dataset (``__len__``, ``__getitem__``) comes back as a
+        :class:`~aichaos.training.dataset.WrappedDataset`, a torch ``IterableDataset``
+        as a :class:`~aichaos.training.iterable.WrappedIterableDataset`. ``labels``: the
+        item's labels (the hook's by default; ``None`` for a dataset without labels);
+        ``classes``: the label classes ``label-flip`` may move a label to (by default the
+        label values seen so far by the process). Call it in the trainer's process,
+        before the DataLoader starts its workers.
+        """
+        from aichaos.training.dataset import WrappedDataset, check_dataset
+
+        key = self.labels if isinstance(labels, _Hook) else labels
+        style = check_dataset(dataset, key)
+        switch = SharedSwitch(self.name, self.family)
+        self.board.mirror(self.name, switch)
+        if style == "iterable":
+            from aichaos.training.iterable import WrappedIterableDataset
+
+            return WrappedIterableDataset(dataset, switch, key, classes, self.sleep)
+        return WrappedDataset(dataset, switch, key, classes, self.sleep)
 
     def fetch(self, source: Iterator[B]) -> tuple[B, B | None]:
         """The next batch for the trainer, and a copy owed on the next fetch (duplicate)."""
@@ -75,7 +121,7 @@ class LoaderHook(TrainingHook):
 
     def _noisy(self, shot: Shot, batch: Any) -> Any:
         try:
-            labels = _get(batch, self.labels)
+            labels = get_labels(batch, self.labels)
             values, back = _as_numpy(labels)
             data, reports = self._stream_for(shot).apply(values)
         except (AichaosError, KeyError, IndexError, TypeError) as exc:
@@ -87,7 +133,7 @@ class LoaderHook(TrainingHook):
         if changed == 0:
             return batch
         shot.count({"labels_changed": changed, "batches_noisy": 1})
-        return _put(batch, self.labels, back(data))
+        return put_labels(batch, self.labels, back(data))
 
     def _stream_for(self, shot: Shot) -> Any:
         from aichaos.data.corrupt_fault import CorruptionEntry
@@ -127,7 +173,8 @@ class WrappedLoader(Iterable[B]):
             yield batch
 
 
-def _get(batch: Any, key: int | str) -> Any:
+def get_labels(batch: Any, key: int | str) -> Any:
+    """``batch[key]``: the labels of a tuple, list or dict batch (or item)."""
     if isinstance(batch, dict):
         return batch[key]
     if isinstance(batch, (tuple, list)):
@@ -137,7 +184,8 @@ def _get(batch: Any, key: int | str) -> Any:
     raise TypeError(f"a batch must be a tuple, list or dict to hold labels, got {type(batch)}")
 
 
-def _put(batch: Any, key: int | str, labels: Any) -> Any:
+def put_labels(batch: Any, key: int | str, labels: Any) -> Any:
+    """A copy of ``batch`` (or item) of the same type with ``labels`` at ``key``."""
     if isinstance(batch, dict):
         return {**batch, key: labels}
     items = list(batch)
