@@ -192,6 +192,26 @@ def test_workers_stop_at_the_ttl_while_the_trainer_does_nothing(board: Switchboa
     assert 0 < counts["delay_s"] <= 0.5 * counts["items_delayed"] + 0.1
 
 
+def test_a_renewal_reaches_the_workers_and_keeps_them_injecting(board: Switchboard) -> None:
+    import threading
+
+    hook = LoaderHook("loader", board=board)
+    batches = loader(hook.wrap_dataset(Items()), timeout=5)
+    assert ids(batches) == list(range(N))
+    got: list[int] = []
+    board.arm("loader", ttl_s=0.3, training={"kind": "latency", "latency_ms": 60_000})
+    t0 = time.monotonic()
+    epoch = threading.Thread(target=lambda: got.extend(ids(batches)))
+    epoch.start()
+    for _ in range(3):  # the experiment renews: the deadline moves to about 0.9 s
+        time.sleep(0.2)
+        assert board.renew("loader", ttl_s=0.3)
+    epoch.join(5)
+    took = time.monotonic() - t0
+    assert got == list(range(N)) and 0.8 < took < 2.5  # held past the first 0.3 s
+    assert board.take_tally("loader")["delay_s"] > 2 * 0.75
+
+
 @pytest.mark.slow
 async def test_spawned_workers_see_an_arming_made_after_they_started(
     control: ControlServer, board: Switchboard
