@@ -238,7 +238,8 @@ class SharedSwitch:
             if seq % 2 == 0:
                 armed, generation, until, rate = b.armed, b.generation, b.until, b.rate
                 old = self.last
-                spec = None if armed and old and old.generation == generation else b.spec
+                same = not armed or (old is not None and old.generation == generation)
+                spec = None if same else b.spec  # parsed only for a new arming
                 if b.seq == seq:
                     break
             time.sleep(0)
