@@ -192,6 +192,74 @@ def test_workers_stop_at_the_ttl_while_the_trainer_does_nothing(board: Switchboa
     assert 0 < counts["delay_s"] <= 0.5 * counts["items_delayed"] + 0.1
 
 
+#: what the trainer of the engine test saw, read by its probe
+SEEN = {"items": 0}
+
+
+def probe() -> dict[str, float]:
+    """The engine test's probe: items the trainer got so far."""
+    return {"items": float(SEEN["items"])}
+
+
+@pytest.mark.slow
+async def test_a_run_journals_the_reads_its_workers_delayed(tmp_path: Any) -> None:
+    import threading
+
+    from aichaos.engine.journal import Journal
+    from aichaos.engine.runner import Engine
+    from aichaos.experiment.loader import parse_experiment
+    from aichaos.verdict import Verdict
+
+    board = Switchboard()
+    hook = LoaderHook("loader", board=board)
+    batches = loader(hook.wrap_dataset(Items()), timeout=10)
+    server = ControlServer(board, token="test-token-123").start()
+    stop = threading.Event()
+    SEEN["items"] = 0
+
+    def trainer() -> None:
+        for _ in range(1000):  # epochs, until the test ends
+            for x, _ in batches:
+                SEEN["items"] += len(x)
+                if stop.is_set():
+                    return
+                time.sleep(0.005)
+
+    thread = threading.Thread(target=trainer)
+    thread.start()
+    try:
+        loaded = parse_experiment(
+            f"""
+title: each worker reads 5 ms slower
+seed: 3
+targets:
+  trainer: {{type: inprocess, url: "{server.url}", token: test-token-123}}
+probes:
+  train: {{type: python, call: "tests.training.test_dataset_hook:probe", every_s: 0.1}}
+steady_state: ["train.items > 0"]
+method:
+  - name: slow-reads
+    target: trainer
+    fault: {{type: training, hooks: [loader], kind: latency, latency_ms: 5}}
+    duration_s: 0.8
+phases: {{baseline_s: 0.3, recovery_s: 0.2}}
+"""
+        )
+        journal = Journal(tmp_path / "run.jsonl")
+        result = await Engine(loaded.experiment, journal=journal, watchdog=False).run()
+    finally:
+        stop.set()
+        thread.join(10)
+        server.close()
+    assert result.status is Verdict.PASSED, result.reason
+    (reverted,) = [e for e in journal.events if e["event"] == "fault-reverted"]
+    effect = reverted["effect"]
+    counts = effect["hooks"]["loader"]
+    assert effect["unit"] == "items hit" and effect["touched"] == counts["items_delayed"] > 10
+    assert effect["seen"] == counts["calls"] >= effect["touched"]
+    assert counts["delay_s"] >= 0.005 * counts["items_delayed"] * 0.9
+
+
 def test_a_renewal_reaches_the_workers_and_keeps_them_injecting(board: Switchboard) -> None:
     import threading
 
