@@ -355,3 +355,20 @@ def test_bad_job_flags_are_named(
     with pytest.raises(SystemExit) as exc:
         main(["--out", str(tmp_path), *args])
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_without_ray_the_job_says_what_to_install(tmp_path: Path) -> None:
+    """The long tests skip with this message where ray[train] is not installed."""
+    hide_ray = (
+        "import sys; sys.modules['ray'] = None; "  # import ray raises ImportError
+        "from aichaos.demo.ray_trainer import main; sys.exit(main(sys.argv[1:]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", hide_ray, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == EXIT_MISSING, proc.stderr
+    assert "pip install 'aichaos[ray-train]'" in proc.stderr
+    assert "No module named 'ray" in proc.stderr and "Traceback" not in proc.stderr

@@ -49,19 +49,20 @@ COMMIT_TIMEOUT_S = 120.0
 
 
 def ray_missing() -> str | None:
-    """Why the Ray Train job cannot run here (ray[train] or torch missing), or None."""
-    import importlib.util
+    """Why the Ray Train job cannot run here (ray[train] or torch missing), or None.
 
-    for name in ("torch", "ray"):
-        if importlib.util.find_spec(name) is None:
+    Imports Ray: call it after :data:`RAY_ENV` is in the environment.
+    """
+    import importlib
+
+    for name in ("ray.train.torch", "torch"):  # ray first: without it, fail before torch loads
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
             return (
-                f"the Ray Train job needs {name}: pip install 'aichaos[ray-train]' "
-                "(a CPU wheel of torch is enough)"
+                f"the Ray Train job needs ray[train] and torch ({exc}): "
+                "pip install 'aichaos[ray-train]' (a CPU wheel of torch is enough)"
             )
-    try:
-        import ray.train.torch  # noqa: F401
-    except ImportError as exc:
-        return f"the Ray Train job needs ray[train] ({exc}): pip install 'aichaos[ray-train]'"
     return None
 
 
@@ -242,7 +243,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the job; 0 when Ray reports it finished, 1 when it failed, 3 without Ray."""
     args = _parse(argv)
-    if "ray" in sys.modules:
+    if sys.modules.get("ray") is not None:
         raise RuntimeError("run the Ray Train job in a process of its own (ray is imported)")
     os.environ.update(RAY_ENV)
     signal.signal(signal.SIGTERM, _on_sigterm)
