@@ -133,7 +133,7 @@ def train_loop(config: dict[str, Any]) -> None:
         mine = idx[rank * share : (rank + 1) * share]
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(ddp(x[mine]), y[mine])
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss.backward()
         # the loss of rank 0's share; the gradients are the group's average (DDP)
         torch_step(rep, step, loss, BATCH, model)
         opt.step()

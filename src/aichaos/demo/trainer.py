@@ -56,7 +56,7 @@ def _store(rank: int, world: int) -> Any:
     import torch.distributed as dist
 
     agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
-    base = dist.TCPStore(  # type: ignore[attr-defined]
+    base = dist.TCPStore(
         os.environ["MASTER_ADDR"],
         int(os.environ["MASTER_PORT"]),
         world_size=world,
@@ -65,7 +65,7 @@ def _store(rank: int, world: int) -> Any:
     )
     attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
     prefix = f"/aichaos-trainer/attempt_{attempt}"
-    return dist.PrefixStore(prefix, base)  # type: ignore[attr-defined]
+    return dist.PrefixStore(prefix, base)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,13 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         xb, yb = batch
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(xb), yb)
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss.backward()
         for p in model.parameters():
             assert p.grad is not None
             dist.all_reduce(p.grad)
             p.grad /= world
         torch_step(rep, step, loss, BATCH, model)
-        finite = all(bool(torch.isfinite(p.grad).all()) for p in model.parameters())  # type: ignore[arg-type]
+        finite = all(bool(torch.isfinite(p.grad).all()) for p in model.parameters())
         if finite or not args.guard:  # the guard skips the step (every rank: grads are reduced)
             opt.step()
         if step % args.ckpt_every == 0:

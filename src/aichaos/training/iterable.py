@@ -20,7 +20,7 @@ from aichaos.training.shared import SharedSwitch
 __all__ = ["WrappedIterableDataset"]
 
 
-class WrappedIterableDataset(ItemFaults, IterableDataset[Any]):
+class WrappedIterableDataset(ItemFaults, IterableDataset[Any]):  # type: ignore[misc]  # torch is read as Any
     """A torch ``IterableDataset`` whose items go through a loader hook's armed fault."""
 
     def __init__(
