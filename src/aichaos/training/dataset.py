@@ -45,15 +45,17 @@ _MAX_CLASSES = 1024
 
 
 class ItemFaults:
-    """What both dataset wrappers share: the switch, the labels, delays and label noise."""
+    """What both dataset wrappers share: the source, the switch, labels, delays, noise."""
 
     def __init__(
         self,
+        dataset: Any,
         switch: SharedSwitch,
         labels: int | str | None,
         classes: Sequence[Any] | None,
         sleep: Callable[[float], None],
     ) -> None:
+        self.dataset = dataset
         self.switch = switch
         self.labels = labels
         self.classes = None if classes is None else list(classes)
@@ -109,17 +111,6 @@ class WrappedDataset(ItemFaults):
     unless the fault hits it (see :mod:`aichaos.training.dataset`). Picklable for
     DataLoader workers started by ``spawn``, which then share the trainer's switch.
     """
-
-    def __init__(
-        self,
-        dataset: Any,
-        switch: SharedSwitch,
-        labels: int | str | None,
-        classes: Sequence[Any] | None,
-        sleep: Callable[[float], None],
-    ) -> None:
-        super().__init__(switch, labels, classes, sleep)
-        self.dataset = dataset
 
     def __len__(self) -> int:
         return len(self.dataset)

@@ -8,31 +8,19 @@ the item again right after it and ``skip`` drops it (the stream is one item shor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from torch.utils.data import IterableDataset
 
 from aichaos.errors import AichaosError
 from aichaos.training.dataset import ItemFaults
-from aichaos.training.shared import SharedSwitch
 
 __all__ = ["WrappedIterableDataset"]
 
 
 class WrappedIterableDataset(ItemFaults, IterableDataset[Any]):  # type: ignore[misc]  # torch is read as Any
     """A torch ``IterableDataset`` whose items go through a loader hook's armed fault."""
-
-    def __init__(
-        self,
-        dataset: IterableDataset[Any],
-        switch: SharedSwitch,
-        labels: int | str | None,
-        classes: Sequence[Any] | None,
-        sleep: Callable[[float], None],
-    ) -> None:
-        super().__init__(switch, labels, classes, sleep)
-        self.dataset = dataset
 
     def __iter__(self) -> Iterator[Any]:
         switch = self.switch
