@@ -26,7 +26,7 @@ from tests.data.landing_pipeline import make_batch
 pytestmark = pytest.mark.slow
 
 #: the pipeline's poll and settle seconds, and how long it runs at most
-SPEED = ("0.05", "0.3", "60")
+SPEED = ("0.05", "1.0", "60")
 
 
 def _land(folder: Path, n: int = 3) -> dict[Path, str]:
