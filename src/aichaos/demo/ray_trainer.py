@@ -88,7 +88,7 @@ def train_loop(config: dict[str, Any]) -> None:
     import ray.train.torch
     import torch
 
-    from aichaos.demo.trainer import BATCH, CLASSES, FEATURES, _data
+    from aichaos.demo.trainer import BATCH, new_model, synthetic_data
     from aichaos.training.reporter import TrainingReporter, torch_step
 
     torch.set_num_threads(1)
@@ -96,11 +96,7 @@ def train_loop(config: dict[str, Any]) -> None:
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     rep = TrainingReporter(out / "metrics.jsonl", rank=rank)
-    torch.manual_seed(config["seed"])
-    model = torch.nn.Sequential(
-        torch.nn.Linear(FEATURES, 32), torch.nn.ReLU(), torch.nn.Linear(32, CLASSES)
-    )
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model, opt = new_model(config["seed"])
     first = 0
     ckpt = ray.train.get_checkpoint()
     if ckpt is not None:
@@ -118,7 +114,7 @@ def train_loop(config: dict[str, Any]) -> None:
     print(f"rank {rank} pid {os.getpid()}: resumed from checkpoint step {first}", flush=True)
     rep.start(resumed_from=first if ckpt else None, checkpoint=ckpt.path if ckpt else None)
     steps, every, pace = config["steps"], config["ckpt_every"], config["step_s"]
-    x, y, x_eval, y_eval = _data(config["seed"])
+    x, y, x_eval, y_eval = synthetic_data(config["seed"])
     share = BATCH // world
 
     def evaluate(step: int) -> None:
@@ -267,7 +263,8 @@ def _fit(args: argparse.Namespace, out: Path, temp_dir: str) -> int:
     from ray.train.torch import TorchConfig, TorchTrainer
 
     ray.init(
-        num_cpus=2,
+        # a worker asks Ray for one CPU: fewer than --workers and the group never starts
+        num_cpus=max(2, args.workers),
         include_dashboard=False,
         _node_ip_address="127.0.0.1",
         _temp_dir=temp_dir,

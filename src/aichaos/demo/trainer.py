@@ -31,13 +31,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
-__all__ = ["main"]
+__all__ = ["main", "new_model", "synthetic_data"]
 
 FEATURES, CLASSES, BATCH = 16, 4, 64
 B = TypeVar("B")
 
 
-def _data(seed: int) -> tuple[Any, Any, Any, Any]:
+def synthetic_data(seed: int) -> tuple[Any, Any, Any, Any]:
+    """The demo's seeded data set: training inputs and labels, then held-out ones."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
@@ -45,6 +46,17 @@ def _data(seed: int) -> tuple[Any, Any, Any, Any]:
     y = torch.randint(0, CLASSES, (2560,), generator=g)
     x = centers[y] + torch.randn(2560, FEATURES, generator=g)
     return x[:2048], y[:2048], x[2048:], y[2048:]
+
+
+def new_model(seed: int) -> tuple[Any, Any]:
+    """The demo's classifier, seeded, and its optimizer (the same in every launcher)."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(FEATURES, 32), torch.nn.ReLU(), torch.nn.Linear(32, CLASSES)
+    )
+    return model, torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
 
 def _store(rank: int, world: int) -> Any:
@@ -101,11 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     dist.init_process_group("gloo", store=_store(rank, world), rank=rank, world_size=world)
     rep = TrainingReporter(args.metrics, rank=rank)
-    torch.manual_seed(args.seed)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(FEATURES, 32), torch.nn.ReLU(), torch.nn.Linear(32, CLASSES)
-    )
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model, opt = new_model(args.seed)
 
     def load(payload: bytes) -> int:
         state = torch.load(io.BytesIO(payload), weights_only=True)
@@ -117,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     found = resume(args.dir, load, verify=not args.no_verify)
     first = found[2] if found else 0
     rep.start(resumed_from=first if found else None, checkpoint=str(found[1]) if found else None)
-    x, y, x_eval, y_eval = _data(args.seed)
+    x, y, x_eval, y_eval = synthetic_data(args.seed)
     share = BATCH // world
 
     def batches() -> Iterator[tuple[Any, Any]]:
