@@ -33,7 +33,7 @@ from typing import Any
 
 from aichaos.errors import AichaosError, ValidationError
 from aichaos.jitter import jittered_ms
-from aichaos.training.loader import get_labels, put_labels
+from aichaos.training.loader import corruption_stream, get_labels, labels_as_numpy, put_labels
 from aichaos.training.shared import Arming, SharedSwitch
 
 __all__ = ["ItemFaults", "WrappedDataset", "check_dataset"]
@@ -84,7 +84,7 @@ class ItemFaults:
 
         if self.labels is None:
             raise ValidationError("label-noise: this dataset was wrapped with labels=None")
-        values, back = _flat(get_labels(item, self.labels))
+        values, back = labels_as_numpy(get_labels(item, self.labels))
         seen: dict[Any, None] = arming.cache.setdefault("classes", {})
         if self.classes is None and len(seen) < _MAX_CLASSES:
             seen.update(dict.fromkeys(values.tolist()))
@@ -211,35 +211,6 @@ def _stream(arming: Arming) -> Any:
     """The arming's corruption stream in this process (seeded by the worker's id too)."""
     stream = arming.cache.get("stream")
     if stream is None:
-        from aichaos.data.corrupt_fault import CorruptionEntry
-        from aichaos.data.inject import Stream, batch_seed
-
-        entry = dict(arming.spec.corruption or {})
-        entry.setdefault("seed", arming.spec.seed)
-        if arming.worker >= 0:
-            entry["seed"] = batch_seed(int(entry["seed"]), arming.worker + 1)
-        stream = arming.cache["stream"] = Stream(CorruptionEntry.model_validate(entry).build())
+        salt = arming.worker + 1 if arming.worker >= 0 else None
+        stream = arming.cache["stream"] = corruption_stream(arming.spec, salt)
     return stream
-
-
-def _flat(labels: Any) -> tuple[Any, Callable[[Any], Any]]:
-    """One item's labels as a flat numpy array, and the way back to their own form."""
-    import numpy as np
-
-    if type(labels).__module__.startswith("torch"):
-        import torch
-
-        device, dtype, shape = labels.device, labels.dtype, tuple(labels.shape)
-        array = labels.detach().cpu().numpy().reshape(-1)
-        return array, lambda a: torch.as_tensor(a.reshape(shape), dtype=dtype).to(device)
-    if isinstance(labels, np.ndarray):
-        shape = labels.shape
-        return labels.reshape(-1), lambda a: a.reshape(shape)
-    if isinstance(labels, np.generic):
-        kind = type(labels)
-        return np.asarray(labels).reshape(-1), lambda a: kind(a[0])
-    array = np.asarray(labels)
-    if array.ndim == 0:  # a Python int, str, bool
-        return array.reshape(-1), lambda a: a[0].item()
-    shape = array.shape
-    return array.reshape(-1), lambda a: a.reshape(shape).tolist()

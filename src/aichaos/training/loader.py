@@ -32,16 +32,26 @@ item: :mod:`aichaos.training.dataset`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aichaos.errors import AichaosError
 from aichaos.jitter import jittered_ms
 from aichaos.training.hook import Shot, TrainingHook
 from aichaos.training.shared import SharedSwitch, check_size
 
-__all__ = ["LoaderHook", "WrappedLoader", "get_labels", "put_labels"]
+if TYPE_CHECKING:
+    from aichaos.training.spec import TrainingSpec
+
+__all__ = [
+    "LoaderHook",
+    "WrappedLoader",
+    "corruption_stream",
+    "get_labels",
+    "labels_as_numpy",
+    "put_labels",
+]
 
 B = TypeVar("B")
 
@@ -122,7 +132,7 @@ class LoaderHook(TrainingHook):
     def _noisy(self, shot: Shot, batch: Any) -> Any:
         try:
             labels = get_labels(batch, self.labels)
-            values, back = _as_numpy(labels)
+            values, back = labels_as_numpy(labels)
             data, reports = self._stream_for(shot).apply(values)
         except (AichaosError, KeyError, IndexError, TypeError) as exc:
             # the corruption does not fit these batches: the trainer keeps its data, and
@@ -136,15 +146,9 @@ class LoaderHook(TrainingHook):
         return put_labels(batch, self.labels, back(data))
 
     def _stream_for(self, shot: Shot) -> Any:
-        from aichaos.data.corrupt_fault import CorruptionEntry
-        from aichaos.data.inject import Stream
-
         with self._stream_lock:
             if self._stream is None or self._stream[0] != shot.armed.generation:
-                entry = dict(shot.spec.corruption or {})
-                entry.setdefault("seed", shot.spec.seed)
-                spec = CorruptionEntry.model_validate(entry).build()
-                self._stream = (shot.armed.generation, Stream(spec))
+                self._stream = (shot.armed.generation, corruption_stream(shot.spec))
             return self._stream[1]
 
 
@@ -193,15 +197,40 @@ def put_labels(batch: Any, key: int | str, labels: Any) -> Any:
     return type(batch)(items) if not hasattr(batch, "_fields") else type(batch)(*items)
 
 
-def _as_numpy(labels: Any) -> tuple[Any, Any]:
-    """Labels as a 1-D numpy array, and the way back to their own form."""
+def labels_as_numpy(labels: Any) -> tuple[Any, Callable[[Any], Any]]:
+    """Labels (of a batch or one item) as a flat numpy array, and the way back to their
+    own form: a torch tensor (dtype, device, shape), a numpy array or scalar, a list or a
+    Python scalar."""
     import numpy as np
 
     if type(labels).__module__.startswith("torch"):
         import torch
 
-        device, dtype = labels.device, labels.dtype
-        return labels.detach().cpu().numpy(), lambda a: torch.as_tensor(a, dtype=dtype).to(device)
+        device, dtype, shape = labels.device, labels.dtype, tuple(labels.shape)
+        array = labels.detach().cpu().numpy().reshape(-1)
+        return array, lambda a: torch.as_tensor(a.reshape(shape), dtype=dtype).to(device)
     if isinstance(labels, np.ndarray):
-        return labels, lambda a: a
-    return np.asarray(labels), lambda a: a.tolist()
+        shape = labels.shape
+        return labels.reshape(-1), lambda a: a.reshape(shape)
+    if isinstance(labels, np.generic):
+        kind = type(labels)
+        return np.asarray(labels).reshape(-1), lambda a: kind(a[0])
+    array = np.asarray(labels)
+    if array.ndim == 0:  # a Python int, str, bool
+        return array.reshape(-1), lambda a: a[0].item()
+    shape = array.shape
+    return array.reshape(-1), lambda a: a.reshape(shape).tolist()
+
+
+def corruption_stream(spec: TrainingSpec, salt: int | None = None) -> Any:
+    """The data Stream of a ``label-noise`` spec's corruption, seeded by the spec (the
+    run's seed unless the corruption names one), and by ``salt`` when given (a
+    DataLoader worker's own draws)."""
+    from aichaos.data.corrupt_fault import CorruptionEntry
+    from aichaos.data.inject import Stream, batch_seed
+
+    entry = dict(spec.corruption or {})
+    entry.setdefault("seed", spec.seed)
+    if salt is not None:
+        entry["seed"] = batch_seed(int(entry["seed"]), salt)
+    return Stream(CorruptionEntry.model_validate(entry).build())
